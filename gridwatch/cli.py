@@ -1,0 +1,150 @@
+"""The ``gridwatch`` command line: parses arguments, then hands over to the side that does the work.
+
+Imports of ``edge`` and ``central`` happen inside each command, so an edge box without the hub's
+packages can still run ``gridwatch edge`` and ``gridwatch analyze``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gridwatch import __version__
+from gridwatch.config import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "yongshan"
+ROLES = ("dispatcher", "maintainer", "grid_worker", "admin")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridwatch",
+        description="Camera alerts to grid work orders: edge workers watch the streams, the hub turns "
+                    "alerts into work orders for the town's departments and grid workers.",
+    )
+    parser.add_argument("--version", action="version", version=f"gridwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="hub on SQLite plus edge workers on bundled footage",
+                       description="Run the hub on SQLite and an edge worker on bundled footage in which "
+                                   "roads get blocked; open http://127.0.0.1:8000 to watch work orders "
+                                   "appear. Ctrl-C stops everything.")
+    p.add_argument("--host", default="127.0.0.1", help="hub address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="hub port (default 8000)")
+    p.add_argument("--data-dir", type=Path, default=Path("var/demo"),
+                   help="where the demo keeps its database, outbox and clips (default var/demo)")
+    p.add_argument("--duration", type=float, default=None,
+                   help="stop after this many seconds (default: run until Ctrl-C)")
+
+    p = sub.add_parser("hub", help="run the central hub",
+                       description="Run the FastAPI hub: alert intake, incidents, work orders, feed, "
+                                   "Open311, camera health, metrics, console.")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="town config directory or file")
+    p.add_argument("--db", default=None,
+                   help="database URL (default sqlite:///var/gridwatch.db; postgresql+psycopg://... for "
+                        "PostgreSQL)")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="listen port (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL only)")
+    p.add_argument("--media-dir", type=Path, default=None,
+                   help="where snapshots and clips are stored (default: next to the SQLite file, or "
+                        "var/media)")
+
+    p = sub.add_parser("token", help="manage bearer tokens")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    t = tsub.add_parser("create", help="print a new bearer token (stored hashed)",
+                        description="Create a bearer token for a user role or an edge node and print it "
+                                    "once; only its hash is stored.")
+    t.add_argument("--role", required=True, choices=(*ROLES, "edge"),
+                   help="user role, or 'edge' for an edge node's token")
+    t.add_argument("--node", default=None, help="edge node id (required with --role edge)")
+    t.add_argument("--name", default=None, help="who the token is for (user name), for the record")
+    t.add_argument("--db", default=None, help="database URL (as for 'gridwatch hub')")
+    t.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="town config (to check --node)")
+
+    p = sub.add_parser("edge", help="run an edge worker for one node's cameras",
+                       description="Read the node's camera streams, check camera health, detect "
+                                   "obstructions, and deliver alerts and heartbeats to the hub through an "
+                                   "on-disk outbox.")
+    p.add_argument("--config", type=Path, required=True, help="town config directory or file")
+    p.add_argument("--node", required=True, help="edge node id from the config")
+    p.add_argument("--hub", default=None, help="hub base URL (default: edge.hub_url from the config)")
+    p.add_argument("--token-file", type=Path, default=None,
+                   help="file holding this node's bearer token (default: $GRIDWATCH_TOKEN)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="outbox and clip folder (default: edge.data_dir/NODE from the config)")
+    p.add_argument("--live-port", type=int, default=None,
+                   help="port for live-view signalling from the hub (default: off)")
+
+    p = sub.add_parser("analyze", help="analyse one video file offline",
+                       description="Run the live pipeline over one video file and print one JSON object "
+                                   "per event: kind, start_s, end_s, score, bbox.")
+    p.add_argument("video", type=Path, help="video file")
+    p.add_argument("--config", type=Path, default=None, help="town config (with --camera)")
+    p.add_argument("--camera", default=None, help="camera id whose regions and settings to use")
+    p.add_argument("--roi", action="append", default=[], metavar="NAME=x,y x,y ...",
+                   help="region of interest in 0..1 coordinates; repeatable (road, slope, mask)")
+    p.add_argument("--snapshots", type=Path, default=None, help="write each event's snapshot here")
+
+    p = sub.add_parser("eval", help="evaluate the detectors on a labelled set",
+                       description="Run 'analyze' over every clip of a labelled set and print event-level "
+                                   "precision, recall, median time-to-detect and false alarms per "
+                                   "camera-hour.")
+    p.add_argument("dir", type=Path, help="folder of clips with labels (see models/README.md)")
+    p.add_argument("--report", type=Path, default=None, help="write an HTML report here")
+    p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
+    p.add_argument("--jobs", type=int, default=None, help="parallel clips (default: CPU count)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from gridwatch.logs import setup_logging
+
+    setup_logging(verbose=args.verbose)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print(f"gridwatch: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from gridwatch.demo import run_demo
+
+        return run_demo(host=args.host, port=args.port, data_dir=args.data_dir, duration=args.duration)
+    if args.command == "hub":
+        from central.server import serve
+
+        return serve(config=args.config, db=args.db, host=args.host, port=args.port,
+                     workers=args.workers, media_dir=args.media_dir)
+    if args.command == "token":
+        from central.tokens import create_token_cli
+
+        return create_token_cli(role=args.role, node=args.node, name=args.name, db=args.db,
+                                config=args.config)
+    if args.command == "edge":
+        from edge.worker import run_worker
+
+        return run_worker(config=args.config, node=args.node, hub=args.hub, token_file=args.token_file,
+                          data_dir=args.data_dir, live_port=args.live_port)
+    if args.command == "analyze":
+        from edge.analyze import analyze_cli
+
+        return analyze_cli(video=args.video, config=args.config, camera=args.camera, rois=args.roi,
+                           snapshots=args.snapshots)
+    if args.command == "eval":
+        from edge.evaluate import eval_cli
+
+        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

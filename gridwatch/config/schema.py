@@ -1,0 +1,252 @@
+"""The town's configuration: one validated schema, one file per section.
+
+Every model refuses unknown keys and every field says what it is for, so a typo in a YAML file is an
+error that names the key instead of a setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gridwatch.wire import EventKind
+
+Priority = Literal["P1", "P2", "P3"]
+Point = tuple[float, float]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- the place --------------------------------------------------------------------------------
+
+
+class TownInfo(Strict):
+    name: str = Field(description="Town name as the town writes it, e.g. 涌山镇.")
+    name_en: str = Field(description="Town name in Latin letters, for the English console.")
+    city: str = Field(default="", description="County-level city the town belongs to.")
+    province: str = Field(default="", description="Province.")
+    timezone: str = Field(default="Asia/Shanghai", description="IANA zone for deadlines and display.")
+    center: Point = Field(description="(lat, lon) of the town centre, for the overview map.")
+    sample_data: bool = Field(
+        default=False, description="True when cameras, grids and people are invented sample data.")
+
+
+class Village(Strict):
+    id: str = Field(min_length=1, max_length=64, description="Stable id, e.g. v-chexi.")
+    name: str = Field(description="Village name, e.g. 车溪村.")
+    name_en: str = Field(default="", description="Name in Latin letters.")
+    lat: float = Field(ge=-90, le=90, description="Latitude of the village centre.")
+    lon: float = Field(ge=-180, le=180, description="Longitude of the village centre.")
+    sample: bool = Field(default=False, description="True when the village is invented sample data.")
+
+
+class Worker(Strict):
+    id: str = Field(min_length=1, max_length=64, description="Stable person id.")
+    name: str = Field(description="Name shown to the centre.")
+    phone: str = Field(default="", description="Contact number (sample data uses 555 numbers).")
+
+
+class Grid(Strict):
+    id: str = Field(min_length=1, max_length=64, description="Stable grid id, e.g. g-01.")
+    name: str = Field(description="Grid name shown to the centre.")
+    villages: list[str] = Field(min_length=1, description="Ids of the villages this grid covers.")
+    worker: Worker = Field(description="The grid's grid worker (网格员).")
+
+
+class Department(Strict):
+    id: str = Field(min_length=1, max_length=64, description="Stable id used in routing rules.")
+    name: str = Field(description="Name as the town writes it.")
+    name_en: str = Field(default="", description="English name.")
+    kind: Literal["desk", "bureau", "squad", "lead", "maintenance"] = Field(
+        description="desk: a routing desk of the centre; bureau: a department with squads; squad: "
+        "part of a bureau; lead: the duty lead escalations go to; maintenance: camera upkeep.")
+    parent: str | None = Field(default=None, description="Bureau a squad belongs to.")
+    grids: list[str] = Field(
+        default_factory=list, description="For squads: the grids this squad covers.")
+
+
+class Service(Strict):
+    code: str = Field(min_length=1, max_length=64, description="Open311 service_code.")
+    name: str = Field(description="Open311 service_name.")
+    description: str = Field(default="", description="Open311 description.")
+    kind: str = Field(description="Routing kind: an event kind or a report-only kind.")
+    keywords: str = Field(default="", description="Open311 keywords, comma separated.")
+    group: str = Field(default="", description="Open311 group.")
+
+
+class Route(Strict):
+    kind: str = Field(description="Event kind or report kind this rule routes.")
+    department: str = Field(description="Department id; a bureau hands it to the squad of the grid.")
+    priority: Priority = Field(description="P1 most urgent.")
+    work_order: bool = Field(
+        default=True, description="False: record the incident and show it, but make no work order.")
+    notify_grid_worker: bool = Field(
+        default=True, description="Assign the grid worker of the camera's grid as well.")
+
+
+class Deadline(Strict):
+    priority: Priority = Field(description="Priority this rule applies to.")
+    kind: str | None = Field(default=None, description="Kind it applies to; None = any kind.")
+    acknowledge_min: int = Field(gt=0, description="Minutes from creation to acknowledge.")
+    arrive_min: int = Field(gt=0, description="Minutes from creation to arrive on site.")
+    close_min: int = Field(gt=0, description="Minutes from creation to close.")
+
+
+class Roi(Strict):
+    name: str = Field(min_length=1, max_length=64,
+                      description="road (carriageway), slope (hillside beside it), or mask (ignored).")
+    polygon: list[Point] = Field(description="Vertices (x, y) in 0..1 frame coordinates.")
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
+        return validate_polygon(pts)
+
+
+class Streams(Strict):
+    main: str = Field(description="Main stream URL (rtsp://, http(s):// or a file path).")
+    sub: str | None = Field(default=None, description="Sub stream URL; analysis prefers it.")
+
+
+class Camera(Strict):
+    id: str = Field(min_length=1, max_length=64, description="Stable camera id, e.g. cam-001.")
+    name: str = Field(description="Name shown to the centre, usually road and place.")
+    village: str = Field(description="Village id the camera is in.")
+    grid: str = Field(description="Grid id the camera is in.")
+    node: str = Field(description="Edge node that reads this camera.")
+    lat: float = Field(ge=-90, le=90, description="Latitude.")
+    lon: float = Field(ge=-180, le=180, description="Longitude.")
+    road: str = Field(default="", description="Road the camera watches, for grouping neighbours.")
+    streams: Streams = Field(description="Where to read the video.")
+    rois: list[Roi] = Field(default_factory=list, description="Regions of interest; none = all road.")
+    enabled: bool = Field(default=True, description="False: configured but not read.")
+
+
+class EdgeNode(Strict):
+    id: str = Field(min_length=1, max_length=64, description="Node id, used with --node.")
+    name: str = Field(default="", description="Where the box is.")
+    token_sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of a pre-provisioned node token; tokens can also be made by the CLI.")
+
+
+# --- behaviour ----------------------------------------------------------------------------------
+
+
+class DetectionSettings(Strict):
+    analysis_fps: float = Field(default=1.0, gt=0, le=25, description="Frames analysed per second.")
+    analysis_width: int = Field(default=320, ge=64, le=1920, description="Analysis frame width, px.")
+    blockage_min_width: float = Field(
+        default=0.3, gt=0, le=1, description="Share of the road's width an obstruction must span.")
+    blockage_persist_s: float = Field(
+        default=30.0, gt=0, description="Seconds an obstruction must stand to be a road_blockage.")
+    landslide_persist_s: float = Field(
+        default=3.0, gt=0, description="Seconds material must rest on the road to be a landslide.")
+    flooding_persist_s: float = Field(
+        default=30.0, gt=0, description="Seconds water must stand on the road to be flooding.")
+    fault_persist_s: float = Field(
+        default=6.0, gt=0, description="Seconds a camera fault must last before it is raised.")
+    clear_s: float = Field(
+        default=20.0, gt=0, description="Seconds of normal scene before an event clears.")
+    update_every_s: float = Field(
+        default=60.0, gt=0, description="Least seconds between updates of a standing event.")
+    offline_after_s: float = Field(
+        default=20.0, gt=0, description="Seconds without a frame before camera_offline.")
+
+
+class EdgeSettings(Strict):
+    hub_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of the hub.")
+    data_dir: str = Field(default="var/edge", description="Outbox, clips and state, per node.")
+    heartbeat_every_s: float = Field(default=5.0, gt=0, description="Seconds between heartbeats.")
+    outbox_max_bytes: int = Field(
+        default=2_000_000_000, gt=0, description="Hard cap on outbox disk use; alerts kept longest.")
+    clip_pre_s: float = Field(default=5.0, ge=0, description="Seconds of clip before onset.")
+    clip_post_s: float = Field(default=5.0, ge=0, description="Seconds of clip after onset.")
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Cap of reconnect backoff.")
+
+
+class HubSettings(Strict):
+    incident_group_window_s: float = Field(
+        default=600.0, ge=0, description="Same kind on neighbouring cameras of one road within this "
+        "window joins one incident; 0 turns grouping off.")
+    heartbeat_offline_after_s: float = Field(
+        default=30.0, gt=0, description="A camera whose heartbeats stop this long goes offline.")
+    silence_after_false_alarm_min: int = Field(
+        default=60, ge=0, description="Minutes a false-alarm rejection silences that camera+kind.")
+    max_snapshot_bytes: int = Field(default=1_000_000, gt=0, description="Largest snapshot accepted.")
+
+
+class Town(Strict):
+    """A whole town: the place, who handles what, and how the software behaves there."""
+
+    town: TownInfo
+    villages: list[Village]
+    grids: list[Grid]
+    departments: list[Department]
+    services: list[Service]
+    routing: list[Route]
+    deadlines: list[Deadline]
+    nodes: list[EdgeNode]
+    cameras: list[Camera]
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    edge: EdgeSettings = Field(default_factory=EdgeSettings)
+    hub: HubSettings = Field(default_factory=HubSettings)
+
+    # Look-ups; the loader has already checked every reference, so these never miss on a valid town.
+    def camera(self, camera_id: str) -> Camera:
+        return next(c for c in self.cameras if c.id == camera_id)
+
+    def grid(self, grid_id: str) -> Grid:
+        return next(g for g in self.grids if g.id == grid_id)
+
+    def village(self, village_id: str) -> Village:
+        return next(v for v in self.villages if v.id == village_id)
+
+    def department(self, department_id: str) -> Department:
+        return next(d for d in self.departments if d.id == department_id)
+
+    def route(self, kind: str) -> Route:
+        return next(r for r in self.routing if r.kind == kind)
+
+    def cameras_of(self, node_id: str) -> list[Camera]:
+        return [c for c in self.cameras if c.node == node_id and c.enabled]
+
+    def deadline(self, kind: str, priority: Priority) -> Deadline:
+        specific = [d for d in self.deadlines if d.priority == priority and d.kind == kind]
+        return (specific or [d for d in self.deadlines if d.priority == priority and d.kind is None])[0]
+
+
+SECTIONS: tuple[str, ...] = tuple(Town.model_fields)
+
+
+def validate_polygon(pts: list[Point]) -> list[Point]:
+    """At least three vertices, all inside 0..1, enclosing some area, edges not crossing."""
+    if len(pts) < 3:
+        raise ValueError("a polygon needs at least 3 points")
+    for x, y in pts:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point ({x}, {y}) is outside the 0..1 frame")
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1])))
+    if area < 1e-4:
+        raise ValueError("the polygon encloses no area")
+    edges = list(zip(pts, pts[1:] + pts[:1]))
+    for i, a in enumerate(edges):
+        for j, b in enumerate(edges):
+            if j <= i + 1 or (i == 0 and j == len(edges) - 1):
+                continue
+            if _segments_cross(a, b):
+                raise ValueError("the polygon's edges cross each other")
+    return pts
+
+
+def _segments_cross(a: tuple[Point, Point], b: tuple[Point, Point]) -> bool:
+    def orient(p: Point, q: Point, r: Point) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    (p1, p2), (p3, p4) = a, b
+    d1, d2 = orient(p3, p4, p1), orient(p3, p4, p2)
+    d3, d4 = orient(p1, p2, p3), orient(p1, p2, p4)
+    return d1 * d2 < 0 and d3 * d4 < 0

@@ -1,0 +1,218 @@
+"""The alert and heartbeat wire format, the one definition both the edge and the hub use.
+
+An edge worker writes these objects into its outbox and posts them as JSON; the hub validates the
+same models on intake. Changing a field here changes the protocol for both sides at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Largest snapshot the hub accepts, after base64 decoding.
+MAX_SNAPSHOT_BYTES = 1_000_000
+#: Largest clip the hub accepts, after base64 decoding.
+MAX_CLIP_BYTES = 8_000_000
+#: Largest request body the hub reads at all (base64 inflates by 4/3, plus JSON around it).
+MAX_BODY_BYTES = 12_500_000
+
+
+class EventKind(StrEnum):
+    """Everything an edge worker can raise: road obstructions first, then camera faults."""
+
+    LANDSLIDE = "landslide"
+    ROAD_BLOCKAGE = "road_blockage"
+    FLOODING = "flooding"
+    CAMERA_OFFLINE = "camera_offline"
+    CAMERA_FROZEN = "camera_frozen"
+    CAMERA_BLURRED = "camera_blurred"
+    CAMERA_OCCLUDED = "camera_occluded"
+    CAMERA_MOVED = "camera_moved"
+    CAMERA_TOO_DARK = "camera_too_dark"
+    CAMERA_OVEREXPOSED = "camera_overexposed"
+
+    @property
+    def is_camera_fault(self) -> bool:
+        return self.value.startswith("camera_")
+
+
+OBSTRUCTION_KINDS = frozenset({EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING})
+FAULT_KINDS = frozenset(k for k in EventKind if k.is_camera_fault)
+
+
+class Phase(StrEnum):
+    """Where an event is in its life: raised, still standing (throttled updates), or cleared."""
+
+    ONSET = "onset"
+    UPDATE = "update"
+    CLEAR = "clear"
+
+
+class CameraStatus(StrEnum):
+    ONLINE = "online"
+    DEGRADED = "degraded"
+    OFFLINE = "offline"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a timezone (use UTC, e.g. 2026-11-26T08:00:00Z)")
+    return value.astimezone(UTC)
+
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Alert(_Wire):
+    """One step of one event on one camera, as the edge sends it.
+
+    ``id`` identifies this message (resends carry the same id, so intake is idempotent);
+    ``event_id`` ties the onset, its updates and its clear together.
+    """
+
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                    description="Stable id of this message; a resend carries the same id.")
+    event_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
+                          description="Id shared by the onset, updates and clear of one event.")
+    node_id: str = Field(min_length=1, max_length=64, description="Edge node that raised it.")
+    camera_id: str = Field(min_length=1, max_length=64, description="Camera the event is on.")
+    kind: EventKind = Field(description="What was seen.")
+    phase: Phase = Field(description="onset, update or clear.")
+    seq: int = Field(ge=0, description="Per-camera sequence number; keeps order per camera.")
+    raised_at: datetime = Field(description="Wall-clock time of this step (UTC).")
+    started_at: datetime = Field(description="Wall-clock time the event was raised (UTC).")
+    video_time_s: float | None = Field(default=None, ge=0, description="Stream time of this step.")
+    score: Unit = Field(description="Detector confidence, 0..1.")
+    bbox: tuple[Unit, Unit, Unit, Unit] | None = Field(
+        default=None, description="Region [x0, y0, x1, y1] in 0..1 frame coordinates.")
+    region: str | None = Field(default=None, max_length=64, description="ROI name the event is in.")
+    snapshot_jpeg: str | None = Field(default=None, description="Base64 JPEG with the region drawn.")
+    clip_mp4: str | None = Field(default=None, description="Base64 MP4 clip around the onset.")
+    details: dict[str, float | int | str | bool | None] = Field(
+        default_factory=dict, description="Detector figures for the record (flat, small).")
+
+    _aware_raised = field_validator("raised_at", "started_at")(_aware)
+
+    @field_validator("snapshot_jpeg")
+    @classmethod
+    def _check_snapshot(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        raw = _b64(value, "snapshot_jpeg", MAX_SNAPSHOT_BYTES)
+        if not (raw[:3] == b"\xff\xd8\xff" and raw.rstrip(b"\x00")[-2:] == b"\xff\xd9"):
+            raise ValueError("snapshot_jpeg is not a JPEG image")
+        return value
+
+    @field_validator("clip_mp4")
+    @classmethod
+    def _check_clip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        raw = _b64(value, "clip_mp4", MAX_CLIP_BYTES)
+        if raw[4:8] != b"ftyp":
+            raise ValueError("clip_mp4 is not an MP4 file")
+        return value
+
+    @model_validator(mode="after")
+    def _check_bbox(self) -> Alert:
+        if self.bbox is not None:
+            x0, y0, x1, y1 = self.bbox
+            if x1 <= x0 or y1 <= y0:
+                raise ValueError("bbox must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1")
+        if self.started_at > self.raised_at:
+            raise ValueError("started_at is after raised_at")
+        return self
+
+    def snapshot_bytes(self) -> bytes | None:
+        return None if self.snapshot_jpeg is None else base64.b64decode(self.snapshot_jpeg)
+
+    def clip_bytes(self) -> bytes | None:
+        return None if self.clip_mp4 is None else base64.b64decode(self.clip_mp4)
+
+
+def _b64(value: str, name: str, limit: int) -> bytes:
+    if len(value) > (limit * 4) // 3 + 4:
+        raise ValueError(f"{name} is larger than {limit} bytes")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid base64") from exc
+    if len(raw) > limit:
+        raise ValueError(f"{name} is larger than {limit} bytes")
+    return raw
+
+
+def stable_id(*parts: object) -> str:
+    """A short id derived from the parts, so the same step always gets the same id."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    return digest[:32]
+
+
+class CameraHealth(_Wire):
+    """One camera's state in a heartbeat."""
+
+    camera_id: str = Field(min_length=1, max_length=64)
+    status: CameraStatus = Field(description="online, degraded (a fault stands) or offline.")
+    fps_in: float = Field(ge=0, description="Frames received per second.")
+    fps_analysed: float = Field(ge=0, description="Frames analysed per second.")
+    decode_errors: int = Field(ge=0, description="Decode errors since the worker started.")
+    reconnects: int = Field(default=0, ge=0, description="Stream reconnects since start.")
+    last_frame_at: datetime | None = Field(default=None, description="Wall time of the last frame.")
+    faults: list[EventKind] = Field(default_factory=list, description="Camera faults standing now.")
+    scores: dict[str, float] = Field(
+        default_factory=dict, description="Health figures: sharpness, brightness, motion, ...")
+
+    @field_validator("faults")
+    @classmethod
+    def _only_faults(cls, value: list[EventKind]) -> list[EventKind]:
+        bad = [k for k in value if not k.is_camera_fault]
+        if bad:
+            raise ValueError(f"not camera faults: {', '.join(bad)}")
+        return value
+
+
+class NodeHealth(_Wire):
+    cpu_percent: float = Field(ge=0, description="CPU use of the node, percent of one core x cores.")
+    memory_percent: float = Field(ge=0, le=100)
+    disk_free_bytes: int = Field(ge=0)
+    outbox_depth: int = Field(ge=0, description="Messages waiting in the outbox.")
+    outbox_bytes: int = Field(ge=0)
+    outbox_dropped: int = Field(default=0, ge=0, description="Messages dropped by the disk policy.")
+    software_version: str = Field(max_length=64)
+
+
+class Heartbeat(_Wire):
+    """A node's periodic report on itself and each of its cameras."""
+
+    id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    node_id: str = Field(min_length=1, max_length=64)
+    sent_at: datetime
+    node: NodeHealth
+    cameras: list[CameraHealth] = Field(max_length=2000)
+
+    _aware_sent = field_validator("sent_at")(_aware)
+
+
+class AlertReceipt(_Wire):
+    """What the hub answers to an alert: the same answer for a resend."""
+
+    alert_id: str
+    incident_id: int
+    work_order_id: int | None
+    duplicate: bool = Field(description="True when this alert id was already stored.")
+
+
+MessageType = Literal["alert", "heartbeat"]
