@@ -202,6 +202,9 @@ class Heartbeat(_Wire):
     sent_at: datetime
     node: NodeHealth
     cameras: list[CameraHealth] = Field(max_length=2000)
+    live_url: str | None = Field(
+        default=None, max_length=256,
+        description="Base URL where this node answers WebRTC offers; the hub relays to it.")
 
     _aware_sent = field_validator("sent_at")(_aware)
 
