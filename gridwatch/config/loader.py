@@ -53,8 +53,8 @@ def _read_dir(root: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     raw: dict[str, Any] = {}
     origin: dict[str, Path] = {}
     for section in SECTIONS:
-        file = next((root / f"{section}{ext}" for ext in (".yaml", ".yml") if (root / f"{section}{ext}").exists()),
-                    None)
+        candidates = (root / f"{section}{ext}" for ext in (".yaml", ".yml"))
+        file = next((c for c in candidates if c.exists()), None)
         if file is None:
             if section not in OPTIONAL_SECTIONS:
                 raise ConfigError(root / f"{section}.yaml", "", "missing section file")

@@ -10,8 +10,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gridwatch.wire import EventKind
-
 Priority = Literal["P1", "P2", "P3"]
 Point = tuple[float, float]
 
@@ -229,10 +227,10 @@ def validate_polygon(pts: list[Point]) -> list[Point]:
     for x, y in pts:
         if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
             raise ValueError(f"point ({x}, {y}) is outside the 0..1 frame")
-    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1])))
+    edges = list(zip(pts, pts[1:] + pts[:1], strict=True))
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in edges))
     if area < 1e-4:
         raise ValueError("the polygon encloses no area")
-    edges = list(zip(pts, pts[1:] + pts[:1]))
     for i, a in enumerate(edges):
         for j, b in enumerate(edges):
             if j <= i + 1 or (i == 0 and j == len(edges) - 1):
