@@ -1,0 +1,157 @@
+"""Camera health figures and fault conditions: is this picture still worth looking at?
+
+Each figure is cheap (a few array reductions at the analysis size) and judged against thresholds with
+hysteresis, and the learned ones (sharpness, normal frame-to-frame change) against THIS camera's own
+history, because a village camera at night and a town camera at noon differ far more than a healthy
+camera and a blurred one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.events import Hysteresis
+from gridwatch.wire import EventKind
+
+#: Faults that ruin the picture: while one stands, obstruction detection and learning pause.
+PICTURE_FAULTS = (EventKind.CAMERA_FROZEN, EventKind.CAMERA_TOO_DARK, EventKind.CAMERA_OVEREXPOSED,
+                  EventKind.CAMERA_OCCLUDED, EventKind.CAMERA_MOVED, EventKind.CAMERA_BLURRED)
+
+
+@dataclass(slots=True)
+class HealthFigures:
+    """What one frame says about the camera (all at the analysis size)."""
+
+    brightness: float  # mean grey 0..255
+    darkness: float  # max(mean, p99/4): low only when even the brightest parts are dark
+    exposure: float  # 0..1: share of clipped-white pixels, or how washed out the mean is
+    changed: float  # share of pixels that changed by > 4 grey levels since the previous frame
+    sharpness: float  # mean gradient / mean brightness (gain invariant)
+    sharp_ratio: float | None  # sharpness / this camera's learned sharpness
+    shift_px: float | None  # global shift against the reference (phase correlation)
+    structure: float | None  # correlation of gradient maps with the reference (1 = same view)
+    occluded: float | None  # share of the view covered by a flat region that was textured
+
+
+def grey_of(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def sharpness_of(grey: np.ndarray) -> float:
+    """Mean gradient magnitude over mean brightness: falls with defocus and fog, not with dusk."""
+    g = grey.astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    return float(np.mean(np.abs(gx) + np.abs(gy)) / (float(g.mean()) + 8.0))
+
+
+def gradient_map(grey: np.ndarray, size: tuple[int, int] = (80, 60)) -> np.ndarray:
+    """Edge strength at a coarse grid: what the view's structure looks like, ignoring light level."""
+    g = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 1e-6 else 0.0
+
+
+class HealthMonitor:
+    """Per-camera health: measures figures and turns them into fault conditions with hysteresis."""
+
+    def __init__(self, width: int) -> None:
+        scale = width / 320.0
+        self._scale = scale
+        self.dark = Hysteresis(on_at=20.0, off_at=32.0, high_is_bad=False)
+        self.over = Hysteresis(on_at=0.6, off_at=0.4)
+        self.frozen = Hysteresis(on_at=0.0015, off_at=0.01, high_is_bad=False)
+        self.blurred = Hysteresis(on_at=0.45, off_at=0.65, high_is_bad=False)
+        self.moved_shift = Hysteresis(on_at=5.0 * scale, off_at=2.5 * scale)
+        self.moved_struct = Hysteresis(on_at=0.25, off_at=0.45, high_is_bad=False)
+        self.occluded = Hysteresis(on_at=0.3, off_at=0.15)
+        self._prev: np.ndarray | None = None
+        self._normal_changed: list[float] = []
+        self._window: np.ndarray | None = None
+
+    def measure(self, grey: np.ndarray) -> HealthFigures:
+        """Figures of this frame that need no reference (brightness, exposure, change, sharpness)."""
+        g = grey.astype(np.float32)
+        brightness = float(g.mean())
+        small = cv2.resize(grey, (80, 60), interpolation=cv2.INTER_AREA)
+        p99 = float(np.percentile(small, 99))
+        darkness = max(brightness, p99 / 4.0)
+        exposure = max(float(np.mean(small >= 240)), (brightness - 150.0) / 100.0)
+        if self._prev is None or self._prev.shape != grey.shape:
+            changed = 1.0
+        else:
+            diff = cv2.absdiff(grey, self._prev)
+            changed = float(np.count_nonzero(diff > 4)) / diff.size
+        self._prev = grey.copy()
+        sharp = sharpness_of(grey)
+        return HealthFigures(brightness, darkness, exposure, changed, sharp, None, None, None, None)
+
+    def measure_with_reference(self, f: HealthFigures, grey: np.ndarray, ref_grey: np.ndarray,
+                               ref_sharpness: float, ref_grad: np.ndarray) -> HealthFigures:
+        """Add the figures judged against the learned reference (sharpness, alignment, occlusion)."""
+        g = grey.astype(np.float32)
+        return dataclasses.replace(
+            f, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
+            shift_px=self._shift(g, ref_grey), structure=_ncc(gradient_map(grey), ref_grad),
+            occluded=self._occlusion(grey, ref_grey))
+
+    def note_healthy(self, figures: HealthFigures) -> None:
+        """Remember this camera's normal frame-to-frame change (to know whether 'frozen' is visible)."""
+        self._normal_changed.append(figures.changed)
+        if len(self._normal_changed) > 120:
+            self._normal_changed = self._normal_changed[-120:]
+
+    def conditions(self, f: HealthFigures) -> dict[EventKind, tuple[bool, float]]:
+        """Each fault's condition now (after hysteresis) and a 0..1 score."""
+        out: dict[EventKind, tuple[bool, float]] = {}
+        out[EventKind.CAMERA_TOO_DARK] = (self.dark.update(f.darkness), 1.0 - min(1.0, f.darkness / 40))
+        out[EventKind.CAMERA_OVEREXPOSED] = (self.over.update(f.exposure), min(1.0, max(0.0, f.exposure)))
+        normal = float(np.median(self._normal_changed)) if len(self._normal_changed) >= 5 else 0.0
+        # A camera whose picture never changes (a static, noiseless scene) cannot be told from a frozen
+        # one; judge frozen only where this camera normally shows change between analysed frames.
+        frozen = self.frozen.update(f.changed) if normal >= 0.01 else self.frozen.update(1.0)
+        out[EventKind.CAMERA_FROZEN] = (frozen, 1.0 - min(1.0, f.changed / 0.01))
+        if f.sharp_ratio is not None:
+            out[EventKind.CAMERA_BLURRED] = (self.blurred.update(f.sharp_ratio),
+                                             min(1.0, max(0.0, 1.0 - f.sharp_ratio)))
+        if f.occluded is not None:
+            out[EventKind.CAMERA_OCCLUDED] = (self.occluded.update(f.occluded), min(1.0, f.occluded))
+        if f.shift_px is not None and f.structure is not None:
+            by_shift = self.moved_shift.update(f.shift_px)
+            by_struct = self.moved_struct.update(f.structure)
+            score = min(1.0, max(f.shift_px / (20 * self._scale), 1.0 - f.structure))
+            out[EventKind.CAMERA_MOVED] = (by_shift or by_struct, score)
+        return out
+
+    def _shift(self, g: np.ndarray, ref: np.ndarray) -> float:
+        a = cv2.resize(g, (160, 120), interpolation=cv2.INTER_AREA)
+        b = cv2.resize(ref, (160, 120), interpolation=cv2.INTER_AREA)
+        if self._window is None:
+            self._window = cv2.createHanningWindow((160, 120), cv2.CV_32F)
+        (dx, dy), _resp = cv2.phaseCorrelate(b, a, self._window)
+        return float(np.hypot(dx, dy)) * g.shape[1] / 160.0
+
+    @staticmethod
+    def _occlusion(grey: np.ndarray, ref: np.ndarray) -> float:
+        """Share of 16x16 blocks now flat (no texture) where the reference had texture."""
+        h, w = grey.shape
+        bs = 16
+        hh, ww = h // bs * bs, w // bs * bs
+        cur = grey[:hh, :ww].astype(np.float32).reshape(hh // bs, bs, ww // bs, bs)
+        rf = ref[:hh, :ww].reshape(hh // bs, bs, ww // bs, bs)
+        s_cur = cur.std(axis=(1, 3))
+        s_ref = rf.std(axis=(1, 3))
+        flat = (s_cur < 3.0) & (s_ref > 2.0 * s_cur + 2.0)
+        return float(flat.mean())
