@@ -1,0 +1,257 @@
+"""The durable outbox: every alert and heartbeat is on disk before anyone tries to send it.
+
+SQLite in WAL mode with ``synchronous=FULL``: a row that ``enqueue`` returned for survives a SIGKILL
+of the worker and a power cut. ``edge.delivery`` takes the oldest row of each *lane* (one lane per
+camera, one per node for heartbeats), so a camera's later message is never sent before its earlier
+one is acknowledged, while one camera's stuck message does not hold up the others.
+
+Disk policy (bounded by ``max_bytes`` of message bodies):
+- Only the newest heartbeat of a node is kept: a newer one supersedes the older (that is not a loss,
+  an old heartbeat says nothing the new one does not; counted as ``superseded``).
+- Alerts are kept until the bodies reach ``max_bytes``. Past it, the oldest ``update`` steps go first
+  (an update only refreshes a standing event), then, if still over, the oldest alerts of any phase.
+  Every such drop is counted (``dropped``, persisted), logged at WARNING and reported in heartbeats.
+- Messages the hub refuses for good (403/404/413/422 ...) move to ``dead_letter`` with the reason:
+  never retried forever, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridwatch.wire import Alert, Heartbeat
+
+log = logging.getLogger("gridwatch.edge.outbox")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    msg_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,            -- alert | heartbeat
+    lane TEXT NOT NULL,            -- camera id for alerts, 'node:<id>' for heartbeats
+    phase TEXT,                    -- onset | update | clear for alerts
+    body BLOB NOT NULL,            -- the JSON posted to the hub
+    size INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_lane ON messages (lane, id);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    msg_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    lane TEXT NOT NULL,
+    body BLOB NOT NULL,
+    status INTEGER,
+    reason TEXT NOT NULL,
+    created REAL NOT NULL,
+    died REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+PATHS = {"alert": "/api/v1/alerts", "heartbeat": "/api/v1/heartbeats"}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    msg_id: str
+    kind: str
+    lane: str
+    phase: str | None
+    body: bytes
+    attempts: int
+
+    @property
+    def path(self) -> str:
+        return PATHS[self.kind]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    depth: int
+    bytes: int
+    dropped: int
+    superseded: int
+    dead: int
+    delivered: int
+
+
+class Outbox:
+    """One node's outbox file. Thread-safe: the analysis loop, heartbeats and delivery share it."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self.changed = threading.Event()  # set on every enqueue, so delivery wakes at once
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def enqueue_alert(self, camera_id: str, build: Callable[[int], Alert]) -> Alert:
+        """Take the camera's next sequence number, build the alert with it and store it, atomically.
+
+        ``build(seq)`` gets the sequence number; seq and row commit together, so a restart never
+        reuses a number and never skips one that was stored.
+        """
+        with self._lock, self._tx():
+            seq = self._bump(f"seq:{camera_id}") - 1
+            alert = build(seq)
+            if alert.camera_id != camera_id:
+                raise ValueError(f"alert for {alert.camera_id} built under {camera_id}'s sequence")
+            body = alert.model_dump_json().encode()
+            self._db.execute(
+                "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
+                "VALUES (?, 'alert', ?, ?, ?, ?, ?)",
+                (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time()))
+            self._enforce_cap()
+        self.changed.set()
+        return alert
+
+    def enqueue_heartbeat(self, heartbeat: Heartbeat) -> None:
+        """Store a heartbeat, superseding the node's older ones still waiting."""
+        body = heartbeat.model_dump_json().encode()
+        lane = f"node:{heartbeat.node_id}"
+        with self._lock, self._tx():
+            gone = self._db.execute("DELETE FROM messages WHERE lane = ? AND kind = 'heartbeat'",
+                                    (lane,)).rowcount
+            if gone:
+                self._add("superseded", gone)
+            self._db.execute(
+                "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
+                "VALUES (?, 'heartbeat', ?, NULL, ?, ?, ?)",
+                (heartbeat.id, lane, body, len(body), time.time()))
+            self._enforce_cap()
+        self.changed.set()
+
+    # -- delivery side --------------------------------------------------------------------------
+
+    def heads(self, limit: int = 100, skip_lanes: frozenset[str] = frozenset()) -> list[Message]:
+        """The oldest message of each lane, oldest first: the only ones that may be sent now."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT m.id, m.msg_id, m.kind, m.lane, m.phase, m.body, m.attempts FROM messages m "
+                "JOIN (SELECT MIN(id) AS id FROM messages GROUP BY lane) h ON m.id = h.id "
+                "ORDER BY m.id").fetchall()
+        out = [Message(*r) for r in rows if r[3] not in skip_lanes]
+        return out[:limit]
+
+    def ack(self, row_id: int) -> None:
+        """The hub has it (2xx or duplicate): forget it."""
+        with self._lock, self._tx():
+            if self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,)).rowcount:
+                self._add("delivered", 1)
+
+    def failed(self, row_id: int, error: str) -> None:
+        """A try that will be repeated: count it and keep the reason for inspection."""
+        with self._lock, self._tx():
+            self._db.execute("UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                             (error[:500], row_id))
+
+    def dead_letter(self, row_id: int, status: int | None, reason: str) -> None:
+        """The hub refused it for good: move it aside with the reason, out of the lane."""
+        with self._lock, self._tx():
+            row = self._db.execute("SELECT id, msg_id, kind, lane, body, created FROM messages WHERE id = ?",
+                                   (row_id,)).fetchone()
+            if row is None:
+                return
+            self._db.execute(
+                "INSERT OR REPLACE INTO dead_letter (id, msg_id, kind, lane, body, status, reason, created, "
+                "died) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*row[:5], status, reason[:2000], row[5], time.time()))
+            self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
+        log.error("outbox: %s %s (lane %s) refused by the hub for good (HTTP %s): %s; kept in dead_letter",
+                  row[2], row[1], row[3], status, reason[:300])
+
+    def dead_letters(self) -> list[dict[str, object]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT msg_id, kind, lane, status, reason, died FROM dead_letter ORDER BY id").fetchall()
+        return [dict(zip(("msg_id", "kind", "lane", "status", "reason", "died"), r, strict=True))
+                for r in rows]
+
+    # -- figures ------------------------------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        with self._lock:
+            depth, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages").fetchone()
+            dead = self._db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+            counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
+        return OutboxStats(depth=depth, bytes=size, dropped=counters.get("dropped", 0),
+                           superseded=counters.get("superseded", 0), dead=dead,
+                           delivered=counters.get("delivered", 0))
+
+    def pending_ids(self, kind: str = "alert") -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT msg_id FROM messages WHERE kind = ? ORDER BY id", (kind,)).fetchall()]
+
+    def pending_bodies(self, lane: str) -> list[dict[str, object]]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM messages WHERE lane = ? ORDER BY id",
+                                    (lane,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._db)
+
+    def _bump(self, name: str, by: int = 1) -> int:
+        self._db.execute("INSERT INTO counters (name, value) VALUES (?, ?) "
+                         "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+        return int(self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
+
+    def _add(self, name: str, by: int) -> None:
+        self._bump(name, by)
+
+    def _enforce_cap(self) -> None:
+        total = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM messages").fetchone()[0]
+        if total <= self.max_bytes:
+            return
+        # Order of sacrifice: stale heartbeats, then oldest updates, then oldest of anything else.
+        for where in ("kind = 'heartbeat' AND id NOT IN (SELECT MAX(id) FROM messages "
+                      "WHERE kind = 'heartbeat' GROUP BY lane)",
+                      "kind = 'alert' AND phase = 'update'",
+                      "1 = 1"):
+            rows = self._db.execute(f"SELECT id, msg_id, kind, lane, phase, size FROM messages WHERE {where} "
+                                    "ORDER BY id").fetchall()
+            for row_id, msg_id, kind, lane, phase, size in rows:
+                if total <= self.max_bytes:
+                    return
+                self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,))
+                total -= size
+                self._add("dropped", 1)
+                log.warning("outbox: over its cap of %d bytes: dropped %s %s %s (lane %s, %d bytes)",
+                            self.max_bytes, kind, phase or "", msg_id, lane, size)
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

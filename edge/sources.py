@@ -1,0 +1,235 @@
+"""Camera readers: one thread per camera pulls a stream with PyAV and hands analysis frames over.
+
+Each camera has its own thread (decoding releases the GIL), so a slow, stalled or dead camera never
+holds up the others. A reader decodes only what analysis needs: once it has seen two key frames it
+knows the group of pictures, and if key frames alone give the analysis rate it tells the decoder to
+skip everything else. Of the frames decoded, only those due at the analysis rate are converted and
+scaled (once, to the analysis width). Failures (refused, dead, stalled, garbage) reconnect with capped
+exponential backoff and jitter. Credentials in stream URLs never reach a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import av
+import numpy as np
+
+from edge.backoff import Backoff
+from edge.decode import FrameClock, Sampler, analysis_size, keyframes_suffice, scale_bgr
+from edge.frames import Frame
+from edge.slot import LatestSlot
+from gridwatch.logs import redact
+
+log = logging.getLogger("gridwatch.edge.sources")
+
+OPEN_TIMEOUT_S = 8.0
+READ_TIMEOUT_S = 5.0
+
+
+def is_live(url: str) -> bool:
+    """rtsp://, rtsps://, http(s):// and similar are live streams; anything else is a local file."""
+    return "://" in url and not url.startswith("file://")
+
+
+def open_options(url: str) -> dict[str, str]:
+    """Demuxer options: RTSP over TCP (UDP loses packets on busy links and through NAT)."""
+    if url.startswith(("rtsp://", "rtsps://")):
+        return {"rtsp_transport": "tcp", "rtsp_flags": "prefer_tcp"}
+    return {}
+
+
+@dataclass
+class ReaderStats:
+    """Counters a heartbeat reports; written by the reader thread, read by others (plain ints)."""
+
+    frames_in: int = 0          # frames the decoder produced
+    frames_out: int = 0         # frames converted and handed to analysis
+    decode_errors: int = 0
+    reconnects: int = 0
+    keyframes_only: bool = False
+    last_frame_wall: datetime | None = None
+    last_frame_mono: float | None = None
+    connected: bool = False
+    last_error: str | None = None
+
+
+class StreamReader:
+    """Reads one camera in its own thread; newest analysis frame in ``slot``, counters in ``stats``."""
+
+    def __init__(self, camera_id: str, url: str, analysis_fps: float, analysis_width: int,
+                 reconnect_max_s: float, loop_files: bool = True) -> None:
+        self.camera_id = camera_id
+        self.url = url
+        self.live = is_live(url)
+        self.analysis_fps = analysis_fps
+        self.analysis_width = analysis_width
+        self.loop_files = loop_files
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.stats = ReaderStats()
+        self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
+        self._backoff = Backoff(base=0.5, cap=reconnect_max_s)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._live_viewers = 0
+        self._live_lock = threading.Lock()
+        self._live_frame: av.VideoFrame | None = None
+
+    # -- life ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"reader-{self.camera_id}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to end without waiting (lets many readers wind down in parallel)."""
+        self._stop.set()
+
+    def stop(self, timeout: float = READ_TIMEOUT_S + 2) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def now_t(self) -> float:
+        """Camera time now (for ticks when no frame came): last frame time plus wall time since."""
+        return self.clock.now(time.monotonic())
+
+    # -- live view ------------------------------------------------------------------------------
+
+    def add_viewer(self) -> None:
+        with self._live_lock:
+            self._live_viewers += 1
+
+    def remove_viewer(self) -> None:
+        with self._live_lock:
+            self._live_viewers = max(0, self._live_viewers - 1)
+            if self._live_viewers == 0:
+                self._live_frame = None
+
+    def live_frame(self) -> av.VideoFrame | None:
+        """Newest decoded picture at stream resolution, kept only while someone watches."""
+        return self._live_frame
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        name = redact(self.url)
+        while not self._stop.is_set():
+            try:
+                self._read_once()
+                if self._stop.is_set():
+                    break
+                if not self.live and self.loop_files and not self._stop.is_set():
+                    self.clock.new_pass()
+                    continue  # a file ended: play it again, time keeps counting forward
+                if not self.live:
+                    log.info("camera %s: file %s ended", self.camera_id, name)
+                    return
+                raise EOFError("stream ended")
+            except Exception as exc:  # any failure of a camera means: reconnect later
+                self.stats.connected = False
+                self.stats.last_error = redact(f"{type(exc).__name__}: {exc}")
+                if self._stop.is_set():
+                    break
+                delay = self._backoff.next()
+                self.stats.reconnects += 1
+                log.warning("camera %s: stream %s failed (%s); reconnect in %.1f s",
+                            self.camera_id, name, self.stats.last_error, delay)
+                self.clock.new_pass()
+                self._stop.wait(delay)
+
+    def _read_once(self) -> None:
+        container = av.open(self.url, options=open_options(self.url),
+                            timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S))
+        try:
+            if not container.streams.video:
+                raise ValueError("no video stream")
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1  # many cameras per box: one decode thread each
+            before = self.stats.frames_in
+            self._decode(container, stream)
+            if self.stats.frames_in == before and not self._stop.is_set():
+                raise EOFError("no frame decoded")
+        finally:
+            container.close()
+
+    def _decode(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
+        sampler = Sampler(self.analysis_fps)
+        rate = stream.average_rate or stream.guessed_rate
+        stream_fps = float(rate) if rate else None
+        frames_since_key: int | None = None
+        gop: int | None = None
+        skipping = False
+        size: tuple[int, int] | None = None
+        pace_origin: tuple[float, float] | None = None  # files: (t, monotonic) to play at real time
+        announced = False
+        for packet in container.demux(stream):
+            if self._stop.is_set():
+                return
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.stats.decode_errors += 1
+                log.debug("camera %s: decode error %s", self.camera_id, exc)
+                continue
+            for vf in frames:
+                now = time.monotonic()
+                self.stats.frames_in += 1
+                if not announced:
+                    announced = True
+                    self.stats.connected = True
+                    self._backoff.reset()
+                    log.info("camera %s: reading %s (%dx%d, %s fps)", self.camera_id, redact(self.url),
+                             vf.width, vf.height, f"{stream_fps:.1f}" if stream_fps else "?")
+                # Learn the group of pictures from the first two key frames, then decide what to skip.
+                if gop is None:
+                    if vf.key_frame:
+                        if frames_since_key is not None:
+                            gop = frames_since_key + 1
+                        frames_since_key = 0
+                    elif frames_since_key is not None:
+                        frames_since_key += 1
+                want_skip = (gop is not None and self._live_viewers == 0
+                             and keyframes_suffice(gop, stream_fps, self.analysis_fps))
+                if want_skip != skipping:
+                    stream.codec_context.skip_frame = "NONKEY" if want_skip else "DEFAULT"
+                    skipping = want_skip
+                    self.stats.keyframes_only = skipping
+                pts_s = float(vf.time) if vf.time is not None else None
+                t = self.clock.t(pts_s, now)
+                if not self.live:
+                    pace_origin = self._pace(t, now, pace_origin)
+                    if self._stop.is_set():
+                        return
+                if self._live_viewers:
+                    self._live_frame = vf
+                if not sampler.due(t):
+                    continue
+                if size is None:
+                    size = analysis_size(vf.width, vf.height, self.analysis_width)
+                image: np.ndarray = scale_bgr(vf.to_ndarray(format="bgr24"), size)
+                wall = datetime.now(UTC)
+                self.stats.last_frame_wall = wall
+                self.stats.last_frame_mono = time.monotonic()
+                self.stats.frames_out += 1
+                self.slot.put(Frame(image=image, t=t, wall=wall))
+
+    def _pace(self, t: float, now: float, origin: tuple[float, float] | None) -> tuple[float, float]:
+        """Files play at their own speed, as a camera would, not as fast as they decode."""
+        if origin is None:
+            return (t, now)
+        ahead = (t - origin[0]) - (now - origin[1])
+        if ahead > 2.0:
+            return (t, now)  # a jump (e.g. odd timestamps): start pacing afresh
+        if ahead > 0:
+            self._stop.wait(ahead)
+        return origin
+

@@ -1,0 +1,294 @@
+"""The edge worker: one process for all of a node's cameras, from streams to alerts in the outbox.
+
+Parts, each with its own thread and start()/stop():
+- a :class:`~edge.sources.StreamReader` per camera (decode, sample, scale; reconnects on its own),
+- one analysis loop here: fresh frames go to ``CameraPipeline.process``; a camera without a fresh
+  frame gets ``CameraPipeline.tick`` at the analysis rate (that is how ``camera_offline`` is raised
+  and, by the next frame, cleared); event steps become wire alerts (``edge.alerts``) in the outbox,
+- :class:`~edge.heartbeat.Heartbeater` (node and camera health into the outbox),
+- :class:`~edge.delivery.Delivery` (outbox to hub),
+- optionally :class:`~edge.live.LiveServer` (WebRTC answers for live view).
+The pipeline is built by a factory (default: the real :class:`edge.pipeline.CameraPipeline` with
+models loaded once per process), so tests that need no detection can pass their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from edge.alerts import PendingStep, StepQueue, to_alert
+from edge.clips import FrameRing, encode_mp4
+from edge.delivery import Delivery
+from edge.events import Event
+from edge.frames import Frame
+from edge.heartbeat import Heartbeater, RateMeter, camera_status, clean_scores
+from edge.outbox import Outbox
+from edge.sources import StreamReader
+from edge.sysinfo import NodeProbe
+from gridwatch.config import ConfigError, load_town
+from gridwatch.config.schema import Camera, Town
+from gridwatch.logs import redact
+from gridwatch.wire import Alert, CameraHealth, EventKind, Heartbeat, stable_id
+
+log = logging.getLogger("gridwatch.edge.worker")
+
+
+class Pipeline(Protocol):
+    def process(self, frame: Frame) -> list[Event]: ...
+    def tick(self, t: float, wall: datetime) -> list[Event]: ...
+    @property
+    def faults(self) -> list[EventKind]: ...
+    @property
+    def scores(self) -> dict[str, float]: ...
+
+
+PipelineFactory = Callable[[Camera], Pipeline]
+
+
+def real_pipeline_factory(town: Town) -> PipelineFactory:
+    """CameraPipeline for each camera, sharing one set of models loaded now."""
+    from edge.pipeline import CameraPipeline, load_models
+
+    try:
+        models = load_models()
+    except Exception as exc:  # a box without models still watches camera health
+        log.warning("no detection models (%s): camera health only, no obstruction detection", exc)
+        models = None
+
+    def make(camera: Camera) -> Pipeline:
+        return CameraPipeline(camera.id, list(camera.rois), town.detection, models)
+
+    return make
+
+
+@dataclass
+class CameraUnit:
+    """Everything the worker keeps for one camera."""
+
+    camera: Camera
+    reader: StreamReader
+    pipeline: Pipeline
+    ring: FrameRing
+    queue: StepQueue
+    analysed: int = 0
+    pipeline_errors: int = 0
+    last_tick: float = 0.0
+    fps_in: RateMeter = field(default_factory=RateMeter)
+    fps_analysed: RateMeter = field(default_factory=RateMeter)
+
+
+class EdgeWorker:
+    def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
+                 data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
+                 pipeline_factory: PipelineFactory | None = None) -> None:
+        cameras = town.cameras_of(node_id)
+        self.town, self.node_id = town, node_id
+        self.data_dir = data_dir
+        self.settings, self.detection = town.edge, town.detection
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(data_dir / "outbox.sqlite3", town.edge.outbox_max_bytes)
+        self.delivery = Delivery(self.outbox, hub_url, token_source, backoff_cap_s=town.edge.reconnect_max_s)
+        factory = pipeline_factory or real_pipeline_factory(town)
+        fps, width = town.detection.analysis_fps, town.detection.analysis_width
+        clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
+        self.units = [
+            CameraUnit(camera=cam,
+                       reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
+                                           town.edge.reconnect_max_s),
+                       pipeline=factory(cam), ring=FrameRing(clip_s, fps),
+                       queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s))
+            for cam in cameras]
+        self._by_id = {u.camera.id: u for u in self.units}
+        self.probe = NodeProbe(data_dir)
+        self.heartbeater = Heartbeater(self.outbox, self.heartbeat, town.edge.heartbeat_every_s)
+        self.live = None
+        self.live_url: str | None = None
+        if live_port is not None:
+            from edge.live import LiveServer
+
+            self.live = LiveServer(self._live_reader, host=live_host, port=live_port)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._heartbeats = 0
+
+    # -- life ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info("edge %s: %d cameras, analysis %.2g fps at %d px, hub %s, data %s", self.node_id,
+                 len(self.units), self.detection.analysis_fps, self.detection.analysis_width,
+                 redact(self.delivery.hub_url), self.data_dir)
+        if self.live is not None:
+            self.live.start()
+            self.live_url = self.live.url
+            log.info("edge %s: live view answers WebRTC offers at %s/offer", self.node_id, self.live_url)
+        self.delivery.start()
+        for unit in self.units:
+            unit.reader.start()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._analysis_loop, name="analysis", daemon=True)
+        self._thread.start()
+        self.heartbeater.start()
+
+    def stop(self) -> None:
+        """Readers first (no new frames), then analysis (held steps go to the outbox), then the rest."""
+        for unit in self.units:
+            unit.reader.request_stop()
+        for unit in self.units:
+            unit.reader.stop()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+        now = time.monotonic()
+        for unit in self.units:
+            self._flush(unit, now, force=True)
+        self.heartbeater.stop()
+        if self.live is not None:
+            self.live.stop()
+        self.delivery.stop()
+        self.outbox.close()
+        log.info("edge %s: stopped", self.node_id)
+
+    # -- analysis -----------------------------------------------------------------------------
+
+    def _analysis_loop(self) -> None:
+        period = 1.0 / self.detection.analysis_fps
+        while not self._stop.wait(min(0.05, period / 4)):
+            now = time.monotonic()
+            for unit in self.units:
+                try:
+                    self._step(unit, now, period)
+                except Exception:  # one camera's failure must not stop the others
+                    unit.pipeline_errors += 1
+                    if unit.pipeline_errors <= 5 or unit.pipeline_errors % 100 == 0:
+                        log.exception("camera %s: analysis failed (%d times)", unit.camera.id,
+                                      unit.pipeline_errors)
+
+    def _step(self, unit: CameraUnit, now: float, period: float) -> None:
+        frame = unit.reader.slot.take()
+        events: list[Event] = []
+        if frame is not None:
+            unit.ring.add(frame)
+            unit.last_tick = now
+            unit.analysed += 1
+            wall = frame.wall
+            events = unit.pipeline.process(frame)
+        elif now - unit.last_tick >= period:
+            unit.last_tick = now
+            wall = datetime.now(UTC)
+            events = unit.pipeline.tick(unit.reader.now_t(), wall)
+        for ev in events:
+            log.info("camera %s: %s %s (score %.2f, t %.1f s)", unit.camera.id, ev.kind.value,
+                     ev.phase.value, ev.score, ev.t)
+            unit.queue.add(ev, wall, now)
+        if len(unit.queue):
+            self._flush(unit, now)
+
+    def _flush(self, unit: CameraUnit, now: float, force: bool = False) -> None:
+        for step, window in unit.queue.ready(unit.ring.latest_t, now, force):
+            clip = None
+            if window is not None:
+                try:
+                    clip = encode_mp4(unit.ring.window(*window), self.detection.analysis_fps)
+                except Exception:
+                    log.exception("camera %s: clip encoding failed; alert goes without a clip",
+                                  unit.camera.id)
+            cam = unit.camera.id
+
+            def build(seq: int, s: PendingStep = step, c: bytes | None = clip, cam: str = cam) -> Alert:
+                return to_alert(self.node_id, cam, s.event, seq, s.wall, c)
+
+            self.outbox.enqueue_alert(cam, build)
+
+    # -- health -------------------------------------------------------------------------------
+
+    def heartbeat(self) -> Heartbeat:
+        now_wall, now = datetime.now(UTC), time.monotonic()
+        cams = []
+        for unit in self.units:
+            st = unit.reader.stats
+            faults = [k for k in unit.pipeline.faults if k.is_camera_fault]
+            cams.append(CameraHealth(
+                camera_id=unit.camera.id,
+                status=camera_status(st.last_frame_wall, now_wall, self.detection.offline_after_s, faults),
+                fps_in=round(unit.fps_in.rate(st.frames_in, now), 2),
+                fps_analysed=round(unit.fps_analysed.rate(unit.analysed, now), 2),
+                decode_errors=st.decode_errors, reconnects=st.reconnects, last_frame_at=st.last_frame_wall,
+                faults=faults, scores=clean_scores(dict(unit.pipeline.scores))))
+        self._heartbeats += 1
+        return Heartbeat(id=stable_id(self.node_id, "heartbeat", now_wall.isoformat(), self._heartbeats),
+                         node_id=self.node_id, sent_at=now_wall,
+                         node=self.probe.health(self.outbox.stats()), cameras=cams, live_url=self.live_url)
+
+    def _live_reader(self, camera_id: str) -> StreamReader | None:
+        unit = self._by_id.get(camera_id)
+        return unit.reader if unit else None
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def token_reader(token_file: Path | None) -> Callable[[], str | None]:
+    """The node's bearer token, re-read when the file changes (rotating it needs no restart)."""
+    if token_file is None:
+        value = os.environ.get("GRIDWATCH_TOKEN", "").strip() or None
+        return lambda: value
+    cache: dict[str, object] = {}
+
+    def read() -> str | None:
+        try:
+            mtime = token_file.stat().st_mtime_ns
+        except OSError:
+            return cache.get("token")  # type: ignore[return-value]
+        if cache.get("mtime") != mtime:
+            cache["mtime"] = mtime
+            cache["token"] = token_file.read_text(encoding="utf-8").strip() or None
+        return cache.get("token")  # type: ignore[return-value]
+
+    return read
+
+
+def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None, data_dir: Path | None,
+               live_port: int | None) -> int:
+    """``gridwatch edge``: run until SIGTERM/SIGINT, then stop cleanly. Returns the exit code."""
+    town = load_town(config)
+    if node not in {n.id for n in town.nodes}:
+        known = ", ".join(n.id for n in town.nodes[:10]) + (" ..." if len(town.nodes) > 10 else "")
+        raise ConfigError(config, "nodes", f"no edge node {node!r} (nodes: {known})")
+    if token_file is not None and not token_file.exists():
+        log.error("token file %s does not exist", token_file)
+        return 2
+    tokens = token_reader(token_file)
+    if tokens() is None:
+        log.warning("no token (--token-file or $GRIDWATCH_TOKEN): the hub will refuse deliveries; "
+                    "messages are kept in the outbox until a token is provided")
+    if not town.cameras_of(node):
+        log.warning("edge %s has no enabled cameras; only heartbeats will be sent", node)
+    worker = EdgeWorker(town, node, hub or town.edge.hub_url, tokens,
+                        data_dir or Path(town.edge.data_dir) / node, live_port=live_port,
+                        live_host=os.environ.get("GRIDWATCH_LIVE_HOST", "127.0.0.1"))
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("edge %s: signal %d, stopping", node, signum)
+        done.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        worker.start()
+        while not done.wait(1.0):
+            pass
+    finally:
+        worker.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0

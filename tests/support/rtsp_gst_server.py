@@ -1,0 +1,57 @@
+"""GStreamer RTSP server serving generated H.264, run by Debian's /usr/bin/python3 (which has ``gi``).
+
+Usage: rtsp_gst_server.py PORT [USER PASSWORD]. Serves rtsp://127.0.0.1:PORT/cam (and /cam2 ...,
+any path under /cam). Prints "READY" on stdout once listening. Stopped by SIGTERM.
+"""
+
+import signal
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+PIPELINE = (
+    "( videotestsrc is-live=true pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
+    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+)
+
+
+def main() -> int:
+    port = sys.argv[1]
+    user = sys.argv[2] if len(sys.argv) > 3 else None
+    password = sys.argv[3] if len(sys.argv) > 3 else None
+    width, height, fps, gop = 320, 240, 10, 10
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(PIPELINE.format(w=width, h=height, fps=fps, gop=gop))
+    factory.set_shared(True)
+    if user is not None:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, "viewer")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        server.set_auth(auth)
+        factory.add_role_from_structure(
+            Gst.Structure.from_string(
+                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true")[0])
+    server.get_mount_points().add_factory("/cam", factory)
+    if server.attach(None) == 0:
+        print("FAILED to bind", flush=True)
+        return 1
+    loop = GLib.MainLoop()
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
+    print("READY", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
