@@ -97,6 +97,10 @@ class EventTracker:
         return self._standing is not None
 
     @property
+    def standing_bbox(self) -> BBox | None:
+        return self._standing.bbox if self._standing is not None else None
+
+    @property
     def pending_since(self) -> float | None:
         return self._pending_since
 

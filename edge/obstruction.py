@@ -1,21 +1,57 @@
-"""Road obstructions: standing anomalies on the road, and what kind they are."""
+"""Road obstructions: find what stands on the road that does not belong there, and say what it is.
+
+Per analysed frame the block classifier (ONNX) says, for every block of the view, whether it differs
+from the learned reference in a way light, shadow, rain and shake do not explain, and whether it
+looks like debris (rock, mud, vegetation), water, or a solid object. Per block we then keep a short
+memory (dual-background idea, Porikli 2008: "differs from the slow reference AND has stopped
+changing") so traffic that passes is told from things that stay:
+
+* ``run``   analysed frames in a row the block has been anomalous (with hysteresis on its score),
+* ``still`` frames in a row it was anomalous AND unchanged since the previous frame,
+* ``first_t`` when its anomaly began, ``rest_t`` when it came to rest,
+* a running mean of its class probabilities.
+
+Standing blocks on the road form components; each component gets its width share of the road at its
+row band and a kind, decided from its class mix and how it arrived: debris that arrived within
+seconds next to recent activity on the slope (or, without a slope ROI, anywhere) is a landslide; a
+water surface is flooding; anything else standing wide enough is a road blockage. The event state
+machines (edge.events) then apply persistence and clearing.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from edge.background import Reference
-from edge.events import BBox, Details
+from edge.detectors_blocks import BLOCK, block_features, block_mean
+from edge.events import BBox, Details, EventTracker
 from edge.models import ModelBundle
 from edge.regions import RegionMasks
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
 
+#: Block anomaly score (1 - P(benign)) to turn a block on, and to keep it on.
+ON_AT, OFF_AT = 0.6, 0.35
+#: Mean absolute grey change (after light normalisation) below which a block has not changed.
+STILL_DIFF = 7.0
+#: A landslide's material must have arrived within this many seconds (first change to rest).
+ARRIVAL_S = 20.0
+#: Slope activity counts as the origin if it happened this long before the material arrived.
+SLOPE_LOOKBACK_S = 8.0
+#: Blocks anomalous without a standing event this long are absorbed into the reference.
+ABSORB_S = 1800.0
+#: Least components size (blocks) worth considering.
+MIN_BLOCKS = 3
+OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
+
 
 @dataclass(slots=True)
 class Observation:
+    """What the detector sees for one kind on this frame."""
+
     active: bool = False
     score: float = 0.0
     bbox: BBox | None = None
@@ -26,18 +62,215 @@ class Observation:
 @dataclass(slots=True)
 class Findings:
     observations: dict[EventKind, Observation]
-    keep: np.ndarray | None  # pixels the reference must not learn now
+    keep: np.ndarray | None  # pixels the reference must not learn now (H x W bool)
+    anomaly: np.ndarray | None = None  # per-block anomaly score (for the report and tuning)
+
+
+@dataclass(slots=True)
+class Component:
+    """One connected group of standing blocks on the road."""
+
+    kind: EventKind
+    share: float  # of the road's width at its row band
+    area: float  # of the road's area
+    score: float
+    bbox: BBox
+    details: Details
 
 
 class ObstructionDetector:
+    """Per-camera obstruction detector; call ``analyse`` for each healthy frame."""
+
     def __init__(self, masks: RegionMasks, settings: DetectionSettings, models: ModelBundle) -> None:
         self.masks = masks
         self.settings = settings
         self.models = models
+        h, w = masks.shape
+        self.gy, self.gx = h // BLOCK, w // BLOCK
+        cover = block_mean(masks.road.astype(np.float32))
+        self.road = cover >= 0.5
+        self.slope = (block_mean(masks.slope.astype(np.float32)) >= 0.5) if masks.slope is not None else None
+        ign = block_mean(masks.ignore.astype(np.float32)) >= 0.5
+        self.road &= ~ign
+        if self.slope is not None:
+            self.slope &= ~ign & ~self.road
+        self.road_area = max(1, int(self.road.sum()))
+        # Where material may come from when no slope ROI is given: the road's own border (not the bottom
+        # of the frame, where the camera's near side is).
+        self.edge_band = self._edge_band()
+        self._reset()
+
+    def _edge_band(self) -> np.ndarray:
+        r = self.road.astype(np.uint8)
+        inner = cv2.erode(r, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        band = (r > 0) & (inner == 0)
+        band[-2:, :] = False
+        return band
+
+    def _reset(self) -> None:
+        shape = (self.gy, self.gx)
+        self.on = np.zeros(shape, bool)
+        self.run = np.zeros(shape, np.int32)
+        self.still = np.zeros(shape, np.int32)
+        self.miss = np.zeros(shape, np.int32)
+        self.first_t = np.zeros(shape, np.float64)
+        self.rest_t = np.zeros(shape, np.float64)
+        self.probs = np.zeros((*shape, 4), np.float32)
+        self.slope_last = np.full(shape, -1e9)
+        self.origin = np.zeros(shape, bool)
+        self.prev_grey: np.ndarray | None = None
+        self.prev_gain = 1.0
 
     def pause(self) -> None:
-        pass
+        """The picture went bad: forget what was building up."""
+        self._reset()
 
-    def analyse(self, t: float, image: np.ndarray, grey: np.ndarray, ref: Reference) -> Findings:
-        obs = {k: Observation() for k in (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)}
-        return Findings(obs, None)
+    def analyse(self, t: float, image: np.ndarray, grey: np.ndarray, ref: Reference,
+                standing: list[BBox] | None = None) -> Findings:
+        st = block_features(image, ref.bgr)
+        gy, gx = st.mean.shape
+        probs = self.models.classify_blocks(st.features.reshape(-1, st.features.shape[-1]))
+        probs = probs.reshape(gy, gx, -1)
+        anom = 1.0 - probs[..., 0]
+        was_on = self.on
+        now_on = np.where(was_on, anom >= OFF_AT, anom >= ON_AT)
+        # frame-to-frame change per block, after taking out the global light change
+        if self.prev_grey is not None:
+            ratio = st.gain / max(1e-3, self.prev_gain)
+            moving_diff = block_mean(np.abs(st.grey - self.prev_grey * ratio))
+        else:
+            moving_diff = np.full((gy, gx), 255.0, np.float32)
+        still_now = moving_diff < STILL_DIFF
+        self.prev_grey, self.prev_gain = st.grey, st.gain
+
+        started = now_on & ~was_on & (self.run == 0)
+        self.first_t[started] = t
+        # origin of new anomalies: next to recent slope activity, or on the road's border
+        if self.slope is not None:
+            active_slope = self.slope & (now_on | ~still_now)
+            self.slope_last[active_slope] = t
+            recent = (self.slope_last >= t - SLOPE_LOOKBACK_S).astype(np.uint8)
+            near = cv2.dilate(recent, np.ones((7, 7), np.uint8)) > 0
+        else:
+            near = self.edge_band
+        spread = cv2.dilate((self.origin & self.on).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        self.origin[started] = (near | spread)[started]
+
+        keep_on = now_on
+        self.run = np.where(keep_on, self.run + 1, 0)
+        self.miss = np.where(now_on, 0, self.miss + 1)
+        inc = now_on & still_now & was_on
+        newly_still = inc & (self.still == 0)
+        self.rest_t[newly_still] = t
+        self.still = np.where(now_on, np.where(inc, self.still + 1, self.still), 0)
+        self.origin &= now_on
+        a = 0.3
+        upd = now_on[..., None]
+        mixed = np.where((self.run == 1)[..., None], probs, (1 - a) * self.probs + a * probs)
+        self.probs = np.where(upd, mixed, 0.0).astype(np.float32)
+        self.on = now_on
+
+        water = self.probs[..., 2] > np.maximum(self.probs[..., 1], self.probs[..., 3])
+        standing_mask = self.road & now_on & ((self.still >= 1) | (water & (self.run >= 3)))
+        comps = self._components(t, standing_mask)
+        obs = {k: Observation() for k in OBSTRUCTION_KINDS}
+        for comp in comps:
+            o = obs[comp.kind]
+            if comp.score > o.score:
+                obs[comp.kind] = Observation(True, comp.score, comp.bbox, "road", comp.details)
+        keep = self._keep_mask(t, now_on, standing)
+        return Findings(obs, keep, anom)
+
+    def _components(self, t: float, mask: np.ndarray) -> list[Component]:
+        m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+        m &= self.road.astype(np.uint8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+        out: list[Component] = []
+        s = self.settings
+        for i in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            if area < MIN_BLOCKS:
+                continue
+            sel = (labels == i) & mask
+            if not sel.any():
+                continue
+            band_road = self.road[y:y + h].any(axis=0)
+            cols = np.zeros(self.gx, bool)
+            cols[x:x + w] = True
+            share = float((cols & band_road).sum()) / max(1, int(band_road.sum()))
+            area_share = float(area) / self.road_area
+            p = self.probs[sel].mean(axis=0)
+            kind_p = {"debris": float(p[1]), "water": float(p[2]), "object": float(p[3])}
+            arrival = float(self.rest_t[sel].max() - self.first_t[sel].min()) if (self.still[sel] > 0).any() \
+                else float(t - self.first_t[sel].min())
+            origin = float(self.origin[sel].mean())
+            strength = float(1.0 - p[0])
+            bbox = self._bbox(x, y, w, h)
+            details: Details = {"width_share": round(share, 3), "area_share": round(area_share, 4),
+                                "debris": round(kind_p["debris"], 3), "water": round(kind_p["water"], 3),
+                                "object": round(kind_p["object"], 3), "arrival_s": round(arrival, 1),
+                                "from_slope": round(origin, 3)}
+            if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]):
+                if share >= s.blockage_min_width or area_share >= 0.1:
+                    score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))
+                    out.append(Component(EventKind.FLOODING, share, area_share, score, bbox, details))
+                continue
+            landslide = (kind_p["debris"] >= kind_p["object"] and arrival <= ARRIVAL_S and origin >= 0.2
+                         and share >= 0.5 * s.blockage_min_width)
+            if landslide:
+                score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
+                out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
+            elif share >= s.blockage_min_width:
+                score = min(1.0, strength * min(1.0, share / s.blockage_min_width))
+                out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
+        return out
+
+    def _bbox(self, x: int, y: int, w: int, h: int) -> BBox:
+        H, W = self.masks.shape
+        return (round(x * BLOCK / W, 4), round(y * BLOCK / H, 4),
+                round(min(W, (x + w) * BLOCK) / W, 4), round(min(H, (y + h) * BLOCK) / H, 4))
+
+    def _keep_mask(self, t: float, on: np.ndarray, standing: list[BBox] | None) -> np.ndarray:
+        """Pixels not to learn: anomalous blocks, unless they have been so for ABSORB_S outside events."""
+        keep_b = on.copy()
+        old = on & (t - self.first_t > ABSORB_S)
+        if standing:
+            inside = np.zeros_like(on)
+            for x0, y0, x1, y1 in standing:
+                r0, r1 = int(y0 * self.gy), int(np.ceil(y1 * self.gy))
+                inside[r0:r1, int(x0 * self.gx):int(np.ceil(x1 * self.gx))] = True
+            old &= ~inside
+        keep_b &= ~old
+        keep_b = cv2.dilate(keep_b.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        H, W = self.masks.shape
+        full = np.zeros((H, W), bool)
+        up = np.repeat(np.repeat(keep_b, BLOCK, axis=0), BLOCK, axis=1)
+        full[: up.shape[0], : up.shape[1]] = up
+        return full
+
+
+def overlaps(a: BBox, b: BBox) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def route_observations(trackers: dict[EventKind, EventTracker], observations: dict[EventKind, Observation]
+                       ) -> dict[EventKind, Observation]:
+    """One obstruction, one event: a standing event owns what overlaps its box.
+
+    A landslide that has been raised stays a landslide even if, minutes later, its material reads
+    more like a generic blockage; observations of another kind that overlap a standing event's box keep
+    that event alive instead of raising a second one. Owners in priority order: landslide, flooding,
+    blockage.
+    """
+    out = {k: Observation() for k in observations}
+    for kind, obs in observations.items():
+        target = kind
+        if obs.active and obs.bbox is not None:
+            for owner in (EventKind.LANDSLIDE, EventKind.FLOODING, EventKind.ROAD_BLOCKAGE):
+                box = trackers[owner].standing_bbox
+                if owner != kind and box is not None and overlaps(box, obs.bbox):
+                    target = owner
+                    break
+        if obs.active and (not out[target].active or obs.score > out[target].score):
+            out[target] = obs
+    return out

@@ -25,7 +25,7 @@ from edge.events import Event, EventTracker
 from edge.frames import Frame
 from edge.health import PICTURE_FAULTS, HealthFigures, HealthMonitor, grey_of
 from edge.models import ModelBundle, load_models
-from edge.obstruction import ObstructionDetector
+from edge.obstruction import ObstructionDetector, route_observations
 from edge.regions import build_masks
 from edge.snapshot import draw_snapshot
 from gridwatch.config import DetectionSettings, Roi
@@ -156,11 +156,11 @@ class CameraPipeline:
         self._health.note_healthy(figures)
         keep = None
         if self._detector is not None and ref is not None and not self._scene.learning_new:
-            found = self._detector.analyse(t, image, grey, ref)
+            standing = [tr.standing_bbox for tr in self._obstr.values() if tr.standing_bbox is not None]
+            found = self._detector.analyse(t, image, grey, ref, standing)
             keep = found.keep
-            for kind, tracker in self._obstr.items():
-                obs = found.observations[kind]
-                ev = tracker.observe(t, obs.active, obs.score, obs.bbox, obs.region, obs.details)
+            for kind, obs in route_observations(self._obstr, found.observations).items():
+                ev = self._obstr[kind].observe(t, obs.active, obs.score, obs.bbox, obs.region, obs.details)
                 if ev:
                     events.append(self._with_snapshot(ev, frame.image))
         self._scene.learn(image, grey, figures.brightness, keep)

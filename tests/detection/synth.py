@@ -1,0 +1,222 @@
+"""Small generated clips for the detection tests: a painted village road with traffic and noise.
+
+Each scenario is a function of time that returns the frame; ``write_clip`` encodes it with PyAV
+(H.264) so the tests exercise the real decoding path of ``analyze``. Clips are low resolution and a
+minute or less, so the whole set takes seconds to make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import skimage.data
+
+W, H = 320, 240
+ROAD_Y0, ROAD_Y1 = 120, 200  # the carriageway's rows
+ROAD_ROI = "road=0,0.5 1,0.5 1,0.83 0,0.83"
+SLOPE_ROI = "slope=0,0.12 1,0.12 1,0.49 0,0.49"
+
+
+def _tex(img: np.ndarray, h: int, w: int, scale: float) -> np.ndarray:
+    t = img.astype(np.float32)
+    t = (t - t.mean()) / (t.std() + 1e-6)
+    return cv2.resize(t[: int(h / scale), : int(w / scale)], (w, h))
+
+
+def scene(seed: int = 0) -> np.ndarray:
+    """The empty scene: sky, slope (gravel/grass), road with markings, verge."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((H, W, 3), np.float32)
+    img[:30] = (200, 170, 140)  # sky (BGR)
+    grass = _tex(skimage.data.grass(), 90, W, 1.0)
+    img[30:ROAD_Y0] = np.array([60, 110, 90], np.float32) * (1 + 0.25 * grass[..., None])
+    road_noise = cv2.GaussianBlur(rng.standard_normal((ROAD_Y1 - ROAD_Y0, W)).astype(np.float32), (0, 0), 0.8)
+    img[ROAD_Y0:ROAD_Y1] = 95 + 6 * road_noise[..., None]
+    img[158:161, ::40][:, :20] = 220
+    verge = _tex(skimage.data.grass(), H - ROAD_Y1, W, 1.5)
+    img[ROAD_Y1:] = np.array([50, 100, 80], np.float32) * (1 + 0.2 * verge[..., None])
+    return img
+
+
+def debris_patch(h: int, w: int, seed: int = 1) -> np.ndarray:
+    g = _tex(skimage.data.gravel(), h, w, 0.7)
+    return np.array([70, 100, 130], np.float32) * np.clip(1 + 0.45 * g[..., None], 0.2, 3)
+
+
+def blob(h: int, w: int, cx: float, cy: float, rx: float, ry: float) -> np.ndarray:
+    m = np.zeros((h, w), np.float32)
+    cv2.ellipse(m, (int(cx), int(cy)), (int(rx), int(ry)), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(m, (0, 0), 1.0)
+
+
+class Clip:
+    """A scenario: base scene plus traffic, noise and what happens."""
+
+    def __init__(self, seed: int = 0, traffic: bool = True) -> None:
+        self.base = scene(seed)
+        self.rng = np.random.default_rng(seed + 100)
+        self.traffic = traffic
+        self.debris = debris_patch(H, W)
+
+    def car(self, img: np.ndarray, x: float, lane_y: int, colour: tuple[int, int, int]) -> None:
+        x0 = int(x)
+        cv2.rectangle(img, (x0, lane_y), (x0 + 44, lane_y + 20), colour, -1)
+        cv2.rectangle(img, (x0 + 8, lane_y + 3), (x0 + 30, lane_y + 9), (40, 40, 40), -1)
+
+    def cars(self, img: np.ndarray, t: float) -> None:
+        if not self.traffic:
+            return
+        for k, (period, speed, lane, col) in enumerate(((9.0, 60.0, 130, (30, 30, 200)),
+                                                         (13.0, -45.0, 168, (220, 220, 220)))):
+            phase = (t + 3 * k) % period
+            x = -50 + phase * speed if speed > 0 else W + 10 + phase * speed
+            if -60 < x < W + 10:
+                self.car(img, x, lane, col)
+
+    def frame(self, t: float) -> np.ndarray:
+        img = self.base.copy()
+        self.cars(img, t)
+        return img
+
+    def finish(self, img: np.ndarray) -> np.ndarray:
+        img = img + self.rng.standard_normal(img.shape).astype(np.float32) * 2.0
+        return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_clip(path: Path, frame_at: Callable[[float], np.ndarray], seconds: float, fps: int = 5) -> Path:
+    """Encode frames of ``frame_at(t)`` (BGR uint8) for ``seconds`` as H.264 MP4."""
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("libx264", rate=fps)
+        st.width, st.height, st.pix_fmt = W, H, "yuv420p"
+        st.time_base = Fraction(1, fps)
+        st.options = {"crf": "20", "preset": "ultrafast", "g": str(fps * 2)}
+        for i in range(int(seconds * fps)):
+            vf = av.VideoFrame.from_ndarray(frame_at(i / fps), format="bgr24")
+            vf.pts = i
+            for pkt in st.encode(vf):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    return path
+
+
+# --- scenarios ---------------------------------------------------------------------------------------
+
+def clean(seed: int = 0) -> Callable[[float], np.ndarray]:
+    c = Clip(seed)
+    return lambda t: c.finish(c.frame(t))
+
+
+def landslide(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Debris slides from the slope onto the road over 3 s from ``at`` and stays (rest at at+3)."""
+    c = Clip(seed)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 3.0)
+            cy = 60 + k * 100  # the front moves from the slope down to the road
+            m = blob(H, W, 170, (60 + cy) / 2, 70, max(10, (cy - 60) / 2 + 20))
+            if k >= 1.0:
+                m = np.maximum(m * (np.arange(H)[:, None] > 70), blob(H, W, 170, 150, 75, 42))
+            img = img * (1 - m[..., None]) + c.debris * m[..., None]
+        return c.finish(img)
+    return f
+
+
+def blockage(at: float, until: float | None = None, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """A lorry stops across most of the road at ``at`` (until ``until``)."""
+    c = Clip(seed)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at and (until is None or t < until):
+            cv2.rectangle(img, (70, 126), (250, 190), (40, 90, 170), -1)
+            cv2.rectangle(img, (80, 132), (130, 150), (30, 30, 30), -1)
+        return c.finish(img)
+    return f
+
+
+def flooding(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Muddy water spreads over the road from ``at`` (standing from at+5)."""
+    c = Clip(seed)
+    ripple_rng = np.random.default_rng(seed + 7)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 5.0)
+            m = blob(H, W, 160, 162, 40 + 120 * k, 10 + 30 * k)
+            rip = cv2.GaussianBlur(ripple_rng.standard_normal((H, W)).astype(np.float32), (0, 0), 3) * 20
+            water = np.array([70, 105, 130], np.float32) + rip[..., None]
+            img = img * (1 - 0.9 * m[..., None]) + water * 0.9 * m[..., None]
+        return c.finish(img)
+    return f
+
+
+def stopped_car(at: float, stop_s: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """A car drives in, stops for ``stop_s`` seconds, and drives off (no event)."""
+    c = Clip(seed, traffic=True)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if at - 3 <= t < at + stop_s + 3:
+            if t < at:
+                x = 140 - (at - t) * 60
+            elif t < at + stop_s:
+                x = 140
+            else:
+                x = 140 + (t - at - stop_s) * 60
+            c.car(img, x, 150, (200, 60, 30))
+        return c.finish(img)
+    return f
+
+
+def light_change(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Dusk: light falls to 45 % with a warm cast over 15 s; a cloud shadow drifts across."""
+    c = Clip(seed)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 15.0)
+            img = img * (1 - 0.55 * k) * np.array([1 - 0.1 * k, 1, 1 + 0.1 * k], np.float32)
+            sx = -100 + (t - at) * 8
+            sh = blob(H, W, sx, 150, 90, 60)
+            sh = cv2.GaussianBlur(sh, (0, 0), 8)
+            img = img * (1 - 0.45 * sh[..., None])
+        return c.finish(img)
+    return f
+
+
+def fault(kind: str, at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """A camera fault from ``at`` on: frozen, dark, overexposed, blurred, occluded, moved."""
+    c = Clip(seed)
+    frozen: dict[str, np.ndarray] = {}
+
+    def f(t: float) -> np.ndarray:
+        clean_img = c.finish(c.frame(t))
+        if t < at:
+            return clean_img
+        if kind == "frozen":
+            return frozen.setdefault("img", clean_img)
+        if kind == "dark":
+            return (clean_img * 0.06).astype(np.uint8)
+        if kind == "overexposed":
+            return np.clip(clean_img.astype(np.float32) * 3.0 + 60, 0, 255).astype(np.uint8)
+        if kind == "blurred":
+            return cv2.GaussianBlur(clean_img, (0, 0), 4.0)
+        if kind == "occluded":
+            out = clean_img.copy()
+            m = blob(H, W, 80, 140, 150, 130)
+            return (out * (1 - m[..., None]) + 35 * m[..., None]).astype(np.uint8)
+        if kind == "moved":
+            mat = np.float32([[1, 0, 40], [0, 1, 25]])
+            return cv2.warpAffine(clean_img, mat, (W, H), borderMode=cv2.BORDER_REFLECT)
+        raise ValueError(kind)
+    return f
