@@ -1,0 +1,50 @@
+"""POST /api/v1/alerts and /api/v1/heartbeats: what edge nodes send."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from central.api.deps import EDGE, hub_of
+from central.auth import Principal, require
+from central.health import HeartbeatRefused, record_heartbeat
+from central.intake import IntakeError, ingest
+from gridwatch.wire import Alert, AlertReceipt, Heartbeat
+
+router = APIRouter(prefix="/api/v1", tags=["edge"])
+
+
+@router.post(
+    "/alerts",
+    response_model=AlertReceipt,
+    status_code=201,
+    responses={200: {"description": "A resend of a stored alert (duplicate=true)."}},
+)
+def post_alert(
+    alert: Alert, request: Request, response: Response, who: Principal = Depends(require(*EDGE))
+) -> AlertReceipt:
+    """Take in one alert; the same id again answers the same receipt with duplicate=true."""
+    hub = hub_of(request)
+    started = time.perf_counter()
+    try:
+        receipt = ingest(hub, alert, who)
+    except IntakeError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    hub.metrics.intake_seconds.observe(time.perf_counter() - started)
+    if receipt.duplicate:
+        response.status_code = 200
+    return receipt
+
+
+@router.post("/heartbeats", status_code=202)
+def post_heartbeat(
+    hb: Heartbeat, request: Request, who: Principal = Depends(require(*EDGE))
+) -> dict[str, object]:
+    hub = hub_of(request)
+    try:
+        changed = record_heartbeat(hub.db, hub.town, hb, who.node_id or "", hub.now())
+    except HeartbeatRefused as exc:
+        raise HTTPException(exc.status, exc.message) from None
+    hub.metrics.heartbeats.labels(node=hb.node_id).inc()
+    return {"accepted": True, "cameras": len(hb.cameras), "changed": changed}

@@ -1,0 +1,37 @@
+"""Shared bits of the routers: the hub of this app, role sets, JPEG-from-base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import HTTPException, Request
+
+from central.context import Hub
+from central.media import BadMedia, check_jpeg
+
+USERS = ("dispatcher", "maintainer", "grid_worker", "admin")
+DESK = ("dispatcher", "admin")
+OPS = ("dispatcher", "maintainer", "admin")
+EDGE = ("edge",)
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub  # type: ignore[no-any-return]
+
+
+def jpeg_from_base64(value: str, field: str, limit: int) -> bytes:
+    """Decode and check a base64 JPEG; 413 when too big, 422 when not a JPEG."""
+    if len(value) > (limit * 4) // 3 + 4:
+        raise HTTPException(413, f"{field} is larger than {limit} bytes")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise HTTPException(422, f"{field} is not valid base64") from None
+    if len(raw) > limit:
+        raise HTTPException(413, f"{field} is larger than {limit} bytes")
+    try:
+        check_jpeg(raw)
+    except BadMedia as exc:
+        raise HTTPException(422, f"{field}: {exc}") from None
+    return raw

@@ -1,0 +1,81 @@
+"""GET /api/v1/feed: Server-Sent Events from the persisted event log.
+
+Resumes after ``Last-Event-ID`` (or ``?last_event_id=``): every later event once, in order. With
+``?follow=false`` it sends what is there and ends (for catching up and for tests).
+Browsers' EventSource cannot set headers, so ``?token=`` is accepted here as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from central.api.deps import OPS, hub_of
+from central.auth import authenticate
+from central.feed import events_after, sse_frame
+
+router = APIRouter(prefix="/api/v1", tags=["feed"])
+
+
+def _start_id(header: str | None, query: int | None) -> int:
+    raw = header if header is not None else query
+    if raw is None:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPException(422, f"Last-Event-ID must be an event id (integer), got {header!r}") from None
+    if value < 0:
+        raise HTTPException(422, "Last-Event-ID must not be negative")
+    return value
+
+
+@router.get(
+    "/feed",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Event stream."}},
+)
+async def feed(
+    request: Request,
+    last_event_id: int | None = Query(None, ge=0),
+    follow: bool = True,
+    token: str | None = Query(None, description="Bearer token (EventSource)."),
+) -> StreamingResponse:
+    hub = hub_of(request)
+    header = request.headers.get("authorization") or (f"Bearer {token}" if token else None)
+    who = await run_in_threadpool(authenticate, hub.db, hub.town, header)
+    if who is None:
+        raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if who.role not in OPS:
+        raise HTTPException(403, f"role {who.role!r} may not read the feed")
+    start = _start_id(request.headers.get("last-event-id"), last_event_id)
+
+    async def stream() -> AsyncIterator[str]:
+        last = start
+        yield "retry: 2000\n\n"
+        quiet_since = time.monotonic()
+        while True:
+            batch = await run_in_threadpool(events_after, hub.db, last)
+            for ev in batch:
+                last = ev.id
+                yield sse_frame(ev)
+            if batch:
+                quiet_since = time.monotonic()
+                continue
+            if not follow or await request.is_disconnected():
+                return
+            if time.monotonic() - quiet_since > hub.config.feed_keepalive_s:
+                quiet_since = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(hub.config.feed_poll_s)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

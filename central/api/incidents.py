@@ -1,0 +1,85 @@
+"""GET /api/v1/incidents: what the cameras saw, merged, for the console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy import func, select
+from sqlalchemy.sql import ColumnElement
+
+from central import orders
+from central.api.deps import USERS, hub_of
+from central.auth import Principal, require
+from central.models import AlertRow, Incident, WorkOrder
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+@router.get("")
+def list_incidents(
+    request: Request,
+    state: str | None = None,
+    kind: str | None = None,
+    camera: str | None = None,
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    _: Principal = Depends(require(*USERS)),
+) -> dict[str, Any]:
+    hub = hub_of(request)
+    conds: list[ColumnElement[bool]] = []
+    if state:
+        conds.append(Incident.state == state)
+    if kind:
+        conds.append(Incident.kind == kind)
+    if camera:
+        conds.append(Incident.camera_id == camera)
+    with hub.db.read() as s:
+        total = s.execute(select(func.count()).select_from(Incident).where(*conds)).scalar_one()
+        rows = list(
+            s.execute(
+                select(Incident).where(*conds).order_by(Incident.id.desc()).limit(limit).offset(offset)
+            ).scalars()
+        )
+        wos = dict(
+            s.execute(
+                select(WorkOrder.incident_id, WorkOrder.id).where(
+                    WorkOrder.incident_id.in_([r.id for r in rows])
+                )
+            )
+            .tuples()
+            .all()
+        )
+    items = [orders.incident_json(hub.town, r) | {"work_order_id": wos.get(r.id)} for r in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{incident_id}")
+def get_incident(
+    incident_id: int, request: Request, _: Principal = Depends(require(*USERS))
+) -> dict[str, Any]:
+    hub = hub_of(request)
+    with hub.db.read() as s:
+        inc = s.get(Incident, incident_id)
+        if inc is None:
+            raise HTTPException(404, f"no incident {incident_id}")
+        wo = s.execute(select(WorkOrder.id).where(WorkOrder.incident_id == inc.id)).scalar_one_or_none()
+        alerts = s.execute(
+            select(AlertRow).where(AlertRow.incident_id == inc.id).order_by(AlertRow.raised_at).limit(200)
+        ).scalars()
+        out = orders.incident_json(hub.town, inc) | {"work_order_id": wo}
+        out["alerts"] = [
+            {
+                "id": a.id,
+                "event_id": a.event_id,
+                "camera_id": a.camera_id,
+                "phase": a.phase,
+                "raised_at": a.raised_at.isoformat(),
+                "score": a.score,
+                "bbox": a.bbox,
+                "region": a.region,
+                "silenced": a.silenced,
+            }
+            for a in alerts
+        ]
+    return out

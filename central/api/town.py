@@ -1,0 +1,83 @@
+"""Small read endpoints: who am I, the town for the console's map, media files, health, metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response
+
+from central.api.deps import USERS, hub_of
+from central.auth import Principal, authenticate, require
+from central.media import CONTENT_TYPES
+
+router = APIRouter(tags=["town"])
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> dict[str, Any]:
+    hub = hub_of(request)
+    from sqlalchemy import text
+
+    with hub.db.read() as s:
+        s.execute(text("SELECT 1"))
+    return {"ok": True, "town": hub.town.town.name_en, "cameras": len(hub.town.cameras)}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    hub = hub_of(request)
+    return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/api/v1/me")
+def me(who: Principal = Depends(require(*USERS, "edge"))) -> dict[str, Any]:
+    return {"role": who.role, "name": who.name, "node": who.node_id}
+
+
+@router.get("/api/v1/town")
+def town(request: Request, _: Principal = Depends(require(*USERS))) -> dict[str, Any]:
+    t = hub_of(request).town
+    return {
+        "town": t.town.model_dump(),
+        "villages": [v.model_dump() for v in t.villages],
+        "grids": [
+            {"id": g.id, "name": g.name, "villages": g.villages, "worker": g.worker.model_dump()}
+            for g in t.grids
+        ],
+        "departments": [d.model_dump() for d in t.departments],
+        "services": [s.model_dump() for s in t.services],
+        "nodes": [{"id": n.id, "name": n.name} for n in t.nodes],
+        "cameras": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "village": c.village,
+                "grid": c.grid,
+                "node": c.node,
+                "lat": c.lat,
+                "lon": c.lon,
+                "road": c.road,
+                "enabled": c.enabled,
+            }
+            for c in t.cameras
+        ],
+    }
+
+
+@router.get("/api/v1/media/{name}")
+async def media(
+    name: str, request: Request, token: str | None = Query(None, description="Bearer token (for <img> tags).")
+) -> FileResponse:
+    hub = hub_of(request)
+    header = request.headers.get("authorization") or (f"Bearer {token}" if token else None)
+    who = await run_in_threadpool(authenticate, hub.db, hub.town, header)
+    if who is None:
+        raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if who.role not in USERS:
+        raise HTTPException(403, f"role {who.role!r} may not read media")
+    path = hub.media.path(name)
+    if path is None:
+        raise HTTPException(404, "no such media file")
+    return FileResponse(path, media_type=CONTENT_TYPES[name.rsplit(".", 1)[1]])

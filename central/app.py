@@ -1,0 +1,91 @@
+"""``create_app``: build the hub's FastAPI app from a validated town and this process's settings.
+
+Nothing happens at import. On start (lifespan) the database is migrated and, unless turned off, the
+deadline and heartbeat watchers start; on shutdown they stop and the engine is disposed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from central import health
+from central.api import alerts, cameras, feed, incidents, town, work_orders
+from central.context import Clock, Hub, system_clock
+from central.db import Database
+from central.deadlines import DeadlineWatcher, Watcher
+from central.limits import BodyLimit
+from central.media import MediaStore
+from central.metrics import HubMetrics
+from central.migrations import upgrade
+from central.settings import HubConfig
+from gridwatch import __version__
+from gridwatch.config import Town
+
+
+def build_hub(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock) -> Hub:
+    db = Database(hub_config.db_url)
+    metrics = HubMetrics()
+    hub = Hub(
+        town=town_cfg,
+        config=hub_config,
+        db=db,
+        clock=clock,
+        media=MediaStore(hub_config.media_dir),
+        metrics=metrics,
+    )
+    metrics.attach_db(db, town_cfg, clock, lambda: health.camera_statuses(db, town_cfg))
+    return hub
+
+
+def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock) -> FastAPI:
+    hub = build_hub(town_cfg, hub_config, clock)
+    watchers: list[Watcher] = []
+    if hub_config.watch_interval_s > 0:
+        watchers = [
+            DeadlineWatcher(hub, hub_config.watch_interval_s),
+            Watcher(
+                "offline-watcher",
+                lambda now: health.sweep_offline(hub.db, hub.town, now),
+                hub.clock,
+                hub_config.watch_interval_s,
+            ),
+        ]
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if hub_config.migrate_on_start:
+            await run_in_threadpool(upgrade, hub.db)
+        for w in watchers:
+            w.start()
+        try:
+            yield
+        finally:
+            for w in watchers:
+                await run_in_threadpool(w.stop)
+            hub.db.dispose()
+
+    app = FastAPI(
+        title="gridwatch hub",
+        version=__version__,
+        lifespan=lifespan,
+        description="Camera alerts to grid work orders for the town's departments and grid workers.",
+    )
+    app.state.hub = hub
+    app.state.watchers = watchers
+    for module in (alerts, work_orders, incidents, cameras, feed, town):
+        app.include_router(module.router)
+    from central import open311
+
+    app.include_router(open311.router)
+    app.add_middleware(BodyLimit, max_bytes=hub_config.max_body_bytes)
+
+    @app.exception_handler(UnicodeDecodeError)
+    async def _bad_text(_: Request, exc: UnicodeDecodeError) -> JSONResponse:
+        return JSONResponse({"detail": "request body is not UTF-8 text"}, status_code=400)
+
+    return app

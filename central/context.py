@@ -1,0 +1,37 @@
+"""Everything one hub app needs, built once by ``create_app`` and handed to each part."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from central.db import Database
+from central.media import MediaStore
+from central.metrics import HubMetrics
+from central.settings import HubConfig
+from gridwatch.config import Town
+from gridwatch.config.schema import Camera
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Hub:
+    town: Town
+    config: HubConfig
+    db: Database
+    clock: Clock
+    media: MediaStore
+    metrics: HubMetrics
+    cameras: dict[str, Camera] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.cameras = {c.id: c for c in self.town.cameras}
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,52 @@
+"""The persisted event log behind the dispatch centre's live feed.
+
+Events are rows with increasing ids, written in the same transaction as the change they announce, so
+an event exists exactly when its change does. A client resumes with the last id it saw and gets every
+later event once; :class:`central.db.Database` makes ids commit in order.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.db import Database
+from central.models import FeedEvent
+
+EVENT_TYPES = frozenset(
+    {
+        "incident.created",
+        "incident.updated",
+        "incident.cleared",
+        "work_order.created",
+        "work_order.updated",
+        "work_order.escalated",
+        "camera.status",
+    }
+)
+
+
+def publish(session: Session, type_: str, data: dict[str, Any], now: datetime) -> None:
+    """Append one event inside the caller's write transaction."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown feed event {type_!r}")
+    session.add(FeedEvent(at=now, type=type_, data=data))
+
+
+def events_after(db: Database, last_id: int, limit: int = 500) -> list[FeedEvent]:
+    with db.read() as s:
+        return list(
+            s.execute(
+                select(FeedEvent).where(FeedEvent.id > last_id).order_by(FeedEvent.id).limit(limit)
+            ).scalars()
+        )
+
+
+def sse_frame(event: FeedEvent) -> str:
+    """One Server-Sent Events message: ``id``, ``event`` and one ``data`` line of JSON."""
+    payload = {"id": event.id, "type": event.type, "at": event.at.isoformat(), "data": event.data}
+    return f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"

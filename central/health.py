@@ -1,0 +1,283 @@
+"""Camera and node health for maintainers, kept from heartbeats.
+
+Each heartbeat updates the camera's row; a change of status or faults is logged (availability and
+fault history come from that log) and announced on the feed. A camera whose heartbeats stop for
+``hub.heartbeat_offline_after_s`` goes offline by itself: the sweep (run by the watcher, and before
+every health read) flips it with a conditional UPDATE so two processes log it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from central.db import Database
+from central.feed import publish
+from central.models import CameraState, CameraStatusLog, NodeState
+from gridwatch.config import Town
+from gridwatch.wire import CameraStatus, Heartbeat
+
+OFFLINE = CameraStatus.OFFLINE.value
+
+
+class HeartbeatRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now: datetime) -> int:
+    """Store a node's heartbeat; returns how many cameras changed status or faults."""
+    if hb.node_id != node_id:
+        raise HeartbeatRefused(403, f"this token is for node {node_id!r}, the heartbeat says {hb.node_id!r}")
+    cams = {c.id: c for c in town.cameras}
+    for ch in hb.cameras:
+        cam = cams.get(ch.camera_id)
+        if cam is None:
+            raise HeartbeatRefused(404, f"unknown camera {ch.camera_id!r}")
+        if cam.node != node_id:
+            raise HeartbeatRefused(403, f"camera {cam.id!r} belongs to node {cam.node!r}, not {node_id!r}")
+    changed = 0
+    with db.write() as s:
+        node = s.get(NodeState, node_id)
+        health = hb.node.model_dump(mode="json") | {"sent_at": hb.sent_at.isoformat()}
+        if node is None:
+            s.add(
+                NodeState(
+                    node_id=node_id,
+                    last_heartbeat_at=now,
+                    last_heartbeat_id=hb.id,
+                    live_url=hb.live_url,
+                    health=health,
+                )
+            )
+        else:
+            node.last_heartbeat_at, node.last_heartbeat_id = now, hb.id
+            node.live_url, node.health = hb.live_url, health
+        for ch in hb.cameras:
+            faults = sorted(f.value for f in ch.faults)
+            st = s.get(CameraState, ch.camera_id)
+            if st is None:
+                st = CameraState(
+                    camera_id=ch.camera_id,
+                    node_id=node_id,
+                    status=ch.status.value,
+                    faults=faults,
+                    status_since=now,
+                    scores={},
+                )
+                s.add(st)
+                _log_change(s, st, None, now, "heartbeat")
+                changed += 1
+            elif st.status != ch.status.value or list(st.faults) != faults:
+                old = st.status
+                st.status, st.faults = ch.status.value, faults
+                if old != st.status:
+                    st.status_since = now
+                _log_change(s, st, old, now, "heartbeat")
+                changed += 1
+            st.node_id = node_id
+            st.last_heartbeat_at = now
+            st.last_frame_at = ch.last_frame_at
+            st.fps_in, st.fps_analysed = ch.fps_in, ch.fps_analysed
+            st.decode_errors, st.reconnects = ch.decode_errors, ch.reconnects
+            st.scores = dict(ch.scores)
+    return changed
+
+
+def _log_change(s: Session, st: CameraState, old: str | None, now: datetime, reason: str) -> None:
+    s.add(
+        CameraStatusLog(
+            camera_id=st.camera_id, at=now, status=st.status, faults=list(st.faults), reason=reason
+        )
+    )
+    publish(
+        s,
+        "camera.status",
+        {
+            "camera_id": st.camera_id,
+            "node_id": st.node_id,
+            "status": st.status,
+            "previous": old,
+            "faults": list(st.faults),
+            "reason": reason,
+        },
+        now,
+    )
+
+
+def sweep_offline(db: Database, town: Town, now: datetime) -> list[str]:
+    """Cameras silent for longer than the limit go offline; returns their ids."""
+    limit = now - timedelta(seconds=town.hub.heartbeat_offline_after_s)
+    with db.read() as s:
+        stale = list(
+            s.execute(
+                select(CameraState.camera_id, CameraState.status).where(
+                    CameraState.status != OFFLINE, CameraState.last_heartbeat_at < limit
+                )
+            )
+            .tuples()
+            .all()
+        )
+    flipped: list[str] = []
+    for cam_id, previous in stale:
+        with db.write() as s:
+            res = s.execute(
+                update(CameraState)
+                .where(
+                    CameraState.camera_id == cam_id,
+                    CameraState.status != OFFLINE,
+                    CameraState.last_heartbeat_at < limit,
+                )
+                .values(status=OFFLINE, status_since=now)
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount == 1:  # type: ignore[attr-defined]
+                st = s.get_one(CameraState, cam_id)
+                s.refresh(st)
+                _log_change(s, st, previous, now, "no_heartbeat")
+                flipped.append(cam_id)
+    return flipped
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    status: str | None = None
+    grid: str | None = None
+    village: str | None = None
+    node: str | None = None
+
+
+def camera_statuses(db: Database, town: Town) -> dict[str, str]:
+    """Status of every configured camera; one never heard from counts as offline."""
+    with db.read() as s:
+        known = dict(s.execute(select(CameraState.camera_id, CameraState.status)).tuples().all())
+    return {c.id: known.get(c.id, OFFLINE) for c in town.cameras if c.enabled}
+
+
+def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[dict[str, Any]]:
+    with db.read() as s:
+        states = {st.camera_id: st for st in s.execute(select(CameraState)).scalars()}
+    out = []
+    for cam in town.cameras:
+        st = states.get(cam.id)
+        item = _camera_json(town, cam.id, st)
+        if f.status and item["status"] != f.status:
+            continue
+        if (
+            (f.grid and cam.grid != f.grid)
+            or (f.village and cam.village != f.village)
+            or (f.node and cam.node != f.node)
+        ):
+            continue
+        out.append(item)
+    return out
+
+
+def _camera_json(town: Town, camera_id: str, st: CameraState | None) -> dict[str, Any]:
+    cam = town.camera(camera_id)
+
+    def iso(v: datetime | None) -> str | None:
+        return v.isoformat() if v else None
+
+    return {
+        "id": cam.id,
+        "name": cam.name,
+        "grid": cam.grid,
+        "village": cam.village,
+        "node": cam.node,
+        "road": cam.road,
+        "lat": cam.lat,
+        "lon": cam.lon,
+        "enabled": cam.enabled,
+        "status": st.status if st else OFFLINE,
+        "faults": list(st.faults) if st else [],
+        "status_since": iso(st.status_since) if st else None,
+        "last_heartbeat_at": iso(st.last_heartbeat_at) if st else None,
+        "last_frame_at": iso(st.last_frame_at) if st else None,
+        "fps_in": st.fps_in if st else 0.0,
+        "fps_analysed": st.fps_analysed if st else 0.0,
+        "decode_errors": st.decode_errors if st else 0,
+        "reconnects": st.reconnects if st else 0,
+        "scores": dict(st.scores) if st else {},
+    }
+
+
+def availability(log: list[CameraStatusLog], start: datetime, end: datetime) -> float | None:
+    """Share of the observed part of [start, end] the camera was not offline; None if never observed.
+
+    Pure over the status-change log (sorted by time): each entry holds until the next.
+    """
+    if end <= start:
+        return None
+    up = seen = 0.0
+    for i, entry in enumerate(log):
+        nxt = log[i + 1].at if i + 1 < len(log) else end
+        a, b = max(entry.at, start), min(nxt, end)
+        if b <= a:
+            continue
+        span = (b - a).total_seconds()
+        seen += span
+        if entry.status != OFFLINE:
+            up += span
+    return None if seen == 0 else up / seen
+
+
+def camera_health(db: Database, town: Town, camera_id: str, now: datetime) -> dict[str, Any]:
+    with db.read() as s:
+        st = s.get(CameraState, camera_id)
+        log = list(
+            s.execute(
+                select(CameraStatusLog)
+                .where(CameraStatusLog.camera_id == camera_id)
+                .order_by(CameraStatusLog.at, CameraStatusLog.id)
+            ).scalars()
+        )
+    out = _camera_json(town, camera_id, st)
+    out["availability"] = {
+        "24h": availability(log, now - timedelta(hours=24), now),
+        "7d": availability(log, now - timedelta(days=7), now),
+    }
+    out["history"] = [
+        {"at": e.at.isoformat(), "status": e.status, "faults": e.faults, "reason": e.reason}
+        for e in reversed(log[-100:])
+    ]
+    return out
+
+
+def list_nodes(db: Database, town: Town, now: datetime) -> list[dict[str, Any]]:
+    statuses = camera_statuses(db, town)
+    with db.read() as s:
+        nodes = {n.node_id: n for n in s.execute(select(NodeState)).scalars()}
+    limit = timedelta(seconds=town.hub.heartbeat_offline_after_s)
+    out = []
+    for n in town.nodes:
+        st = nodes.get(n.id)
+        cams = [c.id for c in town.cameras_of(n.id)]
+        by_status = {
+            k: sum(1 for c in cams if statuses.get(c) == k) for k in ("online", "degraded", "offline")
+        }
+        online = st is not None and now - st.last_heartbeat_at <= limit
+        out.append(
+            {
+                "id": n.id,
+                "name": n.name,
+                "status": "online" if online else "offline",
+                "last_heartbeat_at": st.last_heartbeat_at.isoformat() if st else None,
+                "live": bool(st and st.live_url),
+                "health": st.health if st else None,
+                "cameras": len(cams),
+                "cameras_by_status": by_status,
+            }
+        )
+    return out
+
+
+def live_url(db: Database, node_id: str) -> str | None:
+    with db.read() as s:
+        st = s.get(NodeState, node_id)
+        return st.live_url if st else None

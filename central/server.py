@@ -1,0 +1,63 @@
+"""``gridwatch hub``: load the town, build the app, run uvicorn.
+
+With ``workers > 1`` uvicorn needs an import string; the settings then travel in environment
+variables to :func:`app_from_env` in each worker (PostgreSQL only: SQLite has one writer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from central.app import create_app
+from central.settings import DEFAULT_DB_URL, HubConfig, default_media_dir
+from gridwatch.config import load_town
+from gridwatch.logs import redact
+
+log = logging.getLogger(__name__)
+ENV = "GRIDWATCH_HUB_SETTINGS"
+
+
+def serve(config: Path, db: str | None, host: str, port: int, workers: int, media_dir: Path | None) -> int:
+    town = load_town(config)
+    url = db or DEFAULT_DB_URL
+    if workers > 1 and url.startswith("sqlite"):
+        print("gridwatch: --workers > 1 needs PostgreSQL (SQLite has a single writer)", file=sys.stderr)
+        return 2
+    settings = {"config": str(config), "db": url, "media_dir": str(media_dir or default_media_dir(url))}
+    log.info(
+        "hub: town %s, database %s, media %s, http://%s:%d",
+        town.town.name_en,
+        redact(url),
+        settings["media_dir"],
+        host,
+        port,
+    )
+    if workers > 1:
+        os.environ[ENV] = json.dumps(settings)
+        uvicorn.run(
+            "central.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            timeout_graceful_shutdown=5,
+        )
+        return 0
+    app = create_app(town, HubConfig(db_url=url, media_dir=Path(settings["media_dir"])))
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
+    return 0
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn worker factory: the settings ``serve`` put in the environment."""
+    settings = json.loads(os.environ[ENV])
+    town = load_town(settings["config"])
+    return create_app(town, HubConfig(db_url=settings["db"], media_dir=Path(settings["media_dir"])))

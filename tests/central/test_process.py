@@ -1,0 +1,107 @@
+"""The hub as a real process: ``gridwatch hub`` on a free port, a token from ``gridwatch token create``,
+an alert posted over real HTTP, the feed read as a real event stream."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.central.conftest import alert, jpeg
+from tests.support.hub import REPO, SAMPLE_TOWN, HubProcess, make_token
+
+pytestmark = pytest.mark.slow
+
+
+def test_token_cli_prints_a_working_token(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gridwatch.cli",
+            "token",
+            "create",
+            "--role",
+            "edge",
+            "--node",
+            "edge-01",
+            "--db",
+            url,
+            "--config",
+            str(SAMPLE_TOWN),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.strip()
+    assert len(token) >= 40 and "\n" not in token
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gridwatch.cli",
+            "token",
+            "create",
+            "--role",
+            "edge",
+            "--node",
+            "edge-99",
+            "--db",
+            url,
+            "--config",
+            str(SAMPLE_TOWN),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "edge-99" in bad.stderr and "Traceback" not in bad.stderr
+    from central.auth import authenticate, hash_token
+    from central.db import Database
+    from gridwatch.config import load_town
+
+    db = Database(url)
+    who = authenticate(db, load_town(SAMPLE_TOWN), f"Bearer {token}")
+    assert who is not None and who.role == "edge" and who.node_id == "edge-01"
+    assert token not in (tmp_path / "hub.db").read_bytes().decode("latin-1")
+    assert hash_token(token) in (tmp_path / "hub.db").read_bytes().decode("latin-1")
+    db.dispose()
+
+
+def test_real_hub_process_takes_an_alert_and_streams_the_feed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    with HubProcess(db_url=url) as hub:
+        edge = make_token(url, "edge", node="edge-01")
+        desk = make_token(url, "dispatcher")
+        body = alert(at=datetime.now(UTC), snapshot=jpeg())
+        r = httpx.post(hub.url + "/api/v1/alerts", json=body, headers={"Authorization": f"Bearer {edge}"})
+        assert r.status_code == 201, r.text + hub.log()
+        receipt = r.json()
+        r = httpx.get(
+            f"{hub.url}/api/v1/work-orders/{receipt['work_order_id']}",
+            headers={"Authorization": f"Bearer {desk}"},
+        )
+        assert r.status_code == 200 and r.json()["department"]["id"] == "natural-resources"
+        snap = r.json()["snapshot_url"]
+        assert httpx.get(hub.url + snap, headers={"Authorization": f"Bearer {desk}"}).content == jpeg()
+        # the live stream: read events until the work order's creation shows up, then hang up
+        seen: list[str] = []
+        with httpx.stream(
+            "GET", hub.url + "/api/v1/feed", headers={"Authorization": f"Bearer {desk}"}, timeout=30
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    seen.append(line.removeprefix("event: "))
+                if "work_order.created" in seen:
+                    break
+        assert seen[:2] == ["incident.created", "work_order.created"]
+        assert httpx.get(hub.url + "/metrics").status_code == 200
