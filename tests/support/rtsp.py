@@ -28,7 +28,8 @@ def rtsp_available() -> bool:
     """True when Debian's python3 has GStreamer's RTSP server bindings."""
     if not os.path.exists(SYSTEM_PYTHON):
         return False
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    probe = ("import gi; gi.require_version('GstRtspServer', '1.0'); "
+             "from gi.repository import GstRtspServer")
     return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
 
 

@@ -40,9 +40,7 @@ def main() -> int:
         server.set_auth(auth)
         factory.add_role_from_structure(
             Gst.Structure.from_string(
-                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
-            )[0]
-        )
+                "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true")[0])
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:
         print("FAILED to bind", flush=True)
