@@ -122,3 +122,8 @@ def decide(state: State, req: Request) -> Transition:
 
 def legal_actions(state: State) -> list[Action]:
     return [a for a, (sources, _) in TRANSITIONS.items() if state in sources]
+
+
+def allowed_actions(state: State, role: str) -> list[Action]:
+    """What ``role`` may do to an order in ``state`` now: the buttons a console offers."""
+    return [a for a in legal_actions(state) if role in ROLES[a]]

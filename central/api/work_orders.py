@@ -14,7 +14,16 @@ from central import orders
 from central.api.deps import USERS, hub_of, jpeg_from_base64
 from central.auth import Principal, require
 from central.models import WorkOrder
-from central.workorders import TERMINAL, Action, Forbidden, IllegalTransition, MissingInput, State, decide
+from central.workorders import (
+    TERMINAL,
+    Action,
+    Forbidden,
+    IllegalTransition,
+    MissingInput,
+    State,
+    allowed_actions,
+    decide,
+)
 from central.workorders import Request as ActionRequest
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
@@ -95,14 +104,17 @@ def list_work_orders(
 
 @router.get("/{order_id}")
 def get_work_order(
-    order_id: int, request: Request, _: Principal = Depends(require(*USERS))
+    order_id: int, request: Request, who: Principal = Depends(require(*USERS))
 ) -> dict[str, Any]:
+    """The order with its history, and ``allowed_actions``: what the caller's role may do now."""
     hub = hub_of(request)
     with hub.db.read() as s:
         wo = s.get(WorkOrder, order_id)
         if wo is None:
             raise HTTPException(404, f"no work order {order_id}")
-        return orders.detail(s, hub.town, wo, hub.now())
+        out = orders.detail(s, hub.town, wo, hub.now())
+    out["allowed_actions"] = [a.value for a in allowed_actions(State(out["state"]), who.role)]
+    return out
 
 
 @router.post("/{order_id}/actions")
@@ -155,6 +167,7 @@ def act(
             )
             s.flush()
             out = orders.detail(s, town, wo, now)
+            out["allowed_actions"] = [a.value for a in allowed_actions(State(wo.state), who.role)]
     except Forbidden as exc:
         raise HTTPException(403, str(exc)) from None
     except IllegalTransition as exc:
