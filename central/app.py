@@ -6,6 +6,7 @@ deadline and heartbeat watchers start; on shutdown they stop and the engine is d
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from central import health
+from central import health, open311
 from central.api import alerts, cameras, feed, incidents, town, work_orders
 from central.context import Clock, Hub, system_clock
 from central.db import Database
@@ -79,9 +80,11 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     app.state.watchers = watchers
     for module in (alerts, work_orders, incidents, cameras, feed, town):
         app.include_router(module.router)
-    from central import open311
-
     app.include_router(open311.router)
+    if importlib.util.find_spec("central.console") is not None:  # the web console, when installed
+        from central.console import install_console
+
+        install_console(app)
     app.add_middleware(BodyLimit, max_bytes=hub_config.max_body_bytes)
 
     @app.exception_handler(UnicodeDecodeError)

@@ -1,0 +1,243 @@
+// One work order: snapshot, clip, where it is, who has it, deadlines counting down, the full history,
+// and the actions the hub says this user may take now (allowed_actions); nothing else is offered.
+import { api } from './api.js';
+import { h, replace } from './dom.js';
+import { fmtDateTime, timeLeft } from './format.js';
+import { has, localName, t } from './i18n.js';
+import { kindLabel, stateLabel } from './town.js';
+
+/** Actions that need more than a click, and what their form asks for. */
+const FORMS = {
+  dispatch: ['department', 'assignee', 'note'],
+  reassign: ['department', 'assignee', 'note'],
+  resolve: ['note!', 'evidence!'],
+  reject: ['reason!'],
+  close: ['note'],
+};
+const DANGER = new Set(['reject']);
+
+export class OrderView {
+  constructor(ctx, id) {
+    this.ctx = ctx;
+    this.id = Number(id);
+    this.order = null;
+    this.onFeed = (e) => {
+      const ev = e.detail;
+      if (ev.type.startsWith('work_order.') && ev.data.id === this.id && !this.busy) this.load();
+    };
+    this.onLang = () => this.render();
+  }
+
+  async mount(root) {
+    this.root = root;
+    this.ctx.bus.addEventListener('feed', this.onFeed);
+    document.addEventListener('langchange', this.onLang);
+    this.timer = setInterval(() => this.tick(), 1000);
+    await this.load();
+  }
+
+  unmount() {
+    clearInterval(this.timer);
+    this.ctx.bus.removeEventListener('feed', this.onFeed);
+    document.removeEventListener('langchange', this.onLang);
+  }
+
+  async load() {
+    try {
+      this.order = await api.get(`/api/v1/work-orders/${this.id}`);
+    } catch (err) {
+      replace(this.root, h('p', { class: 'error', i18n: 'order.not_found', args: { id: this.id } }));
+      return;
+    }
+    this.render();
+  }
+
+  render() {
+    const o = this.order;
+    if (!o) return;
+    const town = this.ctx.town;
+    this.actionBox = h('div', { class: 'box', id: 'order-actions' });
+    replace(this.root, h('article', { class: 'order', id: 'order', dataset: { order: o.id, state: o.state } },
+      h('div', { class: 'order-head' },
+        h('a', { href: '#/board', class: 'btn small', i18n: 'order.back' }),
+        h('span', { class: `prio ${o.priority}`, text: o.priority }),
+        h('h1', {}, `#${o.id} ${kindLabel(o.kind)}`),
+        h('span', { class: 'state-badge', id: 'order-state', dataset: { state: o.state }, text: stateLabel(o.state) }),
+        o.is_overdue ? h('span', { class: 'due late', i18n: 'board.overdue' }) : null,
+        o.escalated ? h('span', { class: 'due soon', i18n: 'order.escalated' }) : null),
+      h('div', {},
+        h('div', { class: 'box' },
+          h('h3', { i18n: 'order.evidence' }),
+          h('div', { class: 'media' },
+            o.snapshot_url ? h('img', { id: 'order-snapshot', src: o.snapshot_url, alt: '' })
+              : h('div', { class: 'thumb none', i18n: 'feed.no_snapshot' }),
+            o.clip_url ? h('video', { id: 'order-clip', src: o.clip_url, controls: true, preload: 'metadata', muted: true, playsinline: true })
+              : h('div', { class: 'thumb none', i18n: 'order.no_clip' }))),
+        h('div', { class: 'box' },
+          h('h3', { i18n: 'order.location' }),
+          facts([
+            ['order.camera', o.camera ? h('a', { href: `#/cameras/${encodeURIComponent(o.camera.id)}`, text: `${o.camera.id} ${o.camera.name}` }) : null],
+            ['order.village', localName(o.village)],
+            ['order.grid', o.grid ? town.gridName(o.grid.id) : ''],
+            ['order.address', o.address],
+            ['order.coordinates', coords(o)],
+            ['order.source', has(`source.${o.source}`) ? t(`source.${o.source}`) : o.source],
+            ['order.description', o.description],
+            ['order.status_notes', o.status_notes],
+          ]))),
+      h('div', {},
+        h('div', { class: 'box' },
+          h('h3', { i18n: 'order.deadlines' }),
+          h('div', { class: 'deadlines' },
+            deadline('acknowledge', o.deadlines.acknowledge_by, o.acknowledged_at),
+            deadline('arrive', o.deadlines.arrive_by, o.arrived_at),
+            deadline('close', o.deadlines.close_by, o.closed_at || o.resolved_at))),
+        h('div', { class: 'box' },
+          h('h3', { i18n: 'order.assigned' }),
+          facts([
+            ['order.department', localName(o.department)],
+            ['order.assignee', o.assignee ? `${o.assignee.name}${o.assignee.phone ? ` · ${o.assignee.phone}` : ''}` : t('order.nobody')],
+            ['order.created', fmtDateTime(o.created_at)],
+          ])),
+        this.actionBox,
+        h('div', { class: 'box' },
+          h('h3', { i18n: 'order.history' }),
+          h('ol', { class: 'timeline', id: 'order-history' }, (o.history || []).map((row) => historyRow(row, town)))))));
+    this.renderActions();
+  }
+
+  renderActions(active) {
+    const allowed = this.order.allowed_actions || [];
+    const buttons = allowed.map((a) => h('button', {
+      type: 'button', class: `btn${DANGER.has(a) ? ' danger' : a === active ? ' active' : ' primary'}`,
+      dataset: { action: a }, i18n: `action.${a}`,
+      onclick: () => (FORMS[a] ? this.renderActions(a) : this.act(a, {})),
+    }));
+    replace(this.actionBox, h('h3', { i18n: 'order.actions' }),
+      allowed.length ? h('div', { class: 'actions' }, buttons) : h('p', { class: 'muted', i18n: 'order.no_actions' }),
+      active ? this.form(active) : null,
+      h('p', { class: 'error', id: 'action-error', hidden: true }));
+  }
+
+  form(action) {
+    const o = this.order;
+    const town = this.ctx.town;
+    const fields = FORMS[action];
+    const form = h('form', { class: 'action-form', id: `form-${action}` });
+    for (const spec of fields) {
+      const name = spec.replace('!', '');
+      const required = spec.endsWith('!');
+      let input;
+      if (name === 'department') {
+        input = h('select', { name },
+          town.departments.filter((d) => d.kind !== 'squad').map((d) => h('option', { value: d.id, text: localName(d) })));
+        const dep = town.department.get(o.department.id);
+        input.value = dep && dep.parent ? dep.parent : o.department.id;
+      } else if (name === 'assignee') {
+        input = h('select', { name }, h('option', { value: '', i18n: 'order.keep_assignee' }),
+          town.grids.map((g) => h('option', { value: g.worker.id, text: `${g.worker.name} (${town.gridName(g.id)})` })));
+        if (o.assignee) input.value = o.assignee.id;
+      } else if (name === 'evidence') {
+        input = h('input', { name, type: 'file', accept: 'image/jpeg', required });
+      } else {
+        input = h('textarea', { name, required, maxlength: 2000 });
+      }
+      form.append(h('label', {}, h('span', { i18n: `field.${name}` }), required ? ' *' : '', input));
+    }
+    form.append(h('div', { class: 'actions' },
+      h('button', { type: 'submit', class: `btn ${DANGER.has(action) ? 'danger' : 'primary'}`, id: 'action-submit', i18n: `action.${action}` }),
+      h('button', { type: 'button', class: 'btn', i18n: 'order.cancel', onclick: () => this.renderActions() })));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      for (const spec of fields) {
+        const name = spec.replace('!', '');
+        const el = form.elements[name];
+        if (name === 'evidence') {
+          if (el.files.length) body.evidence = await fileBase64(el.files[0]);
+        } else if (el.value.trim()) body[name] = el.value.trim();
+      }
+      await this.act(action, body);
+    });
+    return form;
+  }
+
+  async act(action, fields) {
+    this.busy = true;
+    try {
+      this.order = await api.post(`/api/v1/work-orders/${this.id}/actions`, { action, ...fields });
+      if (!this.order.history) await this.load();
+      else this.render();
+      this.ctx.toast(t('order.done', { action: t(`action.${action}`), id: this.id }));
+    } catch (err) {
+      const box = this.actionBox.querySelector('#action-error');
+      box.textContent = t('error.generic', { message: err.message });
+      box.hidden = false;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  tick() {
+    if (!this.root) return;
+    for (const el of this.root.querySelectorAll('[data-due]')) {
+      const d = timeLeft(el.dataset.due);
+      el.textContent = d.text;
+      el.className = `left due ${d.cls}`;
+    }
+  }
+}
+
+function facts(rows) {
+  return h('dl', { class: 'facts' }, rows.filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([key, v]) => [h('dt', { i18n: key }), h('dd', {}, v)]));
+}
+
+function coords(o) {
+  const lat = o.lat ?? (o.camera && o.camera.lat);
+  const lon = o.long ?? (o.camera && o.camera.lon);
+  return lat == null || lon == null ? '' : `${Number(lat).toFixed(5)}, ${Number(lon).toFixed(5)}`;
+}
+
+function deadline(which, due, metAt) {
+  if (metAt) {
+    const late = new Date(metAt) > new Date(due);
+    return h('div', { class: `deadline met${late ? ' late' : ''}`, dataset: { deadline: which } },
+      h('div', { class: 'small muted', i18n: `deadline.${which}` }),
+      h('div', { class: 'left', text: fmtDateTime(metAt) }),
+      h('div', { class: `small ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.met_late' : 'deadline.met' }));
+  }
+  const d = timeLeft(due);
+  return h('div', { class: 'deadline', dataset: { deadline: which } },
+    h('div', { class: 'small muted', i18n: `deadline.${which}` }),
+    h('div', { class: `left due ${d.cls}`, dataset: { due }, text: d.text }),
+    h('div', { class: 'small muted', i18n: 'deadline.due_at', args: { at: fmtDateTime(due) } }));
+}
+
+function historyRow(row, town) {
+  const details = row.details || {};
+  const extra = [];
+  if (details.department) extra.push(t('history.department', { name: town.departmentName(details.department) }));
+  if (details.assignee) extra.push(t('history.assignee', { name: details.assignee }));
+  if (details.priority) extra.push(t('history.priority', { p: details.priority }));
+  if (details.silenced_until) extra.push(t('history.silenced', { at: fmtDateTime(details.silenced_until) }));
+  return h('li', { dataset: { action: row.action } },
+    h('div', {},
+      h('span', { class: 'when', text: fmtDateTime(row.at) }), ' ',
+      h('b', { text: has(`action.${row.action}`) ? t(`action.${row.action}`) : row.action }), ' ',
+      h('span', { class: 'muted', text: `${row.from_state ? `${stateLabel(row.from_state)} → ` : ''}${stateLabel(row.to_state)}` })),
+    h('div', { class: 'small muted', text: `${row.actor} (${has(`role.${row.role}`) ? t(`role.${row.role}`) : row.role})` }),
+    row.note ? h('div', { class: 'note', text: row.note }) : null,
+    extra.length ? h('div', { class: 'small muted', text: extra.join(' · ') }) : null,
+    (row.attachments || []).map((url) => h('a', { href: url, target: '_blank', rel: 'noopener' },
+      h('img', { class: 'thumb', src: url, alt: '' }))));
+}
+
+function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener('load', () => resolve(String(reader.result).split(',')[1] || ''));
+    reader.addEventListener('error', () => reject(reader.error));
+    reader.readAsDataURL(file);
+  });
+}
