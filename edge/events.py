@@ -88,7 +88,7 @@ class EventTracker:
         self.update_every_s = update_every_s
         self.gap_s = gap_s
         self._pending_since: float | None = None
-        self._last_active: float | None = None
+        self._first_miss: float | None = None
         self._normal_since: float | None = None
         self._standing: _Standing | None = None
 
@@ -116,15 +116,19 @@ class EventTracker:
     def _observe_idle(self, t: float, active: bool, score: float, bbox: BBox | None,
                       region: str | None, details: Details) -> Event | None:
         if active:
-            if self._pending_since is None or (
-                    self._last_active is not None and t - self._last_active > self.gap_s):
+            gap_over = self._first_miss is not None and t - self._first_miss > self.gap_s
+            if self._pending_since is None or gap_over:
                 self._pending_since = t
-            self._last_active = t
+            self._first_miss = None
             if t - self._pending_since >= self.persist_s:
                 return self.raise_now(t, score, bbox, region, details)
             return None
-        if self._last_active is not None and t - self._last_active > self.gap_s:
-            self._pending_since = None
+        if self._pending_since is not None:
+            if self._first_miss is None:
+                self._first_miss = t
+            if t - self._first_miss >= self.gap_s:
+                self._pending_since = None
+                self._first_miss = None
         return None
 
     def raise_now(self, t: float, score: float, bbox: BBox | None = None, region: str | None = None,
@@ -167,13 +171,13 @@ class EventTracker:
         self._standing = None
         self._normal_since = None
         self._pending_since = None
-        self._last_active = None
+        self._first_miss = None
         return step
 
     def reset_pending(self) -> None:
         """Forget a condition that was building up (e.g. the picture became unusable)."""
         self._pending_since = None
-        self._last_active = None
+        self._first_miss = None
 
     def _step(self, phase: Phase, t: float) -> Event:
         st = self._standing

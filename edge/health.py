@@ -18,7 +18,9 @@ from edge.events import Hysteresis
 from gridwatch.wire import EventKind
 
 #: Faults that ruin the picture: while one stands, obstruction detection and learning pause.
-PICTURE_FAULTS = (EventKind.CAMERA_FROZEN, EventKind.CAMERA_TOO_DARK, EventKind.CAMERA_OVEREXPOSED,
+#: In priority order: when several conditions hold, the first one explains the others (a dark picture
+#: also stops changing and loses its edges), so only it is raised: one fault, one event.
+PICTURE_FAULTS = (EventKind.CAMERA_TOO_DARK, EventKind.CAMERA_OVEREXPOSED, EventKind.CAMERA_FROZEN,
                   EventKind.CAMERA_OCCLUDED, EventKind.CAMERA_MOVED, EventKind.CAMERA_BLURRED)
 
 
@@ -29,7 +31,7 @@ class HealthFigures:
     brightness: float  # mean grey 0..255
     darkness: float  # max(mean, p99/4): low only when even the brightest parts are dark
     exposure: float  # 0..1: share of clipped-white pixels, or how washed out the mean is
-    changed: float  # share of pixels that changed by > 4 grey levels since the previous frame
+    changed: float  # share of pixels that changed by > 2 grey levels since the previous frame
     sharpness: float  # mean gradient / mean brightness (gain invariant)
     sharp_ratio: float | None  # sharpness / this camera's learned sharpness
     shift_px: float | None  # global shift against the reference (phase correlation)
@@ -93,7 +95,7 @@ class HealthMonitor:
             changed = 1.0
         else:
             diff = cv2.absdiff(grey, self._prev)
-            changed = float(np.count_nonzero(diff > 4)) / diff.size
+            changed = float(np.count_nonzero(diff > 2)) / diff.size
         self._prev = grey.copy()
         sharp = sharpness_of(grey)
         return HealthFigures(brightness, darkness, exposure, changed, sharp, None, None, None, None)
