@@ -78,7 +78,7 @@ class Heartbeater:
 class RateMeter:
     """Events per second over a sliding window, from a counter sampled at each heartbeat."""
 
-    def __init__(self, window_s: float = 15.0) -> None:
+    def __init__(self, window_s: float = 10.0) -> None:
         self.window_s = window_s
         self._marks: deque[tuple[float, int]] = deque()
 

@@ -33,6 +33,10 @@ MAX_BODY = 64_000
 MAX_WIDTH = 1280
 
 
+class BadOffer(ValueError):
+    """The viewer's SDP cannot be used (a client error, answered 400)."""
+
+
 class CameraTrack(VideoStreamTrack):
     """One viewer's video: the reader's newest picture, re-stamped at the track's own clock."""
 
@@ -189,7 +193,10 @@ class LiveServer:
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             return 400, {"detail": 'body must be {"sdp": "...", "type": "offer"}'}
-        return 200, await self._answer(camera_id, cam_reader, sdp)
+        try:
+            return 200, await self._answer(camera_id, cam_reader, sdp)
+        except BadOffer as exc:
+            return 400, {"detail": f"unusable offer: {exc}"}
 
     async def _answer(self, camera_id: str, cam_reader: StreamReader, sdp: str) -> dict[str, object]:
         pc = RTCPeerConnection()
@@ -206,7 +213,10 @@ class LiveServer:
 
         try:
             pc.addTrack(track)
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            except ValueError as exc:
+                raise BadOffer(str(exc) or "SDP not understood") from None
             answer = await pc.createAnswer()
             await pc.setLocalDescription(answer)
         except Exception:

@@ -136,13 +136,20 @@ class StreamReader:
                 raise EOFError("stream ended")
             except Exception as exc:  # any failure of a camera means: reconnect later
                 self.stats.connected = False
-                self.stats.last_error = redact(f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, av.error.ExitError):  # PyAV's read/open timeout fired
+                    self.stats.last_error = f"stalled: no data within {READ_TIMEOUT_S:.0f} s"
+                else:
+                    self.stats.last_error = redact(f"{type(exc).__name__}: {exc}")
                 if self._stop.is_set():
                     break
                 delay = self._backoff.next()
                 self.stats.reconnects += 1
-                log.warning("camera %s: stream %s failed (%s); reconnect in %.1f s",
-                            self.camera_id, name, self.stats.last_error, delay)
+                failures = self._backoff.failures
+                # Loud on the first failures and then at 4, 8, 16 ... in a row: a camera that is down
+                # for a day must not fill the disk with the same line.
+                level = logging.WARNING if failures <= 3 or failures & (failures - 1) == 0 else logging.DEBUG
+                log.log(level, "camera %s: stream %s failed (%s); reconnect in %.1f s (try %d)",
+                        self.camera_id, name, self.stats.last_error, delay, failures)
                 self.clock.new_pass()
                 self._stop.wait(delay)
 

@@ -14,6 +14,7 @@ models loaded once per process), so tests that need no detection can pass their 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -81,7 +82,8 @@ class CameraUnit:
     queue: StepQueue
     analysed: int = 0
     pipeline_errors: int = 0
-    last_tick: float = 0.0
+    last_tick: float = 0.0     # monotonic time of the last process/tick
+    last_t: float = -1.0       # camera time last given to the pipeline
     fps_in: RateMeter = field(default_factory=RateMeter)
     fps_analysed: RateMeter = field(default_factory=RateMeter)
 
@@ -177,6 +179,11 @@ class EdgeWorker:
         frame = unit.reader.slot.take()
         events: list[Event] = []
         if frame is not None:
+            if frame.t <= unit.last_t:
+                # A tick (wall-derived time) ran ahead of a late frame's stream time: keep the
+                # pipeline's time monotonic, as its contract needs.
+                frame = dataclasses.replace(frame, t=unit.last_t + 1e-3)
+            unit.last_t = frame.t
             unit.ring.add(frame)
             unit.last_tick = now
             unit.analysed += 1
@@ -185,7 +192,8 @@ class EdgeWorker:
         elif now - unit.last_tick >= period:
             unit.last_tick = now
             wall = datetime.now(UTC)
-            events = unit.pipeline.tick(unit.reader.now_t(), wall)
+            unit.last_t = max(unit.last_t, unit.reader.now_t())
+            events = unit.pipeline.tick(unit.last_t, wall)
         for ev in events:
             log.info("camera %s: %s %s (score %.2f, t %.1f s)", unit.camera.id, ev.kind.value,
                      ev.phase.value, ev.score, ev.t)

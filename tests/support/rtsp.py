@@ -64,12 +64,22 @@ class RtspServer:
         proc, self._proc = self._proc, None
         if proc is None:
             return
+        proc.send_signal(signal.SIGCONT)  # a paused server cannot handle SIGTERM
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but no data flows, a stalled camera."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         self.stop()
