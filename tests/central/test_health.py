@@ -1,0 +1,105 @@
+"""Camera health from heartbeats: status, faults, availability, offline by itself, filters, nodes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from central.health import sweep_offline
+
+
+def heartbeat(
+    town,
+    node: str,
+    at: datetime,
+    overrides: dict[str, dict] | None = None,
+    hid: str = "hb-000001",
+    live_url: str | None = None,
+) -> dict:
+    cams = []
+    for cam in town.cameras_of(node):
+        c = {
+            "camera_id": cam.id,
+            "status": "online",
+            "fps_in": 10.0,
+            "fps_analysed": 1.0,
+            "decode_errors": 0,
+            "reconnects": 0,
+            "last_frame_at": at.isoformat(),
+            "faults": [],
+            "scores": {"sharpness": 0.8},
+        }
+        c.update((overrides or {}).get(cam.id, {}))
+        cams.append(c)
+    return {
+        "id": hid,
+        "node_id": node,
+        "sent_at": at.isoformat(),
+        "live_url": live_url,
+        "node": {
+            "cpu_percent": 40.0,
+            "memory_percent": 30.0,
+            "disk_free_bytes": 10**10,
+            "outbox_depth": 0,
+            "outbox_bytes": 0,
+            "software_version": "0.1.0",
+        },
+        "cameras": cams,
+    }
+
+
+def test_heartbeats_status_faults_and_offline_by_itself(hub, town) -> None:
+    m = hub.auth("maintainer")
+    cams = town.cameras_of("edge-01")
+    blurred = cams[1].id
+    r = hub.client.post(
+        "/api/v1/heartbeats",
+        json=heartbeat(
+            town, "edge-01", hub.clock.now, {blurred: {"status": "degraded", "faults": ["camera_blurred"]}}
+        ),
+        headers=hub.auth("edge-01"),
+    )
+    assert r.status_code == 202, r.text
+    listing = hub.client.get("/api/v1/cameras?node=edge-01", headers=m).json()
+    assert listing["total"] == len(cams)
+    assert listing["by_status"] == {"online": len(cams) - 1, "degraded": 1, "offline": 0}
+    deg = hub.client.get("/api/v1/cameras?status=degraded", headers=m).json()["items"]
+    assert [c["id"] for c in deg] == [blurred] and deg[0]["faults"] == ["camera_blurred"]
+    assert hub.client.get("/api/v1/cameras?status=offline", headers=m).json()["total"] == 280 - len(cams)
+    assert hub.client.get(f"/api/v1/cameras?grid={cams[0].grid}", headers=m).json()["total"] >= 1
+    assert hub.client.get("/api/v1/cameras?status=sleepy", headers=m).status_code == 422
+    # an hour of good heartbeats, then silence: the cameras go offline without being told
+    for i in range(1, 7):
+        hub.clock.advance(minutes=10)
+        hub.client.post(
+            "/api/v1/heartbeats",
+            json=heartbeat(town, "edge-01", hub.clock.now, hid=f"hb-00000{i}"),
+            headers=hub.auth("edge-01"),
+        )
+    hub.clock.advance(seconds=town.hub.heartbeat_offline_after_s + 1)
+    flipped = sweep_offline(hub.hub.db, town, hub.clock.now)
+    assert set(flipped) == {c.id for c in cams}
+    assert sweep_offline(hub.hub.db, town, hub.clock.now) == []
+    hub.clock.advance(minutes=59)
+    h = hub.client.get(f"/api/v1/cameras/{blurred}/health", headers=m).json()
+    assert h["status"] == "offline" and h["last_heartbeat_at"] is not None
+    assert abs(h["availability"]["24h"] - 0.5) < 0.02 and h["availability"]["7d"] == h["availability"]["24h"]
+    assert [x["reason"] for x in h["history"]][:2] == ["no_heartbeat", "heartbeat"]
+    assert any(x["faults"] == ["camera_blurred"] for x in h["history"])
+    nodes = {n["id"]: n for n in hub.client.get("/api/v1/nodes", headers=m).json()["items"]}
+    assert nodes["edge-01"]["status"] == "offline" and nodes["edge-02"]["last_heartbeat_at"] is None
+    assert hub.client.get("/api/v1/cameras/cam-999/health", headers=m).status_code == 404
+
+
+def test_heartbeat_refusals(hub, town) -> None:
+    other = town.cameras_of("edge-02")[0].id
+    hb = heartbeat(town, "edge-01", hub.clock.now)
+    hb["cameras"][0]["camera_id"] = other
+    assert hub.client.post("/api/v1/heartbeats", json=hb, headers=hub.auth("edge-01")).status_code == 403
+    hb["cameras"][0]["camera_id"] = "cam-999"
+    assert hub.client.post("/api/v1/heartbeats", json=hb, headers=hub.auth("edge-01")).status_code == 404
+    hb = heartbeat(town, "edge-02", hub.clock.now)
+    assert hub.client.post("/api/v1/heartbeats", json=hb, headers=hub.auth("edge-01")).status_code == 403
+    hb = heartbeat(town, "edge-01", hub.clock.now)
+    hb["cameras"][0]["faults"] = ["landslide"]
+    r = hub.client.post("/api/v1/heartbeats", json=hb, headers=hub.auth("edge-01"))
+    assert r.status_code == 422 and "not camera faults" in r.text
