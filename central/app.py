@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from central import health, open311
 from central.api import alerts, cameras, feed, incidents, town, work_orders
@@ -86,6 +87,12 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
 
         install_console(app)
     app.add_middleware(BodyLimit, max_bytes=hub_config.max_body_bytes)
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (out of range, bad bytes) that validation let through: the
+        # caller's fault, and the transaction was rolled back, so 422 rather than 500.
+        return JSONResponse({"detail": f"value refused by the database: {exc.orig}"}, status_code=422)
 
     @app.exception_handler(UnicodeDecodeError)
     async def _bad_text(_: Request, exc: UnicodeDecodeError) -> JSONResponse:

@@ -101,6 +101,8 @@ def _text(form: FormData, name: str, max_len: int = 512) -> str | None:
         raise Open311Error(400, f"{name} must be a text field")
     if len(value) > max_len:
         raise Open311Error(400, f"{name} is longer than {max_len} characters")
+    if "\x00" in value:
+        raise Open311Error(400, f"{name} must not contain NUL characters")
     return value.strip()
 
 
@@ -229,7 +231,7 @@ def get_requests(request: Request) -> Any:
         conds = []
         ids = [x.strip() for x in (q.get("service_request_id") or "").split(",") if x.strip()]
         if ids:
-            if not all(x.isdigit() for x in ids):
+            if not all(x.isdigit() and int(x) < 2**63 for x in ids) or len(ids) > 1000:
                 raise Open311Error(400, "service_request_id must be numbers")
             conds.append(WorkOrder.id.in_([int(x) for x in ids]))
         else:
@@ -268,7 +270,7 @@ def get_requests(request: Request) -> Any:
 @router.get("/requests/{request_id}.json", response_model=None)
 def get_request(request_id: str, request: Request) -> Any:
     hub = hub_of(request)
-    if not request_id.isdigit():
+    if not request_id.isdigit() or int(request_id) >= 2**63:
         return _error(404, f"service_request_id {request_id!r} not found")
     with hub.db.read() as s:
         row = s.execute(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Path, Request
 
 from central.context import Hub
 from central.media import BadMedia, check_jpeg
@@ -14,6 +15,9 @@ USERS = ("dispatcher", "maintainer", "grid_worker", "admin")
 DESK = ("dispatcher", "admin")
 OPS = ("dispatcher", "maintainer", "admin")
 EDGE = ("edge",)
+#: Largest id or offset accepted in a URL (a BIGINT; larger would be a database error, not a 404).
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]
 
 
 def hub_of(request: Request) -> Hub:

@@ -30,8 +30,8 @@ def _start_id(header: str | None, query: int | None) -> int:
         value = int(raw)
     except ValueError:
         raise HTTPException(422, f"Last-Event-ID must be an event id (integer), got {header!r}") from None
-    if value < 0:
-        raise HTTPException(422, "Last-Event-ID must not be negative")
+    if not 0 <= value < 2**63:
+        raise HTTPException(422, "Last-Event-ID is out of range")
     return value
 
 
@@ -42,7 +42,7 @@ def _start_id(header: str | None, query: int | None) -> int:
 )
 async def feed(
     request: Request,
-    last_event_id: int | None = Query(None, ge=0),
+    last_event_id: int | None = Query(None, ge=0, le=2**63 - 1),
     follow: bool = True,
     token: str | None = Query(None, description="Bearer token (EventSource)."),
 ) -> StreamingResponse:

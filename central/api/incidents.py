@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 
 from central import orders
-from central.api.deps import USERS, hub_of
+from central.api.deps import MAX_ID, USERS, IdPath, hub_of
 from central.auth import Principal, require
 from central.models import AlertRow, Incident, WorkOrder
 
@@ -23,7 +23,7 @@ def list_incidents(
     kind: str | None = None,
     camera: str | None = None,
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     _: Principal = Depends(require(*USERS)),
 ) -> dict[str, Any]:
     hub = hub_of(request)
@@ -56,7 +56,7 @@ def list_incidents(
 
 @router.get("/{incident_id}")
 def get_incident(
-    incident_id: int, request: Request, _: Principal = Depends(require(*USERS))
+    incident_id: IdPath, request: Request, _: Principal = Depends(require(*USERS))
 ) -> dict[str, Any]:
     hub = hub_of(request)
     with hub.db.read() as s:

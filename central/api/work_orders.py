@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from central import orders
-from central.api.deps import USERS, hub_of, jpeg_from_base64
+from central.api.deps import MAX_ID, USERS, IdPath, hub_of, jpeg_from_base64
 from central.auth import Principal, require
 from central.models import WorkOrder
 from central.workorders import (
@@ -40,6 +40,13 @@ class ActionBody(BaseModel):
     assignee: str | None = Field(default=None, max_length=64, description="Worker id (dispatch/reassign).")
     evidence: str | None = Field(default=None, description="Base64 JPEG (needed by resolve).")
 
+    @field_validator("note", "reason", "department", "assignee")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
     open_states = [s.value for s in State if s not in TERMINAL]
@@ -64,7 +71,7 @@ def list_work_orders(
     assignee: str | None = None,
     overdue: bool | None = None,
     limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     _: Principal = Depends(require(*USERS)),
 ) -> dict[str, Any]:
     hub = hub_of(request)
@@ -104,7 +111,7 @@ def list_work_orders(
 
 @router.get("/{order_id}")
 def get_work_order(
-    order_id: int, request: Request, who: Principal = Depends(require(*USERS))
+    order_id: IdPath, request: Request, who: Principal = Depends(require(*USERS))
 ) -> dict[str, Any]:
     """The order with its history, and ``allowed_actions``: what the caller's role may do now."""
     hub = hub_of(request)
@@ -119,7 +126,7 @@ def get_work_order(
 
 @router.post("/{order_id}/actions")
 def act(
-    order_id: int, body: ActionBody, request: Request, who: Principal = Depends(require(*USERS))
+    order_id: IdPath, body: ActionBody, request: Request, who: Principal = Depends(require(*USERS))
 ) -> dict[str, Any]:
     """Take one action; 409 when the order's state does not allow it, 403 when the role may not."""
     hub = hub_of(request)
