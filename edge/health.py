@@ -9,6 +9,7 @@ camera and a blurred one.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from dataclasses import dataclass
 
 import cv2
@@ -18,6 +19,9 @@ from edge.events import Hysteresis
 from gridwatch.wire import EventKind
 
 #: Faults that ruin the picture: while one stands, obstruction detection and learning pause.
+#: Seconds over which "the picture did not change at all" must hold for a frame to count as frozen.
+FROZEN_WINDOW_S = 2.0
+
 #: In priority order: when several conditions hold, the first one explains the others (a dark picture
 #: also stops changing and loses its edges), so only it is raised: one fault, one event.
 PICTURE_FAULTS = (EventKind.CAMERA_TOO_DARK, EventKind.CAMERA_OVEREXPOSED, EventKind.CAMERA_FROZEN,
@@ -29,9 +33,10 @@ class HealthFigures:
     """What one frame says about the camera (all at the analysis size)."""
 
     brightness: float  # mean grey 0..255
-    darkness: float  # max(mean, p99/4): low only when even the brightest parts are dark
+    darkness: float  # max(mean, p99/4): low only when even the brightest parts are dark (a night
+    # street with lamps is not "too dark"; a camera whose IR failed is)
     exposure: float  # 0..1: share of clipped-white pixels, or how washed out the mean is
-    changed: float  # share of pixels that changed by > 2 grey levels since the previous frame
+    changed: float  # most share of pixels changed between consecutive frames over FROZEN_WINDOW_S
     sharpness: float  # mean gradient / mean brightness (gain invariant)
     sharp_ratio: float | None  # sharpness / this camera's learned sharpness
     shift_px: float | None  # global shift against the reference (phase correlation)
@@ -59,6 +64,12 @@ def gradient_map(grey: np.ndarray, size: tuple[int, int] = (80, 60)) -> np.ndarr
     return np.sqrt(gx * gx + gy * gy)
 
 
+def _edge_map(g: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.GaussianBlur(np.sqrt(gx * gx + gy * gy), (0, 0), 1.0)
+
+
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     a = a - a.mean()
     b = b - b.mean()
@@ -69,19 +80,22 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
 class HealthMonitor:
     """Per-camera health: measures figures and turns them into fault conditions with hysteresis."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, fps: float = 1.0) -> None:
         scale = width / 320.0
         self._scale = scale
-        self.dark = Hysteresis(on_at=20.0, off_at=32.0, high_is_bad=False)
+        self.dark = Hysteresis(on_at=7.0, off_at=10.0, high_is_bad=False)
         self.over = Hysteresis(on_at=0.6, off_at=0.4)
-        self.frozen = Hysteresis(on_at=0.0015, off_at=0.01, high_is_bad=False)
+        self.frozen = Hysteresis(on_at=0.005, off_at=0.02, high_is_bad=False)
         self.blurred = Hysteresis(on_at=0.45, off_at=0.65, high_is_bad=False)
         self.moved_shift = Hysteresis(on_at=5.0 * scale, off_at=2.5 * scale)
         self.moved_struct = Hysteresis(on_at=0.25, off_at=0.45, high_is_bad=False)
         self.occluded = Hysteresis(on_at=0.3, off_at=0.15)
         self._prev: np.ndarray | None = None
         self._normal_changed: list[float] = []
+        self._recent: deque[float] = deque(maxlen=max(2, int(FROZEN_WINDOW_S * fps)))
         self._window: np.ndarray | None = None
+        self._small: deque[np.ndarray] = deque(maxlen=3)
+        self.last_align: tuple[float, float] | None = None
 
     def measure(self, grey: np.ndarray) -> HealthFigures:
         """Figures of this frame that need no reference (brightness, exposure, change, sharpness)."""
@@ -95,7 +109,10 @@ class HealthMonitor:
             changed = 1.0
         else:
             diff = cv2.absdiff(grey, self._prev)
-            changed = float(np.count_nonzero(diff > 2)) / diff.size
+            self._recent.append(float(np.count_nonzero(diff)) / diff.size)
+            # the most any pair of frames changed over the window: video codecs copy static blocks
+            # between key frames, so single pairs of a healthy static scene can be identical too
+            changed = max(self._recent)
         self._prev = grey.copy()
         sharp = sharpness_of(grey)
         return HealthFigures(brightness, darkness, exposure, changed, sharp, None, None, None, None)
@@ -118,13 +135,13 @@ class HealthMonitor:
     def conditions(self, f: HealthFigures) -> dict[EventKind, tuple[bool, float]]:
         """Each fault's condition now (after hysteresis) and a 0..1 score."""
         out: dict[EventKind, tuple[bool, float]] = {}
-        out[EventKind.CAMERA_TOO_DARK] = (self.dark.update(f.darkness), 1.0 - min(1.0, f.darkness / 40))
+        out[EventKind.CAMERA_TOO_DARK] = (self.dark.update(f.darkness), 1.0 - min(1.0, f.darkness / 20))
         out[EventKind.CAMERA_OVEREXPOSED] = (self.over.update(f.exposure), min(1.0, max(0.0, f.exposure)))
         normal = float(np.median(self._normal_changed)) if len(self._normal_changed) >= 5 else 0.0
         # A camera whose picture never changes (a static, noiseless scene) cannot be told from a frozen
         # one; judge frozen only where this camera normally shows change between analysed frames.
-        frozen = self.frozen.update(f.changed) if normal >= 0.01 else self.frozen.update(1.0)
-        out[EventKind.CAMERA_FROZEN] = (frozen, 1.0 - min(1.0, f.changed / 0.01))
+        frozen = self.frozen.update(f.changed) if normal >= 0.05 else self.frozen.update(1.0)
+        out[EventKind.CAMERA_FROZEN] = (frozen, 1.0 - min(1.0, f.changed / 0.02))
         if f.sharp_ratio is not None:
             out[EventKind.CAMERA_BLURRED] = (self.blurred.update(f.sharp_ratio),
                                              min(1.0, max(0.0, 1.0 - f.sharp_ratio)))
@@ -138,12 +155,33 @@ class HealthMonitor:
         return out
 
     def _shift(self, g: np.ndarray, ref: np.ndarray) -> float:
-        a = cv2.resize(g, (160, 120), interpolation=cv2.INTER_AREA)
+        """Global shift of the view against the reference, in analysis pixels; 0 unless it explains.
+
+        Phase correlation finds the best translation; moving headlights or a large vehicle can make
+        a spurious peak, so a shift only counts when undoing it makes the edge maps line up clearly
+        better than they do unshifted.
+        """
+        self._small.append(cv2.resize(g, (160, 120), interpolation=cv2.INTER_AREA))
+        # the median of the last frames: passing vehicles and headlights do not shift the view
+        a = np.median(np.stack(self._small), axis=0).astype(np.float32) if len(self._small) >= 3 \
+            else self._small[-1]
         b = cv2.resize(ref, (160, 120), interpolation=cv2.INTER_AREA)
         if self._window is None:
             self._window = cv2.createHanningWindow((160, 120), cv2.CV_32F)
         (dx, dy), _resp = cv2.phaseCorrelate(b, a, self._window)
-        return float(np.hypot(dx, dy)) * g.shape[1] / 160.0
+        shift = float(np.hypot(dx, dy))
+        if shift < 1.0:
+            return shift * g.shape[1] / 160.0
+        ea, eb = _edge_map(a), _edge_map(b)
+        back = cv2.warpAffine(ea, np.float32([[1, 0, -dx], [0, 1, -dy]]), (160, 120),
+                              borderMode=cv2.BORDER_REPLICATE)
+        m = 12  # ignore the border that the shift fills in
+        before = _ncc(ea[m:-m, m:-m], eb[m:-m, m:-m])
+        after = _ncc(back[m:-m, m:-m], eb[m:-m, m:-m])
+        self.last_align = (before, after)
+        if after < before + 0.15 or after < 0.5:
+            return 0.0
+        return shift * g.shape[1] / 160.0
 
     @staticmethod
     def _occlusion(grey: np.ndarray, ref: np.ndarray) -> float:

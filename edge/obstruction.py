@@ -95,10 +95,37 @@ class ObstructionDetector:
         if self.slope is not None:
             self.slope &= ~ign & ~self.road
         self.road_area = max(1, int(self.road.sum()))
+        self.road_runs_across_image = self._road_is_horizontal()
         # Where material may come from when no slope ROI is given: the road's own border (not the bottom
         # of the frame, where the camera's near side is).
         self.edge_band = self._edge_band()
         self._reset()
+
+    def _road_is_horizontal(self) -> bool:
+        """Does the carriageway run left-right in the image (camera looking across the road)?
+
+        Then the road's width is measured vertically; for a road receding from the camera it is
+        measured horizontally at the obstruction's row band. Decided from the ROI's second moments.
+        """
+        ys, xs = np.nonzero(self.road)
+        if len(xs) < 3 or self.masks.whole_frame:
+            return False
+        xs_c, ys_c = xs - xs.mean(), ys - ys.mean()
+        mu20, mu02, mu11 = float((xs_c**2).mean()), float((ys_c**2).mean()), float((xs_c * ys_c).mean())
+        theta = 0.5 * np.arctan2(2 * mu11, mu20 - mu02)
+        return abs(np.cos(theta)) >= abs(np.sin(theta))
+
+    def width_share(self, x: int, y: int, w: int, h: int) -> float:
+        """Share of the road's width a component with this block box spans."""
+        if self.road_runs_across_image:
+            band = self.road[:, x:x + w].any(axis=1)
+            span = np.zeros(self.gy, bool)
+            span[y:y + h] = True
+        else:
+            band = self.road[y:y + h].any(axis=0)
+            span = np.zeros(self.gx, bool)
+            span[x:x + w] = True
+        return float((span & band).sum()) / max(1, int(band.sum()))
 
     def _edge_band(self) -> np.ndarray:
         r = self.road.astype(np.uint8)
@@ -172,7 +199,7 @@ class ObstructionDetector:
 
         water = self.probs[..., 2] > np.maximum(self.probs[..., 1], self.probs[..., 3])
         standing_mask = self.road & now_on & ((self.still >= 1) | (water & (self.run >= 3)))
-        comps = self._components(t, standing_mask)
+        comps = self._components(t, standing_mask, block_colour(image), block_colour(ref.bgr))
         obs = {k: Observation() for k in OBSTRUCTION_KINDS}
         for comp in comps:
             o = obs[comp.kind]
@@ -181,7 +208,8 @@ class ObstructionDetector:
         keep = self._keep_mask(t, now_on, standing)
         return Findings(obs, keep, anom)
 
-    def _components(self, t: float, mask: np.ndarray) -> list[Component]:
+    def _components(self, t: float, mask: np.ndarray, colour: np.ndarray, ref_colour: np.ndarray
+                    ) -> list[Component]:
         m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         m &= self.road.astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
@@ -194,29 +222,34 @@ class ObstructionDetector:
             sel = (labels == i) & mask
             if not sel.any():
                 continue
-            band_road = self.road[y:y + h].any(axis=0)
-            cols = np.zeros(self.gx, bool)
-            cols[x:x + w] = True
-            share = float((cols & band_road).sum()) / max(1, int(band_road.sum()))
+            share = self.width_share(x, y, w, h)
             area_share = float(area) / self.road_area
             p = self.probs[sel].mean(axis=0)
             kind_p = {"debris": float(p[1]), "water": float(p[2]), "object": float(p[3])}
             arrival = float(self.rest_t[sel].max() - self.first_t[sel].min()) if (self.still[sel] > 0).any() \
                 else float(t - self.first_t[sel].min())
             origin = float(self.origin[sel].mean())
+            # fallen trees and branches turn the road greener; a landslide brings earth and rock
+            cur_c, ref_c = colour[sel].mean(axis=0), ref_colour[sel].mean(axis=0)
+            d_chroma = cur_c / (cur_c.sum() + 3.0) - ref_c / (ref_c.sum() + 3.0)
+            vegetation = bool(d_chroma[1] > 0.015 and d_chroma[1] > d_chroma[2])
             strength = float(1.0 - p[0])
             bbox = self._bbox(x, y, w, h)
             details: Details = {"width_share": round(share, 3), "area_share": round(area_share, 4),
                                 "debris": round(kind_p["debris"], 3), "water": round(kind_p["water"], 3),
                                 "object": round(kind_p["object"], 3), "arrival_s": round(arrival, 1),
-                                "from_slope": round(origin, 3)}
+                                "from_slope": round(origin, 3), "vegetation": vegetation,
+                                "d_green": round(float(d_chroma[1]), 4),
+                                "d_red": round(float(d_chroma[2]), 4)}
             if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]):
                 if share >= s.blockage_min_width or area_share >= 0.1:
                     score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))
                     out.append(Component(EventKind.FLOODING, share, area_share, score, bbox, details))
                 continue
-            landslide = (kind_p["debris"] >= kind_p["object"] and arrival <= ARRIVAL_S and origin >= 0.2
-                         and share >= 0.5 * s.blockage_min_width)
+            # rock and mud, clearly (a person or a vehicle reads as "object" in part)
+            earthy = kind_p["debris"] >= 0.55 and kind_p["debris"] >= 2.0 * kind_p["object"]
+            landslide = (earthy and arrival <= ARRIVAL_S and origin >= 0.2
+                         and not vegetation and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
                 out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
@@ -247,6 +280,11 @@ class ObstructionDetector:
         up = np.repeat(np.repeat(keep_b, BLOCK, axis=0), BLOCK, axis=1)
         full[: up.shape[0], : up.shape[1]] = up
         return full
+
+
+def block_colour(image: np.ndarray) -> np.ndarray:
+    """Mean BGR of every block (gy x gx x 3)."""
+    return block_mean(np.asarray(image, dtype=np.float32))
 
 
 def overlaps(a: BBox, b: BBox) -> bool:

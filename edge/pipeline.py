@@ -129,7 +129,7 @@ class CameraPipeline:
         self._last_image = frame.image
         grey = grey_of(image)
         if self._health is None:
-            self._health = HealthMonitor(image.shape[1])
+            self._health = HealthMonitor(image.shape[1], self._fps)
             self._detector = (ObstructionDetector(build_masks(self.rois, grey.shape), self.settings,
                                                   self.models) if self.models else None)
         figures0 = self._health.measure(grey)
