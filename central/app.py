@@ -24,6 +24,7 @@ from central.limits import BodyLimit
 from central.media import MediaStore
 from central.metrics import HubMetrics
 from central.migrations import upgrade
+from central.security import install_security
 from central.settings import HubConfig
 from gridwatch import __version__
 from gridwatch.config import Town
@@ -87,6 +88,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
 
         install_console(app)
     app.add_middleware(BodyLimit, max_bytes=hub_config.max_body_bytes)
+    install_security(app, cors_origins=town_cfg.hub.cors_origins)  # outermost: headers on every reply
 
     @app.exception_handler(DataError)
     async def _bad_value(_: Request, exc: DataError) -> JSONResponse:

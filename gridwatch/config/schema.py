@@ -175,6 +175,9 @@ class HubSettings(Strict):
     silence_after_false_alarm_min: int = Field(
         default=60, ge=0, description="Minutes a false-alarm rejection silences that camera+kind.")
     max_snapshot_bytes: int = Field(default=1_000_000, gt=0, description="Largest snapshot accepted.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API across sites "
+        "(CORS); empty, the default, means none.")
 
 
 class Town(Strict):

@@ -1,0 +1,5 @@
+"""Fixtures for the fault tests: the shared real PostgreSQL server (tests.support.postgres)."""
+
+from __future__ import annotations
+
+from tests.support.postgres import postgres_server  # noqa: F401  (the session fixture)
