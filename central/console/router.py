@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from central.auth import USER_ROLES, Principal, authenticate, require
 from central.models import FeedEvent
+from central.security import check_login_allowed, note_login_failure
 from central.sessions import (
     SESSION_COOKIE,
     SessionCookieAuth,
@@ -111,14 +112,17 @@ def session_router() -> APIRouter:
         summary="Log the console in: check a user token and keep it in an HttpOnly cookie",
     )
     def login(body: SessionRequest, request: Request, response: Response) -> SessionInfo:
+        check_login_allowed(request)  # 429 after too many failures from this address (central.security)
         token = body.token.strip()
         if not valid_token_shape(token):
+            note_login_failure(request)
             raise HTTPException(
                 status_code=422, detail="that is not a gridwatch token (letters, digits, -_.~+/=)"
             )
         hub = request.app.state.hub
         principal = authenticate(hub.db, hub.town, f"Bearer {token}")
         if principal is None:
+            note_login_failure(request)
             raise HTTPException(status_code=401, detail="unknown or revoked token")
         if principal.role not in USER_ROLES:
             raise HTTPException(status_code=403, detail="edge node tokens cannot log in to the console")
