@@ -259,7 +259,8 @@ def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: 
     if not directory.is_dir():
         print(f"gridwatch eval: no such folder: {directory}", file=sys.stderr)
         return 2
-    labels = sorted(directory.glob("*.json"))
+    # index.json (the generator's table of contents) is not a clip label
+    labels = sorted(p for p in directory.glob("*.json") if p.name != "index.json")
     if not labels:
         print(f"gridwatch eval: no label files (*.json) in {directory}; see models/README.md",
               file=sys.stderr)
