@@ -7,13 +7,14 @@ deadline and heartbeat watchers start; on shutdown they stop and the engine is d
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from central import health, open311
 from central.api import alerts, cameras, feed, incidents, town, work_orders
@@ -28,6 +29,9 @@ from central.security import install_security
 from central.settings import HubConfig
 from gridwatch import __version__
 from gridwatch.config import Town
+from gridwatch.logs import redact
+
+log = logging.getLogger(__name__)
 
 
 def build_hub(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock) -> Hub:
@@ -95,6 +99,15 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
         # A value the database refuses (out of range, bad bytes) that validation let through: the
         # caller's fault, and the transaction was rolled back, so 422 rather than 500.
         return JSONResponse({"detail": f"value refused by the database: {exc.orig}"}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        # The database is restarting, unreachable or locked: nothing was committed; the caller (an
+        # edge outbox, a console) should retry, so say so instead of a 500 with a traceback.
+        log.warning("database unavailable: %s", redact(str(exc.orig)).splitlines()[0])
+        return JSONResponse(
+            {"detail": "database unavailable, retry shortly"}, status_code=503, headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(UnicodeDecodeError)
     async def _bad_text(_: Request, exc: UnicodeDecodeError) -> JSONResponse:

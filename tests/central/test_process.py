@@ -105,3 +105,33 @@ def test_real_hub_process_takes_an_alert_and_streams_the_feed(tmp_path: Path) ->
                     break
         assert seen[:2] == ["incident.created", "work_order.created"]
         assert httpx.get(hub.url + "/metrics").status_code == 200
+
+
+def test_two_worker_processes_on_postgres_store_each_alert_once(postgres_server) -> None:
+    """uvicorn --workers 2 against one PostgreSQL: concurrent resends and concurrent onsets of the
+    same camera+kind from both processes still give one alert row, one incident, one work order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = postgres_server.create_database()
+    with HubProcess(db_url=url, workers=2) as hub:
+        edge = make_token(url, "edge", node="edge-01")
+        desk = make_token(url, "dispatcher")
+        now = datetime.now(UTC)
+        same = alert(at=now, snapshot=jpeg())
+        # different alert ids, same camera and kind: they must merge into one incident
+        merging = [alert(at=now, kind="flooding", event=f"ev-{i}", camera="cam-002") for i in range(8)]
+        bodies = [same] * 8 + merging
+        with (
+            httpx.Client(headers={"Authorization": f"Bearer {edge}"}, timeout=30) as client,
+            ThreadPoolExecutor(max_workers=8) as pool,
+        ):
+            answers = list(pool.map(lambda b: client.post(hub.url + "/api/v1/alerts", json=b), bodies))
+        assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
+        first = [a.json() for a in answers[:8]]
+        assert sum(not r["duplicate"] for r in first) == 1
+        assert len({(r["incident_id"], r["work_order_id"]) for r in first}) == 1
+        assert len({a.json()["incident_id"] for a in answers[8:]}) == 1
+        orders = httpx.get(
+            hub.url + "/api/v1/work-orders", headers={"Authorization": f"Bearer {desk}"}
+        ).json()
+        assert orders["total"] == 2
