@@ -12,16 +12,34 @@ import cv2
 import numpy as np
 
 
-def keyframes_suffice(gop_frames: int | None, stream_fps: float | None, analysis_fps: float) -> bool:
-    """True when decoding key frames only still gives at least the analysis rate.
+class KeyframeGate:
+    """Whether decoding key frames alone still gives the analysis rate.
 
-    ``gop_frames`` is the key-frame interval in frames (``None`` when unknown: then we cannot tell and
-    decode everything, which is always correct, only dearer).
+    Learns the stream time between key frames from the frames it is shown (every frame while
+    decoding everything, key frames only while skipping), so it also notices when a camera is
+    reconfigured to a longer group of pictures and goes back to decoding everything. What it learned
+    is kept across reconnects; until it knows, everything is decoded (always right, only dearer).
     """
-    if not gop_frames or not stream_fps or stream_fps <= 0:
-        return False
-    key_rate = stream_fps / gop_frames
-    return key_rate >= analysis_fps * 0.999
+
+    def __init__(self, analysis_fps: float) -> None:
+        self.period = 1.0 / analysis_fps
+        self.interval: float | None = None
+        self._last_key_t: float | None = None
+
+    def new_pass(self) -> None:
+        """The stream was reopened: a gap across the break says nothing about its key frames."""
+        self._last_key_t = None
+
+    def observe(self, t: float, key_frame: bool) -> None:
+        if not key_frame:
+            return
+        if self._last_key_t is not None and t > self._last_key_t:
+            self.interval = t - self._last_key_t
+        self._last_key_t = t
+
+    @property
+    def suffices(self) -> bool:
+        return self.interval is not None and self.interval <= self.period * 1.05
 
 
 def analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, int]:
@@ -46,7 +64,8 @@ class Sampler:
         self._next: float | None = None
 
     def due(self, t: float) -> bool:
-        if self._next is None or t >= self._next or t < self._next - 10 * self.period:
+        # 5 % slack, so key frames exactly one period apart are not missed to rounding in their pts.
+        if self._next is None or t >= self._next - 0.05 * self.period or t < self._next - 10 * self.period:
             # The last clause re-arms after a jump back in time (stream restarted with new pts).
             self._next = t + self.period
             return True

@@ -227,9 +227,11 @@ class Outbox:
         total = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM messages").fetchone()[0]
         if total <= self.max_bytes:
             return
-        # Order of sacrifice: stale heartbeats, then oldest updates, then oldest of anything else.
+        # Order of sacrifice: stale heartbeats, then any heartbeat (alerts are kept in preference;
+        # the next beat brings a fresh one), then oldest updates, then oldest of anything else.
         for where in ("kind = 'heartbeat' AND id NOT IN (SELECT MAX(id) FROM messages "
                       "WHERE kind = 'heartbeat' GROUP BY lane)",
+                      "kind = 'heartbeat'",
                       "kind = 'alert' AND phase = 'update'",
                       "1 = 1"):
             rows = self._db.execute(f"SELECT id, msg_id, kind, lane, phase, size FROM messages WHERE {where} "

@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from edge.backoff import Backoff
-from edge.decode import FrameClock, Sampler, analysis_size, keyframes_suffice, scale_bgr
+from edge.decode import FrameClock, KeyframeGate, Sampler, analysis_size, scale_bgr
 from edge.frames import Frame
 from edge.slot import LatestSlot
 from gridwatch.logs import redact
@@ -72,6 +72,7 @@ class StreamReader:
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
+        self._gate = KeyframeGate(analysis_fps)
         self._backoff = Backoff(base=0.5, cap=reconnect_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -172,8 +173,7 @@ class StreamReader:
         sampler = Sampler(self.analysis_fps)
         rate = stream.average_rate or stream.guessed_rate
         stream_fps = float(rate) if rate else None
-        frames_since_key: int | None = None
-        gop: int | None = None
+        self._gate.new_pass()
         skipping = False
         size: tuple[int, int] | None = None
         pace_origin: tuple[float, float] | None = None  # files: (t, monotonic) to play at real time
@@ -196,22 +196,14 @@ class StreamReader:
                     self._backoff.reset()
                     log.info("camera %s: reading %s (%dx%d, %s fps)", self.camera_id, redact(self.url),
                              vf.width, vf.height, f"{stream_fps:.1f}" if stream_fps else "?")
-                # Learn the group of pictures from the first two key frames, then decide what to skip.
-                if gop is None:
-                    if vf.key_frame:
-                        if frames_since_key is not None:
-                            gop = frames_since_key + 1
-                        frames_since_key = 0
-                    elif frames_since_key is not None:
-                        frames_since_key += 1
-                want_skip = (gop is not None and self._live_viewers == 0
-                             and keyframes_suffice(gop, stream_fps, self.analysis_fps))
+                pts_s = float(vf.time) if vf.time is not None else None
+                t = self.clock.t(pts_s, now)
+                self._gate.observe(t, vf.key_frame)
+                want_skip = self._gate.suffices and self._live_viewers == 0
                 if want_skip != skipping:
                     stream.codec_context.skip_frame = "NONKEY" if want_skip else "DEFAULT"
                     skipping = want_skip
                     self.stats.keyframes_only = skipping
-                pts_s = float(vf.time) if vf.time is not None else None
-                t = self.clock.t(pts_s, now)
                 if not self.live:
                     pace_origin = self._pace(t, now, pace_origin)
                     if self._stop.is_set():

@@ -7,15 +7,25 @@ import itertools
 import numpy as np
 
 from edge.backoff import Backoff
-from edge.decode import FrameClock, Sampler, analysis_size, keyframes_suffice, scale_bgr
+from edge.decode import FrameClock, KeyframeGate, Sampler, analysis_size, scale_bgr
 
 
-def test_keyframes_suffice_only_when_key_rate_reaches_analysis_rate() -> None:
-    assert keyframes_suffice(25, 25.0, 1.0)          # 1 key frame a second, 1 fps wanted
-    assert not keyframes_suffice(50, 25.0, 1.0)      # one every 2 s is too few
-    assert keyframes_suffice(50, 25.0, 0.5)
-    assert not keyframes_suffice(None, 25.0, 1.0)    # unknown GOP: decode everything
-    assert not keyframes_suffice(25, None, 1.0)
+def test_keyframe_gate_learns_the_key_interval_and_notices_changes() -> None:
+    gate = KeyframeGate(analysis_fps=1.0)
+    assert not gate.suffices                         # unknown: decode everything
+    for i in range(30):                              # 25 fps, a key frame every second
+        gate.observe(i / 25, key_frame=i % 25 == 0)
+    assert gate.suffices
+    gate.new_pass()                                  # reconnect: what was learned is kept
+    assert gate.suffices
+    gate.observe(100.0, True)
+    gate.observe(102.0, True)                        # the camera now sends a key frame every 2 s
+    assert not gate.suffices
+    assert KeyframeGate(analysis_fps=0.5).suffices is False
+    half = KeyframeGate(analysis_fps=0.5)
+    half.observe(0.0, True)
+    half.observe(2.0, True)
+    assert half.suffices
 
 
 def test_analysis_size_keeps_aspect_and_never_upscales() -> None:
@@ -36,7 +46,9 @@ def test_sampler_picks_the_analysis_rate_from_a_faster_stream() -> None:
     s = Sampler(2.0)
     due = [i / 25 for i in range(250) if s.due(i / 25)]  # 10 s at 25 fps
     assert 19 <= len(due) <= 21
-    assert all(b - a >= 0.5 - 1e-9 for a, b in itertools.pairwise(due))
+    assert all(b - a >= 0.475 - 1e-9 for a, b in itertools.pairwise(due))
+    keys = Sampler(1.0)
+    assert all(keys.due(i * 1.0 - 1e-6 * (i % 2)) for i in range(10))  # key frames 1 s apart
 
 
 def test_sampler_rearms_after_time_jumps_back() -> None:

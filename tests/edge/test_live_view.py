@@ -19,8 +19,9 @@ from tests.support.net import free_port
 pytestmark = pytest.mark.slow
 
 
-async def watch(url: str, headers: dict[str, str], frames: int = 5) -> list[np.ndarray]:
-    """Negotiate as a receive-only viewer and return a few decoded pictures (as RGB arrays)."""
+async def watch(url: str, headers: dict[str, str], frames: int = 300) -> list[np.ndarray]:
+    """Negotiate as a receive-only viewer; return the decoded pictures (RGB) up to the first one with
+    picture content (the edge sends black until the camera's first frame is decoded for the viewer)."""
     pc = RTCPeerConnection()
     pc.addTransceiver("video", direction="recvonly")
     done: asyncio.Future[list[np.ndarray]] = asyncio.get_running_loop().create_future()
@@ -33,6 +34,8 @@ async def watch(url: str, headers: dict[str, str], frames: int = 5) -> list[np.n
             try:
                 for _ in range(frames):
                     got.append((await track.recv()).to_ndarray(format="rgb24"))
+                    if got[-1].std() > 20:
+                        break
                 done.set_result(got)
             except Exception as exc:
                 if not done.done():

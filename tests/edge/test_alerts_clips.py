@@ -1,0 +1,93 @@
+"""Event steps to wire alerts: onsets held for their clip, order kept, clips that decode, status."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime, timedelta
+
+import av
+import numpy as np
+
+from edge.alerts import StepQueue, to_alert
+from edge.clips import FrameRing, encode_mp4
+from edge.events import Event
+from edge.frames import Frame
+from edge.heartbeat import RateMeter, camera_status, clean_scores
+from gridwatch.wire import Alert, CameraStatus, EventKind, Phase
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+def event(kind: EventKind, phase: Phase, t: float, eid: str = "e" * 32) -> Event:
+    start = t if phase is Phase.ONSET else t - 2.0
+    return Event(kind=kind, phase=phase, event_id=eid, t=t, start_s=start,
+                 score=0.8, bbox=(0.1, 0.2, 0.5, 0.9), region="road", snapshot_jpeg=None, details={"a": 1})
+
+
+def frame(t: float, value: int = 0) -> Frame:
+    img = np.full((180, 320, 3), value, np.uint8)
+    img[:, : 160] = 255 - value
+    return Frame(image=img, t=t, wall=NOW + timedelta(seconds=t))
+
+
+def test_onset_waits_for_its_clip_and_later_steps_wait_behind_it() -> None:
+    q = StepQueue(clip_pre_s=2.0, clip_post_s=3.0)
+    q.add(event(EventKind.LANDSLIDE, Phase.ONSET, 10.0), NOW, now_mono=0.0)
+    q.add(event(EventKind.LANDSLIDE, Phase.UPDATE, 11.0), NOW, now_mono=1.0)
+    assert q.ready(latest_t=12.0, now_mono=2.0) == []          # 3 s after onset not yet recorded
+    out = q.ready(latest_t=13.0, now_mono=3.0)
+    assert [s.event.phase for s, _ in out] == [Phase.ONSET, Phase.UPDATE]
+    assert out[0][1] == (8.0, 13.0) and out[1][1] is None
+
+
+def test_onset_goes_without_all_its_clip_when_frames_stop() -> None:
+    q = StepQueue(clip_pre_s=2.0, clip_post_s=3.0)
+    q.add(event(EventKind.ROAD_BLOCKAGE, Phase.ONSET, 10.0), NOW, now_mono=0.0)
+    assert q.ready(latest_t=10.0, now_mono=5.0) == []
+    assert len(q.ready(latest_t=10.0, now_mono=6.5)) == 1     # post + margin of wall time passed
+
+
+def test_camera_offline_is_never_held() -> None:
+    q = StepQueue(clip_pre_s=2.0, clip_post_s=3.0)
+    q.add(event(EventKind.CAMERA_OFFLINE, Phase.ONSET, 10.0), NOW, now_mono=0.0)
+    assert [w for _, w in q.ready(latest_t=None, now_mono=0.0)] == [None]
+
+
+def test_ring_is_bounded_and_clip_decodes() -> None:
+    ring = FrameRing(seconds=4.0, fps=2.0)
+    for i in range(40):
+        ring.add(frame(i * 0.5, value=i * 5))
+    assert len(ring.window(0.0, 100.0)) == ring.capacity == 10
+    clip = encode_mp4(ring.window(15.0, 19.5), fps=2.0)
+    assert clip is not None and clip[4:8] == b"ftyp"
+    with av.open(io.BytesIO(clip)) as container:
+        pictures = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(pictures) == 10 and pictures[0].shape == (180, 320, 3)
+    assert encode_mp4([], fps=2.0) is None
+
+
+def test_alert_carries_the_step_with_a_stable_id_and_valid_media() -> None:
+    ring = FrameRing(seconds=4.0, fps=2.0)
+    for i in range(6):
+        ring.add(frame(i * 0.5))
+    clip = encode_mp4(ring.window(0, 10), fps=2.0)
+    ev = event(EventKind.LANDSLIDE, Phase.UPDATE, 30.0)
+    a = to_alert("edge-01", "cam-001", ev, 7, NOW, clip)
+    assert a.id == to_alert("edge-01", "cam-001", ev, 7, NOW, clip).id
+    assert a.id != to_alert("edge-01", "cam-001", ev, 8, NOW, clip).id
+    assert a.seq == 7 and a.started_at == NOW - timedelta(seconds=2.0) and a.video_time_s == 30.0
+    again = Alert.model_validate_json(a.model_dump_json())      # what the hub will validate
+    assert base64.b64decode(again.clip_mp4 or "")[4:8] == b"ftyp"
+
+
+def test_camera_status_and_scores() -> None:
+    assert camera_status(None, NOW, 20, []) is CameraStatus.OFFLINE
+    assert camera_status(NOW - timedelta(seconds=30), NOW, 20, []) is CameraStatus.OFFLINE
+    assert camera_status(NOW, NOW, 20, [EventKind.CAMERA_BLURRED]) is CameraStatus.DEGRADED
+    assert camera_status(NOW, NOW, 20, []) is CameraStatus.ONLINE
+    assert clean_scores({"a": 1, "b": float("nan"), "c": True, "d": "x", "e": 0.123456}) == {"a": 1.0,
+                                                                                           "e": 0.1235}
+    meter = RateMeter(window_s=10)
+    assert meter.rate(0, 0.0) == 0.0
+    assert meter.rate(20, 10.0) == 2.0

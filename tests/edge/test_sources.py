@@ -1,0 +1,95 @@
+"""Stream readers on real sources on 127.0.0.1: a looping file, an HTTP stream, a dead address."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from edge.frames import Frame
+from edge.sources import StreamReader, is_live, open_options
+from tests.edge.procs import wait_for
+from tests.support.net import free_port
+
+
+def collect(reader: StreamReader, n: int, timeout: float = 30.0) -> list[Frame]:
+    frames: list[Frame] = []
+
+    def enough() -> bool:
+        f = reader.slot.take()
+        if f is not None:
+            frames.append(f)
+        return len(frames) >= n
+
+    wait_for(enough, timeout, f"{n} frames from {reader.url}")
+    return frames
+
+
+def test_source_kinds() -> None:
+    assert is_live("rtsp://cam/x") and is_live("http://cam/x.mjpg") and not is_live("/data/clip.mp4")
+    assert open_options("rtsp://cam/x")["rtsp_transport"] == "tcp"
+
+
+def test_looping_file_decodes_key_frames_only_and_time_keeps_rising(video_file: Path) -> None:
+    # 10 fps, a key frame every second, analysis at 2 fps: key frames alone are not enough.
+    reader = StreamReader("cam-a", str(video_file), analysis_fps=2.0, analysis_width=160, reconnect_max_s=1)
+    reader.start()
+    try:
+        frames = collect(reader, 4)
+        assert not reader.stats.keyframes_only
+    finally:
+        reader.stop()
+    assert all(f.image.shape == (120, 160, 3) for f in frames)  # scaled once, aspect kept
+
+    # At 1 fps key frames suffice; the 4 s file loops and camera time goes on rising.
+    reader = StreamReader("cam-b", str(video_file), analysis_fps=1.0, analysis_width=160, reconnect_max_s=1)
+    reader.start()
+    try:
+        frames = collect(reader, 6, timeout=40)
+        assert reader.stats.keyframes_only
+        decoded = reader.stats.frames_in
+    finally:
+        reader.stop()
+    ts = [f.t for f in frames]
+    assert all(b > a for a, b in itertools.pairwise(ts))
+    assert ts[-1] - ts[0] >= 4.0  # beyond the file's length: it looped
+    assert decoded < 10 * (ts[-1] - ts[0] + 2) / 3  # far fewer than the 10 fps a full decode needs
+
+
+@pytest.fixture
+def http_dir(video_file: Path) -> Iterator[str]:
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(video_file.parent))
+    handler.log_message = lambda *a: None  # type: ignore[assignment, attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{video_file.name}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_stream(http_dir: str) -> None:
+    reader = StreamReader("cam-h", http_dir, analysis_fps=5.0, analysis_width=320, reconnect_max_s=1)
+    reader.start()
+    try:
+        frames = collect(reader, 2)
+    finally:
+        reader.stop()
+    assert frames[0].image.shape == (240, 320, 3)
+
+
+def test_dead_stream_is_retried_with_backoff_and_stop_is_prompt() -> None:
+    reader = StreamReader("cam-d", f"rtsp://u:pw@127.0.0.1:{free_port()}/cam", analysis_fps=1.0,
+                          analysis_width=320, reconnect_max_s=0.5)
+    reader.start()
+    wait_for(lambda: reader.stats.reconnects >= 3, 20, "reconnect attempts")
+    assert "pw@" not in (reader.stats.last_error or "")
+    started = time.monotonic()
+    reader.stop()
+    assert time.monotonic() - started < 10  # not a speed check: stop() must not hang on a backoff
