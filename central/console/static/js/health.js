@@ -109,7 +109,8 @@ export class HealthView {
       const bad = cams.filter((c) => this.statusOf(c.id) !== 'online').length;
       const title = this.group === 'grid' ? town.gridName(k) : localName(town.village.get(k));
       return h('section', { class: 'wall-group', dataset: { group: k } },
-        h('h4', {}, h('b', { text: title }), ` ${t('wall.group_count', { n: cams.length, bad })}`),
+        h('h4', { title: t('wall.group_count', { n: cams.length, bad }) }, h('b', { text: title }),
+          ' ', h('span', { class: bad ? 'bad-count' : 'muted', text: bad ? `${bad}/${cams.length}` : String(cams.length) })),
         h('div', { class: 'tiles' }, cams.map((c) => this.tile(c))));
     }));
   }
@@ -117,12 +118,15 @@ export class HealthView {
   tile(c) {
     const x = this.health.get(c.id) || { status: 'unknown', faults: [] };
     const fault = x.faults && x.faults.length ? x.faults.map(kindLabel).join(', ') : '';
+    // Two short lines: the camera number, then its picture fault, or else how old its last frame is
+    // (for an offline camera the colour already says offline; how long ago it went matters more).
+    const shown = (x.faults || []).filter((f) => f !== 'camera_offline').map(kindLabel).join(', ');
+    const second = shown || (x.status === 'unknown' ? '' : agoShort(x.last_frame_at));
     return h('a', { class: `tile s-${x.status}`, href: `#/cameras/${encodeURIComponent(c.id)}`,
       dataset: { camera: c.id, status: x.status },
       title: `${c.id} ${c.name}\n${t(`status.${x.status}`)}${fault ? ` · ${fault}` : ''}\n${t('camera.last_frame')}: ${x.last_frame_at ? ago(x.last_frame_at) : t('time.never')}` },
     h('span', { class: 'tid', text: c.id.replace(/^cam-/, '') }),
-    h('span', { class: 'tfault', text: fault || (x.status === 'online' ? '' : t(`status.${x.status}`)) }),
-    h('span', { class: 'tlast', dataset: { last: x.last_frame_at || '' }, text: agoShort(x.last_frame_at) }));
+    h('span', { class: shown ? 'tfault' : 'tlast', dataset: shown ? {} : { last: x.last_frame_at || '' }, text: second }));
   }
 
   refreshAges() {

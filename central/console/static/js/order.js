@@ -2,7 +2,7 @@
 // and the actions the hub says this user may take now (allowed_actions); nothing else is offered.
 import { api } from './api.js';
 import { h, replace } from './dom.js';
-import { fmtDateTime, timeLeft } from './format.js';
+import { fmtDateTime, fmtTime, timeLeft } from './format.js';
 import { has, localName, t } from './i18n.js';
 import { kindLabel, stateLabel } from './town.js';
 
@@ -106,16 +106,28 @@ export class OrderView {
     this.renderActions();
   }
 
-  renderActions(active) {
+  /**
+   * The action buttons, and the form of the action being filled in. A refresh (another desk acted,
+   * a feed event came) keeps an open form as it is, typed text included, while that action is still
+   * allowed; otherwise the form goes and the buttons show what is possible now.
+   */
+  renderActions(active = this.active) {
     const allowed = this.order.allowed_actions || [];
+    if (!active || !allowed.includes(active)) {
+      this.active = null;
+      this.formEl = null;
+    } else if (this.active !== active || !this.formEl) {
+      this.active = active;
+      this.formEl = this.form(active);
+    }
     const buttons = allowed.map((a) => h('button', {
-      type: 'button', class: `btn${DANGER.has(a) ? ' danger' : a === active ? ' active' : ' primary'}`,
+      type: 'button', class: `btn${DANGER.has(a) ? ' danger' : a === this.active ? ' active' : ' primary'}`,
       dataset: { action: a }, i18n: `action.${a}`,
       onclick: () => (FORMS[a] ? this.renderActions(a) : this.act(a, {})),
     }));
     replace(this.actionBox, h('h3', { i18n: 'order.actions' }),
       allowed.length ? h('div', { class: 'actions' }, buttons) : h('p', { class: 'muted', i18n: 'order.no_actions' }),
-      active ? this.form(active) : null,
+      this.formEl,
       h('p', { class: 'error', id: 'action-error', hidden: true }));
   }
 
@@ -146,7 +158,7 @@ export class OrderView {
     }
     form.append(h('div', { class: 'actions' },
       h('button', { type: 'submit', class: `btn ${DANGER.has(action) ? 'danger' : 'primary'}`, id: 'action-submit', i18n: `action.${action}` }),
-      h('button', { type: 'button', class: 'btn', i18n: 'order.cancel', onclick: () => this.renderActions() })));
+      h('button', { type: 'button', class: 'btn', i18n: 'order.cancel', onclick: () => { this.active = null; this.renderActions(null); } })));
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const body = {};
@@ -166,6 +178,7 @@ export class OrderView {
     this.busy = true;
     try {
       this.order = await api.post(`/api/v1/work-orders/${this.id}/actions`, { action, ...fields });
+      this.active = null;  // done: close the form
       if (!this.order.history) await this.load();
       else this.render();
       this.ctx.toast(t('order.done', { action: t(`action.${action}`), id: this.id }));
@@ -204,7 +217,7 @@ function deadline(which, due, metAt) {
     const late = new Date(metAt) > new Date(due);
     return h('div', { class: `deadline met${late ? ' late' : ''}`, dataset: { deadline: which } },
       h('div', { class: 'small muted', i18n: `deadline.${which}` }),
-      h('div', { class: 'left', text: fmtDateTime(metAt) }),
+      h('div', { class: 'left', title: fmtDateTime(metAt), text: fmtTime(metAt) }),
       h('div', { class: `small ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.met_late' : 'deadline.met' }));
   }
   const d = timeLeft(due);
@@ -218,7 +231,7 @@ function historyRow(row, town) {
   const details = row.details || {};
   const extra = [];
   if (details.department) extra.push(t('history.department', { name: town.departmentName(details.department) }));
-  if (details.assignee) extra.push(t('history.assignee', { name: details.assignee }));
+  if (details.assignee) extra.push(t('history.assignee', { name: town.workerName(details.assignee) }));
   if (details.priority) extra.push(t('history.priority', { p: details.priority }));
   if (details.silenced_until) extra.push(t('history.silenced', { at: fmtDateTime(details.silenced_until) }));
   return h('li', { dataset: { action: row.action } },

@@ -28,6 +28,11 @@ export class TownIndex {
 
   departmentName(id) { return id && this.department.has(id) ? localName(this.department.get(id)) : (id || ''); }
 
+  workerName(id) {
+    const g = this.grids.find((x) => x.worker.id === id);
+    return g ? g.worker.name : (id || '');
+  }
+
   cameraName(id) { return id && this.camera.has(id) ? this.camera.get(id).name : (id || ''); }
 }
 

@@ -1,0 +1,356 @@
+"""The console in a real headless Chromium against a real hub process and a real edge worker.
+
+One hub (SQLite) and one edge worker whose first camera reads a local video file are started for the
+module; the browser logs in with a dispatcher token and then, without ever reloading the page, sees an
+alert posted by an edge node appear in the feed, acknowledges and dispatches its work order, watches
+the history grow, switches language, opens the 280-camera health wall, and plays a camera's live
+view over WebRTC relayed by the hub. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gridwatch.config import Town, load_town
+from gridwatch.wire import CameraHealth, CameraStatus, EventKind
+from tests.console import media
+from tests.edge.procs import EdgeProcess, query, wait_for
+from tests.edge.town import NODE, write_town
+from tests.support.hub import HubProcess, make_token
+from tests.support.net import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "artifacts" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+#: Generous waits for things that happen "soon" on a loaded 2-core machine; nothing is timed.
+WAIT_MS = 30_000
+#: The node whose alerts the tests post (not the edge worker's node, whose camera is live).
+ALERT_NODE = "edge-05"
+BOARD_TAB = "#tabs a[data-view='board']"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium_present() -> None:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("/usr/bin/chromium is missing on CI (Debian package chromium)")
+        pytest.skip("/usr/bin/chromium is missing (Debian package chromium); browser tests skipped")
+
+
+@dataclass
+class Stack:
+    hub: HubProcess
+    town: Town
+    town_file: Path
+    live_camera: str
+    dispatcher: str
+    edge_tokens: dict[str, str]
+    edge: EdgeProcess
+
+    def post(self, path: str, model: Any, node: str) -> httpx.Response:
+        if node not in self.edge_tokens:
+            self.edge_tokens[node] = make_token(self.hub.db_url, "edge", node=node)
+        return httpx.post(self.hub.url + path, content=model.model_dump_json(), timeout=30,
+                          headers={"Authorization": f"Bearer {self.edge_tokens[node]}",
+                                   "Content-Type": "application/json"})
+
+    def api(self, path: str) -> Any:
+        resp = httpx.get(self.hub.url + path, timeout=30,
+                         headers={"Authorization": f"Bearer {self.dispatcher}"})
+        resp.raise_for_status()
+        return resp.json()
+
+
+def _live_video(folder: Path) -> Path:
+    """The camera's video: the real footage when present, else a generated clip."""
+    if media.FOOTAGE.is_file():
+        return media.FOOTAGE
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is needed to make a test video when data/footage/vtest.avi is missing")
+    out = folder / "camera.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10",
+                    "-t", "10", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    folder = Path(tempfile.mkdtemp(prefix="gridwatch-console-"))
+    town_file = folder / "town.yaml"
+    (live_camera,) = write_town(town_file, [str(_live_video(folder))], "http://127.0.0.1:1",
+                                edge={"heartbeat_every_s": 1.0})
+    hub = HubProcess(db_url=f"sqlite:///{folder / 'hub.db'}", config=town_file).start()
+    edge: EdgeProcess | None = None
+    try:
+        token_file = folder / "edge.token"
+        token_file.write_text(make_token(hub.db_url, "edge", node=NODE))
+        edge = EdgeProcess(["edge", "--config", str(town_file), "--node", NODE, "--hub", hub.url,
+                            "--token-file", str(token_file), "--data-dir", str(folder / "edge"),
+                            "--live-port", str(free_port())], folder / "edge.log").start()
+        yield Stack(hub=hub, town=load_town(town_file), town_file=town_file, live_camera=live_camera,
+                    dispatcher=make_token(hub.db_url, "dispatcher", name="desk-1"), edge_tokens={}, edge=edge)
+    finally:
+        if edge is not None:
+            edge.terminate()
+        hub.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(stack: Stack) -> Iterator[Any]:
+    """One logged-in console page for the whole module (as a dispatcher keeps it open all shift)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=VIEWPORT)
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(stack.hub.url + "/")
+        assert pg.url.endswith("/login")  # behind login
+        pg.fill("#token", "not-a-real-token")
+        pg.click("#login-submit")
+        pg.wait_for_selector("#login-error:not([hidden])")
+        pg.fill("#token", stack.dispatcher)
+        pg.fill("#name", "李明")
+        pg.click("#login-submit")
+        pg.wait_for_selector("body[data-ready=true]")
+        pg.wait_for_selector("#feed-state.state-open")  # the live feed is connected
+        pg.evaluate("window.__sameDocument = true")  # proves later that nothing reloaded the page
+        yield pg
+        assert errors == [], f"JavaScript errors on the page: {errors}"
+        context.close()
+        browser.close()
+
+
+def _shoot(pg: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def _until(pg: Any, condition: str, timeout: float = WAIT_MS) -> None:
+    """Wait until a JavaScript condition holds (as a function: the page's CSP forbids eval)."""
+    pg.wait_for_function(f"() => {condition}", timeout=timeout)
+
+
+def _same_document(pg: Any) -> bool:
+    return bool(pg.evaluate("window.__sameDocument === true"))
+
+
+def _catalogue(lang: str) -> dict[str, str]:
+    import json
+
+    return json.loads((REPO / "central/console/static/i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+def test_new_alerts_appear_in_the_feed_without_reload(stack: Stack, page: Any) -> None:
+    pictures = media.frames(20)
+    cams = stack.town.cameras_of(ALERT_NODE)
+    zh = _catalogue("zh-CN")
+    # Some background, as a real shift has: a blocked road, a flood, a camera fault.
+    for cam, kind in ((cams[3], "road_blockage"), (cams[7], "flooding"), (cams[11], "camera_blurred")):
+        resp = stack.post("/api/v1/alerts", media.alert(ALERT_NODE, cam.id, kind, media.jpeg(pictures[5])),
+                          ALERT_NODE)
+        assert resp.status_code in (200, 201), resp.text
+    # The one this test follows: a landslide, P1, with snapshot and clip.
+    cam = cams[0]
+    resp = stack.post("/api/v1/alerts", media.alert(ALERT_NODE, cam.id, "landslide", media.jpeg(pictures[0]),
+                                                    media.mp4(pictures)), ALERT_NODE)
+    assert resp.status_code in (200, 201), resp.text
+    order_id = resp.json()["work_order_id"]
+    assert order_id is not None
+
+    item = page.wait_for_selector(f".feed-item[data-order='{order_id}']")
+    assert _same_document(page)
+    text = item.inner_text()
+    village = stack.town.village(cam.village).name
+    for expected in (zh["kind.landslide"], cam.id, village, stack.town.grid(cam.grid).name, "P1"):
+        assert expected in text, f"{expected!r} not in feed item {text!r}"
+    assert "p-P1" in (item.get_attribute("class") or "")
+    assert "flash" in (item.get_attribute("class") or "")  # a fresh P1 stands out
+    thumb = f".feed-item[data-order='{order_id}'] img.thumb"
+    _until(page, f"document.querySelector({thumb!r})?.naturalWidth > 0")
+    assert page.locator(".feed-item").count() >= 4
+    # The camera fault is in the feed too, without a work order.
+    assert page.locator(".feed-item[data-kind='camera_blurred']").count() == 1
+    _shoot(page, "feed")
+
+
+def test_acknowledge_and_dispatch_from_the_order_page(stack: Stack, page: Any) -> None:
+    orders = stack.api("/api/v1/work-orders?kind=landslide")["items"]
+    order_id = orders[0]["id"]
+    page.click(f".feed-item[data-order='{order_id}']")
+    page.wait_for_selector(f"#order[data-order='{order_id}'][data-state='new']")
+    assert _same_document(page)
+    history = page.locator("#order-history li")
+    assert history.count() == 1
+
+    def buttons() -> set[str]:
+        return set(page.eval_on_selector_all("#order-actions button[data-action]",
+                                             "els => els.map(e => e.dataset.action)"))
+
+    # Only what a dispatcher may do to a new order is offered.
+    assert buttons() == {"acknowledge", "reject"}
+    page.click("#order-actions button[data-action='acknowledge']")
+    page.wait_for_selector("#order[data-state='acknowledged']")
+    page.wait_for_function("() => document.querySelectorAll('#order-history li').length === 2")
+    assert buttons() == {"dispatch", "reject", "reassign"}
+
+    page.click("#order-actions button[data-action='dispatch']")
+    page.wait_for_selector("#form-dispatch")
+    page.fill("#form-dispatch textarea[name='note']", "请网格员和自然资源所立即到场")
+    page.click("#action-submit")
+    page.wait_for_selector("#order[data-state='dispatched']")
+    page.wait_for_function("() => document.querySelectorAll('#order-history li').length === 3")
+    assert buttons() == {"accept", "reject", "reassign"}  # arrive/resolve are the grid worker's
+    actions = page.eval_on_selector_all("#order-history li", "els => els.map(e => e.dataset.action)")
+    assert actions == ["create", "acknowledge", "dispatch"]
+    assert "请网格员和自然资源所立即到场" in page.inner_text("#order-history")
+
+    # The hub recorded the same, with the logged-in token as the actor.
+    detail = stack.api(f"/api/v1/work-orders/{order_id}")
+    assert [h["action"] for h in detail["history"]] == actions
+    assert detail["history"][1]["actor"] == "desk-1" and detail["history"][1]["role"] == "dispatcher"
+
+    # Evidence: the snapshot shows, the clip plays in a <video>.
+    page.wait_for_function("() => document.querySelector('#order-snapshot')?.naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('#order-clip').readyState >= 1 && "
+                           "document.querySelector('#order-clip').videoWidth > 0")
+    # Deadlines count down.
+    first = page.inner_text("[data-deadline='arrive'] .left")
+    _until(page, f"document.querySelector(\"[data-deadline='arrive'] .left\").textContent !== {first!r}")
+    assert _same_document(page)
+    page.evaluate("document.querySelector('#order-clip').pause()")
+    _shoot(page, "order")
+
+
+def test_language_switch_and_memory(stack: Stack, page: Any) -> None:
+    zh, en = _catalogue("zh-CN"), _catalogue("en")
+    tab = page.locator("#tabs a[data-view='board']")
+    assert tab.inner_text() == zh["nav.board"]  # Simplified Chinese by default
+    page.select_option("#lang", "en")
+    _until(page, f"document.querySelector({BOARD_TAB!r}).textContent === {en['nav.board']!r}")
+    assert page.inner_text("#order-state") == en["state.dispatched"]
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert _same_document(page)
+    # Remembered across a reload.
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#tabs a[data-view='board']").inner_text() == en["nav.board"]
+    page.select_option("#lang", "zh-CN")
+    _until(page, f"document.querySelector({BOARD_TAB!r}).textContent === {zh['nav.board']!r}")
+    page.wait_for_selector("#feed-state.state-open")
+    page.evaluate("window.__sameDocument = true")
+
+
+def _heartbeats(stack: Stack, seed: int) -> dict[str, CameraHealth]:
+    """Mixed health for a few nodes (not the live worker's); returns what was sent per camera."""
+    rng = random.Random(seed)
+    faults = [EventKind.CAMERA_BLURRED, EventKind.CAMERA_OCCLUDED, EventKind.CAMERA_TOO_DARK,
+              EventKind.CAMERA_FROZEN, EventKind.CAMERA_MOVED]
+    sent: dict[str, CameraHealth] = {}
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    for node in ("edge-02", "edge-03", "edge-04", "edge-05", "edge-06", "edge-07", "edge-08", "edge-09"):
+        cams = []
+        for cam in stack.town.cameras_of(node):
+            r = rng.random()
+            if r < 0.05:
+                health = CameraHealth(camera_id=cam.id, status=CameraStatus.OFFLINE, fps_in=0, fps_analysed=0,
+                                      decode_errors=4, faults=[EventKind.CAMERA_OFFLINE],
+                                      last_frame_at=now - timedelta(minutes=rng.randint(2, 300)))
+            elif r < 0.14:
+                health = CameraHealth(camera_id=cam.id, status=CameraStatus.DEGRADED, fps_in=10,
+                                      fps_analysed=1, decode_errors=0, faults=[rng.choice(faults)],
+                                      last_frame_at=now)
+            else:
+                health = CameraHealth(camera_id=cam.id, status=CameraStatus.ONLINE, fps_in=10,
+                                      fps_analysed=1, decode_errors=0,
+                                      last_frame_at=now - timedelta(seconds=rng.randint(0, 4)))
+            cams.append(health)
+            sent[cam.id] = health
+        resp = stack.post("/api/v1/heartbeats", media.heartbeat(node, cams), node)
+        assert resp.status_code == 202, resp.text
+    return sent
+
+
+def test_health_wall_shows_every_camera_and_follows_heartbeats(stack: Stack, page: Any) -> None:
+    sent = _heartbeats(stack, seed=7)
+    page.click("#tabs a[data-view='health']")
+    page.wait_for_selector("#wall .tile")
+    tiles = page.locator("#wall .tile[data-camera]")
+    assert tiles.count() == len(stack.town.cameras) == 280
+    shown = dict(page.eval_on_selector_all(
+        "#wall .tile", "els => els.map(e => [e.dataset.camera, e.dataset.status])"))
+    assert {c: shown[c] for c in sent} == {c: h.status.value for c, h in sent.items()}
+    never = [c.id for c in stack.town.cameras if c.node not in {
+        "edge-01", "edge-02", "edge-03", "edge-04", "edge-05", "edge-06", "edge-07", "edge-08", "edge-09"}]
+    assert {shown[c] for c in never} == {"unknown"}  # never heard from is not the same as offline
+    villages = page.locator("#wall .wall-group").count()
+    page.click("#group-grid")
+    _until(page, f"document.querySelectorAll('#wall .wall-group').length === {len(stack.town.grids)}")
+    page.click("#group-village")
+    _until(page, f"document.querySelectorAll('#wall .wall-group').length === {villages}")
+
+    # A camera that degrades changes colour on the wall by itself (feed event, no reload).
+    target = next(c for c, h in sent.items() if h.status is CameraStatus.ONLINE)
+    node = stack.town.camera(target).node
+    from datetime import UTC, datetime
+
+    cams = [sent[c.id] for c in stack.town.cameras_of(node) if c.id != target]
+    cams.append(CameraHealth(camera_id=target, status=CameraStatus.DEGRADED, fps_in=10, fps_analysed=1,
+                             decode_errors=0, faults=[EventKind.CAMERA_OCCLUDED],
+                             last_frame_at=datetime.now(UTC)))
+    assert stack.post("/api/v1/heartbeats", media.heartbeat(node, cams), node).status_code == 202
+    page.wait_for_selector(f"#wall .tile[data-camera='{target}'][data-status='degraded']")
+    assert _same_document(page)
+    _shoot(page, "health")
+
+    # A tile opens the camera: its status history is there.
+    page.click(f"#wall .tile[data-camera='{target}']")
+    page.wait_for_selector("#camera-history tbody tr")
+    assert page.locator("#camera-history tbody tr").count() >= 2  # online, then degraded
+
+
+def test_live_view_plays_a_camera_over_webrtc(stack: Stack, page: Any) -> None:
+    db = Path(stack.hub.db_url.removeprefix("sqlite:///"))
+    announced = "SELECT live_url FROM node_states WHERE node_id = ? AND live_url IS NOT NULL"
+    wait_for(lambda: query(db, announced, NODE), 60, "the edge to announce its live view", stack.edge.log)
+    page.evaluate(f"window.location.hash = '#/cameras/{stack.live_camera}'")
+    page.wait_for_selector(f"#camera[data-camera='{stack.live_camera}']")
+    page.click("#live-start")
+    page.wait_for_function("() => document.querySelector('#live-video').videoWidth > 0", timeout=60_000)
+    start = page.evaluate("document.querySelector('#live-video').currentTime")
+    _until(page, f"document.querySelector('#live-video').currentTime > {start} + 0.5", timeout=60_000)
+    assert page.evaluate("document.querySelector('#live-video').videoHeight") > 0
+    page.wait_for_selector("#live-state[data-state='connected']")
+    assert _same_document(page)
+    _shoot(page, "live")
+    page.click("#live-start")  # stop: the peer connection is closed
+    page.wait_for_selector("#live-state[data-state='stopped']")
+
+
+def test_logout_ends_the_session(stack: Stack, page: Any) -> None:
+    page.click("#logout")
+    page.wait_for_url("**/login")
+    page.goto(stack.hub.url + "/")
+    assert page.url.endswith("/login")
