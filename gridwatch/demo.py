@@ -37,6 +37,7 @@ def run_demo(host: str, port: int, data_dir: Path, duration: float | None) -> in
     town_file = write_demo_town(data_dir, clip, hub_url=f"http://{host}:{port}")
     db = f"sqlite:///{data_dir / 'gridwatch.db'}"
     demo = Demo(town_file, db, host, port, data_dir)
+    (data_dir / "dispatcher.token").unlink(missing_ok=True)
     try:
         demo.start()
         print(f"\ngridwatch demo: console at http://{host}:{port}/  (API docs at /docs)\n"
@@ -108,7 +109,6 @@ class Demo:
         token_file = self.data_dir / "edge.token"
         token_file.write_text(edge_token, encoding="utf-8")
         token_file.chmod(0o600)
-        (self.data_dir / "dispatcher.token").write_text(self.dispatcher_token, encoding="utf-8")
         self.procs.append(subprocess.Popen(self._cli(
             "hub", "--config", str(self.town_file), "--db", self.db, "--host", self.host,
             "--port", str(self.port), "--media-dir", str(self.data_dir / "media"))))
@@ -116,6 +116,8 @@ class Demo:
         self.procs.append(subprocess.Popen(self._cli(
             "edge", "--config", str(self.town_file), "--node", DEMO_NODE, "--token-file", str(token_file),
             "--data-dir", str(self.data_dir / "edge"))))
+        # Written last: its presence tells a watcher (and the e2e test) that the demo is up.
+        (self.data_dir / "dispatcher.token").write_text(self.dispatcher_token, encoding="utf-8")
 
     def _wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
