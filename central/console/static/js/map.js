@@ -11,6 +11,8 @@ import { can, kindLabel } from './town.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const H = 700;
 const PAD = 30;
+/** Room on the right for the labels of the easternmost villages. */
+const LABEL_ROOM = 90;
 
 function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -75,7 +77,7 @@ export class MapView {
     const ys = pts.map((p) => p[1]);
     const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
     const scale = (H - 2 * PAD) / (y1 - y0 || 1);
-    this.width = Math.round((x1 - x0) * scale + 2 * PAD);
+    this.width = Math.round((x1 - x0) * scale + 2 * PAD + LABEL_ROOM);
     return (lat, lon) => [PAD + (lon * k - x0) * scale, H - PAD - (lat - y0) * scale];
   }
 
@@ -111,12 +113,17 @@ export class MapView {
       dot.addEventListener('click', () => { window.location.hash = `#/cameras/${encodeURIComponent(c.id)}`; });
       return dot;
     });
+    const camsPer = new Map();
+    for (const c of town.cameras) camsPer.set(c.village, (camsPer.get(c.village) || 0) + 1);
     const villages = town.villages.map((v) => {
       const [x, y] = xy(v.lat, v.lon);
       const n = byVillage.get(v.id) || 0;
-      return [s('circle', { class: `village${n ? ' hot' : ''}`, cx: x.toFixed(1), cy: y.toFixed(1), r: n ? 5 + Math.min(n, 5) : 3, 'data-village': v.id },
-        s('title', {}, `${localName(v)}: ${t('map.open_orders', { n })}`)),
-      s('text', { class: `vlabel${n ? ' hot' : ''}`, x: (x + 6).toFixed(1), y: (y + 3).toFixed(1) }, localName(v))];
+      const dot = s('circle', { class: `village${n ? ' hot' : ''}`, cx: x.toFixed(1), cy: y.toFixed(1), r: n ? 5 + Math.min(n, 5) : 3, 'data-village': v.id },
+        s('title', {}, `${localName(v)}: ${t('map.open_orders', { n })}`));
+      // Labels only where they help: villages with open orders, real (non-sample) ones, bigger ones;
+      // every village still names itself on hover.
+      const labelled = n > 0 || !v.sample || (camsPer.get(v.id) || 0) >= 3;
+      return [dot, labelled ? s('text', { class: `vlabel${n ? ' hot' : ''}`, x: (x + 6).toFixed(1), y: (y + 3).toFixed(1) }, localName(v)) : null];
     });
     const svg = s('svg', { class: 'map', id: 'map', viewBox: `0 0 ${this.width} ${H}`, role: 'img' }, areas, cams, villages);
     const hotGrids = [...byGrid.entries()].sort((a, b) => b[1].length - a[1].length);
@@ -129,6 +136,11 @@ export class MapView {
           h('td', { class: 'mono', text: String(os.length) }),
           h('td', { class: 'small muted', text: [...new Set(os.map((o) => kindLabel(o.kind)))].join(', ') })))))
           : h('p', { class: 'muted', i18n: 'map.none_open' }),
+        h('h3', { class: 'legend-title', i18n: 'map.legend' }),
+        h('div', { class: 'map-legend' },
+          ['online', 'degraded', 'offline', 'unknown'].map((st) => h('div', {},
+            h('span', { class: `swatch s-${st}` }), h('span', { i18n: `status.${st}` }))),
+          h('div', {}, h('span', { class: 'swatch hot-village' }), h('span', { i18n: 'map.legend_open' }))),
         h('p', { class: 'small muted', i18n: 'map.note' }))));
   }
 }
