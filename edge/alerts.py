@@ -67,6 +67,10 @@ class StepQueue:
     def __len__(self) -> int:
         return len(self._steps)
 
+    def put_back(self, steps: list[PendingStep]) -> None:
+        """Return steps taken by ``ready`` that could not be stored (full disk), in their order."""
+        self._steps.extendleft(reversed(steps))
+
     def add(self, ev: Event, wall: datetime, now_mono: float) -> None:
         want = (ev.phase is Phase.ONSET and ev.kind is not EventKind.CAMERA_OFFLINE
                 and self.pre_s + self.post_s > 0)

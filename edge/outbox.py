@@ -11,6 +11,9 @@ Disk policy (bounded by ``max_bytes`` of message bodies):
 - Alerts are kept until the bodies reach ``max_bytes``. Past it, the oldest ``update`` steps go first
   (an update only refreshes a standing event), then, if still over, the oldest alerts of any phase.
   Every such drop is counted (``dropped``, persisted), logged at WARNING and reported in heartbeats.
+- A full filesystem (SQLite says SQLITE_FULL): nothing is stored, :class:`OutboxFull` is raised for
+  an alert (the worker keeps it in memory and tries again), a heartbeat is skipped (the next one says
+  the same); one ERROR line per minute says so and ``disk_full`` counts the refused writes.
 - Messages the hub refuses for good (403/404/413/422 ...) move to ``dead_letter`` with the reason:
   never retried forever, never silently lost.
 """
@@ -59,6 +62,16 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 PATHS = {"alert": "/api/v1/alerts", "heartbeat": "/api/v1/heartbeats"}
+#: Seconds between repeats of the disk-full ERROR line.
+DISK_FULL_LOG_EVERY_S = 60.0
+
+
+class OutboxFull(OSError):
+    """The filesystem under the outbox is full: the message was not stored."""
+
+
+def _is_disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,7 @@ class OutboxStats:
     superseded: int
     dead: int
     delivered: int
+    disk_full: int = 0  # writes refused by a full disk since the worker started (not persisted)
 
 
 class Outbox:
@@ -99,6 +113,8 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self.changed = threading.Event()  # set on every enqueue, so delivery wakes at once
+        self.disk_full = 0
+        self._full_logged_at: float | None = None
 
     def close(self) -> None:
         with self._lock:
@@ -112,17 +128,24 @@ class Outbox:
         ``build(seq)`` gets the sequence number; seq and row commit together, so a restart never
         reuses a number and never skips one that was stored.
         """
-        with self._lock, self._tx():
-            seq = self._bump(f"seq:{camera_id}") - 1
-            alert = build(seq)
-            if alert.camera_id != camera_id:
-                raise ValueError(f"alert for {alert.camera_id} built under {camera_id}'s sequence")
-            body = alert.model_dump_json().encode()
-            self._db.execute(
-                "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
-                "VALUES (?, 'alert', ?, ?, ?, ?, ?)",
-                (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time()))
-            self._enforce_cap()
+        try:
+            with self._lock, self._tx():
+                seq = self._bump(f"seq:{camera_id}") - 1
+                alert = build(seq)
+                if alert.camera_id != camera_id:
+                    raise ValueError(f"alert for {alert.camera_id} built under {camera_id}'s sequence")
+                body = alert.model_dump_json().encode()
+                self._db.execute(
+                    "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
+                    "VALUES (?, 'alert', ?, ?, ?, ?, ?)",
+                    (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time()))
+                self._enforce_cap()
+        except sqlite3.OperationalError as exc:
+            if not _is_disk_full(exc):
+                raise
+            self._note_disk_full(f"alert of camera {camera_id}", exc)
+            raise OutboxFull(f"outbox disk full: {exc}") from exc
+        self._note_disk_ok()
         self.changed.set()
         return alert
 
@@ -130,17 +153,39 @@ class Outbox:
         """Store a heartbeat, superseding the node's older ones still waiting."""
         body = heartbeat.model_dump_json().encode()
         lane = f"node:{heartbeat.node_id}"
-        with self._lock, self._tx():
-            gone = self._db.execute("DELETE FROM messages WHERE lane = ? AND kind = 'heartbeat'",
-                                    (lane,)).rowcount
-            if gone:
-                self._add("superseded", gone)
-            self._db.execute(
-                "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
-                "VALUES (?, 'heartbeat', ?, NULL, ?, ?, ?)",
-                (heartbeat.id, lane, body, len(body), time.time()))
-            self._enforce_cap()
+        try:
+            with self._lock, self._tx():
+                gone = self._db.execute("DELETE FROM messages WHERE lane = ? AND kind = 'heartbeat'",
+                                        (lane,)).rowcount
+                if gone:
+                    self._add("superseded", gone)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
+                    "VALUES (?, 'heartbeat', ?, NULL, ?, ?, ?)",
+                    (heartbeat.id, lane, body, len(body), time.time()))
+                self._enforce_cap()
+        except sqlite3.OperationalError as exc:
+            if not _is_disk_full(exc):
+                raise
+            self._note_disk_full("heartbeat (skipped; the next one replaces it)", exc)
+            return
+        self._note_disk_ok()
         self.changed.set()
+
+    def _note_disk_full(self, what: str, exc: sqlite3.Error) -> None:
+        self.disk_full += 1
+        now = time.monotonic()
+        if self._full_logged_at is None or now - self._full_logged_at >= DISK_FULL_LOG_EVERY_S:
+            self._full_logged_at = now
+            log.error("outbox: disk full at %s (%s): could not store %s; alerts are held in memory "
+                      "and stored when space returns (%d writes refused so far)",
+                      self.path.parent, exc, what, self.disk_full)
+
+    def _note_disk_ok(self) -> None:
+        if self._full_logged_at is not None:
+            self._full_logged_at = None
+            log.warning("outbox: disk space is back at %s; storing again (%d writes were refused)",
+                        self.path.parent, self.disk_full)
 
     # -- delivery side --------------------------------------------------------------------------
 
@@ -197,7 +242,7 @@ class Outbox:
             counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
         return OutboxStats(depth=depth, bytes=size, dropped=counters.get("dropped", 0),
                            superseded=counters.get("superseded", 0), dead=dead,
-                           delivered=counters.get("delivered", 0))
+                           delivered=counters.get("delivered", 0), disk_full=self.disk_full)
 
     def pending_ids(self, kind: str = "alert") -> list[str]:
         with self._lock:
@@ -256,4 +301,12 @@ class _Tx:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                if self._db.in_transaction:  # a COMMIT that failed (disk full) leaves it open
+                    self._db.execute("ROLLBACK")
+                raise
+        elif self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL does)
+            self._db.execute("ROLLBACK")

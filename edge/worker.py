@@ -32,7 +32,7 @@ from edge.delivery import Delivery
 from edge.events import Event
 from edge.frames import Frame
 from edge.heartbeat import Heartbeater, RateMeter, camera_status, clean_scores
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxFull
 from edge.sources import StreamReader
 from edge.sysinfo import NodeProbe
 from gridwatch.config import ConfigError, load_town
@@ -202,7 +202,8 @@ class EdgeWorker:
             self._flush(unit, now)
 
     def _flush(self, unit: CameraUnit, now: float, force: bool = False) -> None:
-        for step, window in unit.queue.ready(unit.ring.latest_t, now, force):
+        ready = unit.queue.ready(unit.ring.latest_t, now, force)
+        for i, (step, window) in enumerate(ready):
             clip = None
             if window is not None:
                 try:
@@ -215,7 +216,16 @@ class EdgeWorker:
             def build(seq: int, s: PendingStep = step, c: bytes | None = clip, cam: str = cam) -> Alert:
                 return to_alert(self.node_id, cam, s.event, seq, s.wall, c)
 
-            self.outbox.enqueue_alert(cam, build)
+            try:
+                self.outbox.enqueue_alert(cam, build)
+            except OutboxFull:  # logged by the outbox; keep this and the later steps, in order
+                unit.queue.put_back([s for s, _ in ready[i:]])
+                return
+            except ValueError as exc:  # pydantic's ValidationError: the step does not fit the wire
+                unit.pipeline_errors += 1
+                log.error("camera %s: event step %s %s %s cannot be sent (%s); details: %r", cam,
+                          step.event.kind.value, step.event.phase.value, step.event.event_id, exc,
+                          step.event.details)
 
     # -- health -------------------------------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""One broken camera (dead stream, or a pipeline that throws) never stalls the others; heartbeats
+say which camera is which; SIGTERM-style stop sends held onsets instead of dropping them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from edge.events import Event
+from edge.frames import Frame
+from edge.outbox import Outbox
+from edge.worker import EdgeWorker
+from gridwatch.config import load_town
+from gridwatch.config.schema import Camera
+from gridwatch.wire import EventKind, Phase
+from tests.edge.procs import wait_for
+from tests.edge.recording_hub import RecordingHub
+from tests.edge.town import NODE, write_town
+from tests.support.net import free_port
+
+
+class CountingPipeline:
+    def __init__(self, camera_id: str, broken: bool) -> None:
+        self.camera_id, self.broken = camera_id, broken
+        self.frames = 0
+
+    def process(self, frame: Frame) -> list[Event]:
+        if self.broken:
+            raise RuntimeError("detector crashed")
+        self.frames += 1
+        if self.frames == 3:  # one onset, held for its clip
+            return [Event(kind=EventKind.FLOODING, phase=Phase.ONSET, event_id="f" * 32, t=frame.t,
+                          start_s=frame.t, score=0.7, bbox=None, region="road", snapshot_jpeg=None,
+                          details={})]
+        return []
+
+    def tick(self, t: float, wall: datetime) -> list[Event]:
+        return []
+
+    @property
+    def faults(self) -> list[EventKind]:
+        return []
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {"frames": float(self.frames)}
+
+
+def test_broken_cameras_do_not_stall_the_good_one(tmp_path: Path, video_file: Path,
+                                                  recording_hub: RecordingHub) -> None:
+    town_file = tmp_path / "town.yaml"
+    dead = f"rtsp://127.0.0.1:{free_port()}/cam"
+    good, gone, crashing = write_town(town_file, [str(video_file), dead, str(video_file)], recording_hub.url,
+                                      detection={"analysis_fps": 4.0},
+                                      edge={"heartbeat_every_s": 0.5, "reconnect_max_s": 1.0,
+                                            "clip_pre_s": 1.0, "clip_post_s": 60.0})
+    pipes: dict[str, CountingPipeline] = {}
+
+    def factory(cam: Camera) -> CountingPipeline:
+        pipes[cam.id] = CountingPipeline(cam.id, broken=cam.id == crashing)
+        return pipes[cam.id]
+
+    worker = EdgeWorker(load_town(town_file), NODE, recording_hub.url, lambda: recording_hub.token,
+                        tmp_path / "edge", pipeline_factory=factory)
+    worker.start()
+    try:
+        wait_for(lambda: pipes[good].frames >= 8, 30, "the good camera to be analysed")
+
+        def statuses() -> dict[str, str]:
+            if not recording_hub.heartbeats:
+                return {}
+            return {c["camera_id"]: c["status"] for c in recording_hub.heartbeats[-1]["cameras"]}
+
+        wait_for(lambda: statuses().get(good) == "online", 30, "a heartbeat with the good camera online")
+        assert statuses()[gone] == "offline"
+        assert not recording_hub.alerts  # the onset waits for its 60 s of clip
+    finally:
+        worker.stop()
+    # Stopping did not lose the held onset: it went to the outbox (and maybe out) with what clip there was.
+    box = Outbox(tmp_path / "edge" / "outbox.sqlite3", 10**9)
+    sent = [a for a in recording_hub.alerts.values() if a["kind"] == "flooding"]
+    waiting = [b for b in box.pending_bodies(good) if b["kind"] == "flooding"]
+    assert len(sent) + len(waiting) == 1
+    (alert,) = sent + waiting
+    assert alert["clip_mp4"]
