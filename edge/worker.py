@@ -157,8 +157,16 @@ class EdgeWorker:
         if self.live is not None:
             self.live.stop()
         self.delivery.stop()
+        for unit in self.units:
+            st = unit.reader.stats
+            log.info("camera %s: %d frames decoded, %d analysed, %d dropped before analysis, %d decode "
+                     "errors, %d reconnects, %d analysis errors", unit.camera.id, st.frames_in, unit.analysed,
+                     unit.reader.slot.dropped, st.decode_errors, st.reconnects, unit.pipeline_errors)
+        stats = self.outbox.stats()
+        log.info("edge %s: stopped; outbox holds %d messages (%d bytes), %d delivered, %d dropped by the "
+                 "disk policy, %d dead letters", self.node_id, stats.depth, stats.bytes, stats.delivered,
+                 stats.dropped, stats.dead)
         self.outbox.close()
-        log.info("edge %s: stopped", self.node_id)
 
     # -- analysis -----------------------------------------------------------------------------
 

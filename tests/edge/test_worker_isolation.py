@@ -83,3 +83,17 @@ def test_broken_cameras_do_not_stall_the_good_one(tmp_path: Path, video_file: Pa
     assert len(sent) + len(waiting) == 1
     (alert,) = sent + waiting
     assert alert["clip_mp4"]
+
+
+def test_bad_command_line_gets_a_clear_error(tmp_path: Path, video_file: Path) -> None:
+    import subprocess
+    import sys
+
+    town_file = tmp_path / "town.yaml"
+    write_town(town_file, [str(video_file)], "http://127.0.0.1:1")
+    base = [sys.executable, "-m", "gridwatch.cli", "edge", "--config", str(town_file)]
+    r = subprocess.run([*base, "--node", "edge-99"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "edge-99" in r.stderr
+    r = subprocess.run([*base, "--node", NODE, "--token-file", str(tmp_path / "missing.token")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "missing.token" in r.stderr
