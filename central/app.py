@@ -25,6 +25,7 @@ from central.limits import BodyLimit
 from central.media import MediaStore
 from central.metrics import HubMetrics
 from central.migrations import upgrade
+from central.notify import FeedNotifier
 from central.security import install_security
 from central.settings import HubConfig
 from gridwatch import __version__
@@ -63,15 +64,21 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
             ),
         ]
 
+    notifier = FeedNotifier(hub_config.db_url) if hub.db.is_postgres and hub_config.feed_listen else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if hub_config.migrate_on_start:
             await run_in_threadpool(upgrade, hub.db)
         for w in watchers:
             w.start()
+        if notifier is not None:
+            notifier.start()
         try:
             yield
         finally:
+            if notifier is not None:
+                await run_in_threadpool(notifier.stop)
             for w in watchers:
                 await run_in_threadpool(w.stop)
             hub.db.dispose()
@@ -84,6 +91,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     )
     app.state.hub = hub
     app.state.watchers = watchers
+    app.state.feed_notifier = notifier
     for module in (alerts, work_orders, incidents, cameras, feed, town):
         app.include_router(module.router)
     app.include_router(open311.router)

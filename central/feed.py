@@ -11,12 +11,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from central.db import Database
 from central.models import FeedEvent
 
+#: PostgreSQL NOTIFY channel announcing new feed events (see central.notify).
+NOTIFY_CHANNEL = "gridwatch_feed"
 EVENT_TYPES = frozenset(
     {
         "incident.created",
@@ -31,10 +33,13 @@ EVENT_TYPES = frozenset(
 
 
 def publish(session: Session, type_: str, data: dict[str, Any], now: datetime) -> None:
-    """Append one event inside the caller's write transaction."""
+    """Append one event inside the caller's write transaction (on PostgreSQL also NOTIFY, which is
+    delivered when the transaction commits)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
     session.add(FeedEvent(at=now, type=type_, data=data))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
 
 
 def events_after(db: Database, last_id: int, limit: int = 500) -> list[FeedEvent]:

@@ -27,6 +27,8 @@ class HubConfig:
     watch_interval_s: float = 5.0
     #: Seconds the feed waits between looks at the event table when nothing new came.
     feed_poll_s: float = 0.5
+    #: On PostgreSQL, wake feed streams by LISTEN/NOTIFY as soon as an event commits.
+    feed_listen: bool = True
     #: Seconds between keep-alive comments on an idle feed.
     feed_keepalive_s: float = 15.0
     #: Run ``alembic upgrade head`` when the app starts.

@@ -8,6 +8,7 @@ Browsers' EventSource cannot set headers, so ``?token=`` is accepted here as wel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -55,24 +56,33 @@ async def feed(
         raise HTTPException(403, f"role {who.role!r} may not read the feed")
     start = _start_id(request.headers.get("last-event-id"), last_event_id)
 
+    notifier = getattr(request.app.state, "feed_notifier", None)
+
     async def stream() -> AsyncIterator[str]:
         last = start
-        yield "retry: 2000\n\n"
-        quiet_since = time.monotonic()
-        while True:
-            batch = await run_in_threadpool(events_after, hub.db, last)
-            for ev in batch:
-                last = ev.id
-                yield sse_frame(ev)
-            if batch:
-                quiet_since = time.monotonic()
-                continue
-            if not follow or await request.is_disconnected():
-                return
-            if time.monotonic() - quiet_since > hub.config.feed_keepalive_s:
-                quiet_since = time.monotonic()
-                yield ": keep-alive\n\n"
-            await asyncio.sleep(hub.config.feed_poll_s)
+        woken = notifier.register() if notifier is not None else asyncio.Event()
+        try:
+            yield "retry: 2000\n\n"
+            quiet_since = time.monotonic()
+            while True:
+                woken.clear()  # cleared before the look, so a commit during it is not missed
+                batch = await run_in_threadpool(events_after, hub.db, last)
+                for ev in batch:
+                    last = ev.id
+                    yield sse_frame(ev)
+                if batch:
+                    quiet_since = time.monotonic()
+                    continue
+                if not follow or await request.is_disconnected():
+                    return
+                if time.monotonic() - quiet_since > hub.config.feed_keepalive_s:
+                    quiet_since = time.monotonic()
+                    yield ": keep-alive\n\n"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), timeout=hub.config.feed_poll_s)
+        finally:
+            if notifier is not None:
+                notifier.unregister(woken)
 
     return StreamingResponse(
         stream(),
