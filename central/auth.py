@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from central.db import Database
 from central.models import Token
+from central.sessions import with_display_name
 from gridwatch.config import Town
 
 USER_ROLES = ("dispatcher", "maintainer", "grid_worker", "admin")
@@ -98,6 +99,6 @@ def require(*roles: str) -> Callable[[Request], Principal]:
                 status_code=403,
                 detail=f"role {principal.role!r} may not do this (allowed: {', '.join(sorted(allowed))})",
             )
-        return principal
+        return with_display_name(principal, request)  # console: the person on shift, for the record
 
     return dependency

@@ -17,7 +17,9 @@ send without a CORS preflight that the hub never grants. A request that brings i
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from fastapi import Request, Response
@@ -84,6 +86,23 @@ def display_name(request: Request) -> str | None:
     """The name typed at login, when this request runs on the session cookie."""
     session = getattr(request.state, STATE_KEY, None)
     return session.get("display_name") if isinstance(session, dict) else None
+
+
+P = TypeVar("P", bound=Any)
+#: Longest actor name the history keeps (work_order_history.actor is VARCHAR(128)).
+MAX_ACTOR_CHARS = 128
+
+
+def with_display_name(principal: P, request: Request) -> P:
+    """The caller, named "<name typed at login> (<token's name>)" on a named console session.
+
+    A shared desk token is then still told apart in the audit trail by who was on shift; the token's
+    own name stays in brackets, because the typed name is the person's word, not a credential.
+    """
+    name = display_name(request)
+    if not name or not dataclasses.is_dataclass(principal):
+        return principal
+    return dataclasses.replace(principal, name=f"{name} ({principal.name})"[:MAX_ACTOR_CHARS])
 
 
 def clean_name(name: str | None) -> str:

@@ -225,10 +225,10 @@ def test_acknowledge_and_dispatch_from_the_order_page(stack: Stack, page: Any) -
     assert actions == ["create", "acknowledge", "dispatch"]
     assert "请网格员和自然资源所立即到场" in page.inner_text("#order-history")
 
-    # The hub recorded the same, with the logged-in token as the actor.
+    # The hub recorded the same, with the person who logged in (and the token's name) as the actor.
     detail = stack.api(f"/api/v1/work-orders/{order_id}")
     assert [h["action"] for h in detail["history"]] == actions
-    assert detail["history"][1]["actor"] == "desk-1" and detail["history"][1]["role"] == "dispatcher"
+    assert detail["history"][1]["actor"] == "李明 (desk-1)" and detail["history"][1]["role"] == "dispatcher"
 
     # Evidence: the snapshot shows, the clip plays in a <video>.
     page.wait_for_function("() => document.querySelector('#order-snapshot')?.naturalWidth > 0")

@@ -48,7 +48,7 @@ def test_console_page_needs_a_session(hub: tuple[TestClient, str]) -> None:
     page = client.get("/")
     assert page.status_code == 200 and 'id="feed-list"' in page.text
     me = client.get("/api/v1/session").json()
-    assert me == {"role": "dispatcher", "name": "desk-1", "display_name": "李明"}
+    assert me == {"role": "dispatcher", "name": "李明 (desk-1)", "display_name": "李明"}
 
 
 def test_login_sets_a_strict_httponly_cookie_and_logout_clears_it(hub: tuple[TestClient, str]) -> None:
@@ -160,3 +160,28 @@ def test_display_names_are_cleaned() -> None:
     assert clean_name("  李明\n\x00 ") == "李明"
     assert clean_name("x" * 100) == "x" * 64
     assert clean_name(None) == ""
+
+
+def test_actions_record_the_person_on_shift(hub: tuple[TestClient, str]) -> None:
+    client, db_url = hub
+    from tests.console import media
+
+    edge = make_token(db_url, "edge", node="edge-03")
+    camera = next(c for c in load_town(SAMPLE_TOWN).cameras if c.node == "edge-03")
+    body = media.alert("edge-03", camera.id, "landslide").model_dump_json()
+    sent = client.post("/api/v1/alerts", content=body,
+                       headers={"Authorization": f"Bearer {edge}", "Content-Type": "application/json"})
+    order = sent.json()["work_order_id"]
+    desk = make_token(db_url, "dispatcher", name="desk-2")
+    login(client, desk, name="王芳")
+    done = client.post(f"/api/v1/work-orders/{order}/actions", json={"action": "acknowledge"},
+                       headers=CONSOLE)
+    assert done.status_code == 200, done.text
+    assert done.json()["history"][-1]["actor"] == "王芳 (desk-2)"
+    assert done.json()["allowed_actions"] == ["dispatch", "reject", "reassign"]
+    # The same token used as a bearer header (an API client) is recorded by the token's name alone.
+    client.cookies.clear()
+    done = client.post(f"/api/v1/work-orders/{order}/actions", json={"action": "dispatch"},
+                       headers={"Authorization": f"Bearer {desk}"})
+    assert done.status_code == 200, done.text
+    assert done.json()["history"][-1]["actor"] == "desk-2"
