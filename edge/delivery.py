@@ -74,7 +74,11 @@ class Delivery:
     def _run(self) -> None:
         with httpx.Client(timeout=self._timeout, trust_env=False) as client:
             while not self._stop.is_set():
-                delay = self._round(client)
+                try:
+                    delay = self._round(client)
+                except Exception:  # e.g. the outbox's disk is full: never let delivery die for good
+                    log.exception("delivery: round failed; retrying with backoff")
+                    delay = self._backoff.next()
                 if delay is None:
                     self.outbox.changed.wait(1.0)
                     self.outbox.changed.clear()

@@ -109,10 +109,12 @@ class Outbox:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file only
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self.changed = threading.Event()  # set on every enqueue, so delivery wakes at once
+        self._deletes = 0
         self.disk_full = 0
         self._full_logged_at: float | None = None
 
@@ -201,15 +203,28 @@ class Outbox:
 
     def ack(self, row_id: int) -> None:
         """The hub has it (2xx or duplicate): forget it."""
-        with self._lock, self._tx():
-            if self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,)).rowcount:
-                self._add("delivered", 1)
+        with self._lock:
+            with self._tx():
+                if self._db.execute("DELETE FROM messages WHERE id = ?", (row_id,)).rowcount:
+                    self._add("delivered", 1)
+            self._deletes += 1
+            if self._deletes % 200 == 0:
+                # Give freed pages back to the file system, so the file shrinks after a backlog drains.
+                self._db.execute("PRAGMA incremental_vacuum")
 
     def failed(self, row_id: int, error: str) -> None:
-        """A try that will be repeated: count it and keep the reason for inspection."""
-        with self._lock, self._tx():
-            self._db.execute("UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                             (error[:500], row_id))
+        """A try that will be repeated: count it and keep the reason for inspection.
+
+        Bookkeeping only: on a full disk it is skipped (the message itself is safe and is retried).
+        """
+        try:
+            with self._lock, self._tx():
+                self._db.execute("UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                                 (error[:500], row_id))
+        except sqlite3.OperationalError as exc:
+            if not _is_disk_full(exc):
+                raise
+            self._note_disk_full("a delivery attempt's count (skipped)", exc)
 
     def dead_letter(self, row_id: int, status: int | None, reason: str) -> None:
         """The hub refused it for good: move it aside with the reason, out of the lane."""

@@ -301,7 +301,7 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
         log.warning("edge %s has no enabled cameras; only heartbeats will be sent", node)
     worker = EdgeWorker(town, node, hub or town.edge.hub_url, tokens,
                         data_dir or Path(town.edge.data_dir) / node, live_port=live_port,
-                        live_host=os.environ.get("GRIDWATCH_LIVE_HOST", "127.0.0.1"))
+                        live_host=town.edge.live_host)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
