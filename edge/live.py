@@ -99,6 +99,8 @@ class LiveServer:
         self._thread.start()
         self._ready.wait(15)
         if self._error is not None:
+            self._thread.join(5)
+            self._thread, self._loop = None, None
             raise RuntimeError(f"live view could not listen on {self.host}:{self.port}: {self._error}")
 
     def stop(self) -> None:

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -299,9 +300,13 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
                     "messages are kept in the outbox until a token is provided")
     if not town.cameras_of(node):
         log.warning("edge %s has no enabled cameras; only heartbeats will be sent", node)
-    worker = EdgeWorker(town, node, hub or town.edge.hub_url, tokens,
-                        data_dir or Path(town.edge.data_dir) / node, live_port=live_port,
-                        live_host=town.edge.live_host)
+    directory = data_dir or Path(town.edge.data_dir) / node
+    try:
+        worker = EdgeWorker(town, node, hub or town.edge.hub_url, tokens, directory, live_port=live_port,
+                            live_host=town.edge.live_host)
+    except (OSError, sqlite3.Error) as exc:
+        log.error("edge %s: cannot use data directory %s: %s", node, directory, exc)
+        return 2
     done = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -310,7 +315,11 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        worker.start()
+        try:
+            worker.start()
+        except RuntimeError as exc:  # the live-view port is taken, for one
+            log.error("edge %s: %s", node, exc)
+            return 2
         while not done.wait(1.0):
             pass
     finally:

@@ -86,6 +86,7 @@ def test_broken_cameras_do_not_stall_the_good_one(tmp_path: Path, video_file: Pa
 
 
 def test_bad_command_line_gets_a_clear_error(tmp_path: Path, video_file: Path) -> None:
+    import socket
     import subprocess
     import sys
 
@@ -97,3 +98,10 @@ def test_bad_command_line_gets_a_clear_error(tmp_path: Path, video_file: Path) -
     r = subprocess.run([*base, "--node", NODE, "--token-file", str(tmp_path / "missing.token")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "missing.token" in r.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--node", NODE, "--live-port", str(port), "--data-dir", str(tmp_path / "e")]
+        r = subprocess.run([*base, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "live view could not listen" in r.stderr
