@@ -47,6 +47,7 @@ def open_options(url: str) -> dict[str, str]:
 class ReaderStats:
     """Counters a heartbeat reports; written by the reader thread, read by others (plain ints)."""
 
+    packets_in: int = 0         # video packets received (the camera's frame rate, decoded or not)
     frames_in: int = 0          # frames the decoder produced
     frames_out: int = 0         # frames converted and handed to analysis
     decode_errors: int = 0
@@ -181,6 +182,8 @@ class StreamReader:
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
+            if packet.size:
+                self.stats.packets_in += 1
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:

@@ -160,9 +160,10 @@ class EdgeWorker:
         self.delivery.stop()
         for unit in self.units:
             st = unit.reader.stats
-            log.info("camera %s: %d frames decoded, %d analysed, %d dropped before analysis, %d decode "
-                     "errors, %d reconnects, %d analysis errors", unit.camera.id, st.frames_in, unit.analysed,
-                     unit.reader.slot.dropped, st.decode_errors, st.reconnects, unit.pipeline_errors)
+            log.info("camera %s: %d frames received, %d decoded, %d analysed, %d dropped before "
+                     "analysis, %d decode errors, %d reconnects, %d analysis errors", unit.camera.id,
+                     st.packets_in, st.frames_in, unit.analysed, unit.reader.slot.dropped, st.decode_errors,
+                     st.reconnects, unit.pipeline_errors)
         stats = self.outbox.stats()
         log.info("edge %s: stopped; outbox holds %d messages (%d bytes), %d delivered, %d dropped by the "
                  "disk policy, %d dead letters", self.node_id, stats.depth, stats.bytes, stats.delivered,
@@ -247,7 +248,7 @@ class EdgeWorker:
             cams.append(CameraHealth(
                 camera_id=unit.camera.id,
                 status=camera_status(st.last_frame_wall, now_wall, self.detection.offline_after_s, faults),
-                fps_in=round(unit.fps_in.rate(st.frames_in, now), 2),
+                fps_in=round(unit.fps_in.rate(st.packets_in, now), 2),
                 fps_analysed=round(unit.fps_analysed.rate(unit.analysed, now), 2),
                 decode_errors=st.decode_errors, reconnects=st.reconnects, last_frame_at=st.last_frame_wall,
                 faults=faults, scores=clean_scores(dict(unit.pipeline.scores))))

@@ -73,6 +73,12 @@ def test_broken_cameras_do_not_stall_the_good_one(tmp_path: Path, video_file: Pa
 
         wait_for(lambda: statuses().get(good) == "online", 30, "a heartbeat with the good camera online")
         assert statuses()[gone] == "offline"
+        beat = recording_hub.heartbeats[-1]
+        cams = {c["camera_id"]: c for c in beat["cameras"]}
+        assert cams[gone]["reconnects"] >= 1 and cams[gone]["last_frame_at"] is None
+        assert cams[good]["scores"]["frames"] >= 1
+        assert beat["node"]["software_version"].startswith("gridwatch")
+        assert beat["node"]["disk_free_bytes"] > 0 and beat["live_url"] is None
         assert not recording_hub.alerts  # the onset waits for its 60 s of clip
     finally:
         worker.stop()
