@@ -94,11 +94,17 @@ class StreamReader:
         """Ask the thread to end without waiting (lets many readers wind down in parallel)."""
         self._stop.set()
 
-    def stop(self, timeout: float = READ_TIMEOUT_S + 2) -> None:
+    def stop(self, timeout: float = READ_TIMEOUT_S + 2) -> bool:
+        """Stop and wait; False if the thread is still stuck in a read after ``timeout``."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("camera %s: reader did not stop within %.0f s", self.camera_id, timeout)
+            return False
+        return True
 
     def now_t(self) -> float:
         """Camera time now (for ticks when no frame came): last frame time plus wall time since."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import threading
-import time
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -84,12 +83,10 @@ def test_http_stream(http_dir: str) -> None:
     assert frames[0].image.shape == (240, 320, 3)
 
 
-def test_dead_stream_is_retried_with_backoff_and_stop_is_prompt() -> None:
+def test_dead_stream_is_retried_with_backoff_and_stops() -> None:
     reader = StreamReader("cam-d", f"rtsp://u:pw@127.0.0.1:{free_port()}/cam", analysis_fps=1.0,
                           analysis_width=320, reconnect_max_s=0.5)
     reader.start()
     wait_for(lambda: reader.stats.reconnects >= 3, 20, "reconnect attempts")
     assert "pw@" not in (reader.stats.last_error or "")
-    started = time.monotonic()
-    reader.stop()
-    assert time.monotonic() - started < 10  # not a speed check: stop() must not hang on a backoff
+    assert reader.stop()  # the thread ends although it was sleeping in a backoff
