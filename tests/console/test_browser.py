@@ -113,32 +113,48 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def page(stack: Stack) -> Iterator[Any]:
-    """One logged-in console page for the whole module (as a dispatcher keeps it open all shift)."""
+def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.set_default_timeout(WAIT_MS)
-        pg.goto(stack.hub.url + "/")
-        assert pg.url.endswith("/login")  # behind login
-        pg.fill("#token", "not-a-real-token")
-        pg.click("#login-submit")
-        pg.wait_for_selector("#login-error:not([hidden])")
-        pg.fill("#token", stack.dispatcher)
-        pg.fill("#name", "李明")
-        pg.click("#login-submit")
-        pg.wait_for_selector("body[data-ready=true]")
-        pg.wait_for_selector("#feed-state.state-open")  # the live feed is connected
-        pg.evaluate("window.__sameDocument = true")  # proves later that nothing reloaded the page
-        yield pg
-        assert errors == [], f"JavaScript errors on the page: {errors}"
-        context.close()
-        browser.close()
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _login(browser: Any, url: str, token: str, name: str) -> tuple[Any, Any, list[str]]:
+    """A new browser context logged in with ``token``; returns (context, page, JavaScript errors)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.set_default_timeout(WAIT_MS)
+    pg.goto(url + "/")
+    assert pg.url.endswith("/login")  # behind login
+    pg.fill("#token", token)
+    pg.fill("#name", name)
+    pg.click("#login-submit")
+    pg.wait_for_selector("body[data-ready=true]")
+    return context, pg, errors
+
+
+@pytest.fixture(scope="module")
+def page(stack: Stack, browser: Any) -> Iterator[Any]:
+    """One logged-in dispatcher page for the whole module (as the desk keeps it open all shift)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    pg = context.new_page()
+    pg.set_default_timeout(WAIT_MS)
+    pg.goto(stack.hub.url + "/login")
+    pg.fill("#token", "not-a-real-token")
+    pg.click("#login-submit")
+    pg.wait_for_selector("#login-error:not([hidden])")
+    context.close()
+    context, pg, errors = _login(browser, stack.hub.url, stack.dispatcher, "李明")
+    pg.wait_for_selector("#feed-state.state-open")  # the live feed is connected
+    pg.evaluate("window.__sameDocument = true")  # proves later that nothing reloaded the page
+    yield pg
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+    context.close()
 
 
 def _shoot(pg: Any, name: str) -> None:
@@ -185,7 +201,7 @@ def test_new_alerts_appear_in_the_feed_without_reload(stack: Stack, page: Any) -
     for expected in (zh["kind.landslide"], cam.id, village, stack.town.grid(cam.grid).name, "P1"):
         assert expected in text, f"{expected!r} not in feed item {text!r}"
     assert "p-P1" in (item.get_attribute("class") or "")
-    assert "flash" in (item.get_attribute("class") or "")  # a fresh P1 stands out
+    assert item.get_attribute("data-alarmed") == "true"  # a fresh P1 flashes (and beeps if sound is on)
     thumb = f".feed-item[data-order='{order_id}'] img.thumb"
     _until(page, f"document.querySelector({thumb!r})?.naturalWidth > 0")
     assert page.locator(".feed-item").count() >= 4
@@ -242,13 +258,67 @@ def test_acknowledge_and_dispatch_from_the_order_page(stack: Stack, page: Any) -
     _shoot(page, "order")
 
 
+def test_grid_worker_works_the_order_and_resolves_with_a_photo(stack: Stack, browser: Any, page: Any) -> None:
+    order_id = stack.api("/api/v1/work-orders?kind=landslide")["items"][0]["id"]
+    token = make_token(stack.hub.db_url, "grid_worker", name="w-03")
+    context, pg, errors = _login(browser, stack.hub.url, token, "罗勇")
+    try:
+        assert pg.locator(".layout.no-feed").count() == 1  # the feed and the health wall are the centre's
+        assert pg.locator("#tabs a[data-view='health']").is_hidden()
+        pg.evaluate(f"window.location.hash = '#/orders/{order_id}'")
+        pg.wait_for_selector(f"#order[data-order='{order_id}'][data-state='dispatched']")
+        pg.click("#order-actions button[data-action='accept']")
+        pg.wait_for_selector("#order[data-state='accepted']")
+        pg.click("#order-actions button[data-action='arrive']")
+        pg.wait_for_selector("#order[data-state='on_site']")
+        pg.click("#order-actions button[data-action='resolve']")
+        pg.wait_for_selector("#form-resolve")
+        pg.fill("#form-resolve textarea[name='note']", "落石已清理，道路恢复通行")
+        photo = media.jpeg(media.frames(1)[0])
+        pg.set_input_files("#form-resolve input[name='evidence']",
+                           files=[{"name": "site.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+        pg.click("#action-submit")
+        pg.wait_for_selector("#order[data-state='resolved']")
+        evidence = "#order-history li[data-action='resolve'] img"
+        _until(pg, f"document.querySelector({evidence!r})?.naturalWidth > 0")
+        assert errors == []
+    finally:
+        context.close()
+    # The desk sees it resolved without reloading, and may now close it.
+    page.wait_for_selector(f"#order[data-order='{order_id}'][data-state='resolved']")
+    assert _same_document(page)
+    detail = stack.api(f"/api/v1/work-orders/{order_id}")
+    resolve = detail["history"][-1]
+    assert resolve["action"] == "resolve" and resolve["actor"] == "罗勇 (w-03)"
+    assert resolve["note"] == "落石已清理，道路恢复通行" and len(resolve["attachments"]) == 1
+
+
+def test_reject_as_false_alarm_needs_a_reason(stack: Stack, page: Any) -> None:
+    order_id = stack.api("/api/v1/work-orders?kind=flooding")["items"][0]["id"]
+    page.evaluate(f"window.location.hash = '#/orders/{order_id}'")
+    page.wait_for_selector(f"#order[data-order='{order_id}'][data-state='new']")
+    page.click("#order-actions button[data-action='reject']")
+    page.wait_for_selector("#form-reject")
+    page.fill("#form-reject textarea[name='reason']", "路面反光，非积水")
+    page.click("#action-submit")
+    page.wait_for_selector("#order[data-state='rejected']")
+    assert page.locator("#order-actions button[data-action]").count() == 0  # nothing more to do
+    page.click("#tabs a[data-view='board']")
+    page.wait_for_selector(f"#board .column[data-state='closed rejected'] .card[data-order='{order_id}']")
+    assert _same_document(page)
+
+
 def test_language_switch_and_memory(stack: Stack, page: Any) -> None:
     zh, en = _catalogue("zh-CN"), _catalogue("en")
     tab = page.locator("#tabs a[data-view='board']")
     assert tab.inner_text() == zh["nav.board"]  # Simplified Chinese by default
+    sound = page.locator("#sound-toggle")
+    assert sound.inner_text() == zh["sound.off"]
+    sound.click()  # turns the P1 beep on (and plays it once: the click unlocks audio)
+    assert sound.get_attribute("aria-pressed") == "true" and sound.inner_text() == zh["sound.on"]
     page.select_option("#lang", "en")
     _until(page, f"document.querySelector({BOARD_TAB!r}).textContent === {en['nav.board']!r}")
-    assert page.inner_text("#order-state") == en["state.dispatched"]
+    assert page.inner_text("#board .column[data-state='new'] .column-head span") == en["state.new"]
     assert page.evaluate("document.documentElement.lang") == "en"
     assert _same_document(page)
     # Remembered across a reload.

@@ -149,7 +149,7 @@ export class FeedPanel {
       const cleared = it.incidentState === 'cleared' || it.incidentState === 'closed';
       const li = h('li', {
         class: `feed-item p-${it.priority || 'none'}${cleared ? ' cleared' : ''}${it.flashUntil > Date.now() ? ' flash' : ''}`,
-        dataset: { key: it.key, kind: it.kind, order: it.orderId || '', incident: it.incidentId || '' },
+        dataset: { key: it.key, kind: it.kind, order: it.orderId || '', incident: it.incidentId || '', alarmed: it.alarmed ? 'true' : 'false' },
         tabindex: 0,
       },
       it.snapshot
