@@ -26,5 +26,6 @@ class NodeProbe:
             outbox_depth=outbox.depth,
             outbox_bytes=outbox.bytes,
             outbox_dropped=outbox.dropped,
+            outbox_disk_full=outbox.disk_full,
             software_version=f"gridwatch {__version__}",
         )

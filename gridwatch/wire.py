@@ -191,6 +191,8 @@ class NodeHealth(_Wire):
     outbox_depth: int = Field(ge=0, description="Messages waiting in the outbox.")
     outbox_bytes: int = Field(ge=0)
     outbox_dropped: int = Field(default=0, ge=0, description="Messages dropped by the disk policy.")
+    outbox_disk_full: int = Field(
+        default=0, ge=0, description="Outbox writes refused by a full disk since the worker started.")
     software_version: str = Field(max_length=64)
 
 
