@@ -167,6 +167,10 @@ def _until(pg: Any, condition: str, timeout: float = WAIT_MS) -> None:
     pg.wait_for_function(f"() => {condition}", timeout=timeout)
 
 
+def _open_orders(stack: Stack) -> list[dict[str, Any]]:
+    return [o for o in stack.api("/api/v1/work-orders")["items"] if o["state"] not in ("closed", "rejected")]
+
+
 def _same_document(pg: Any) -> bool:
     return bool(pg.evaluate("window.__sameDocument === true"))
 
@@ -306,11 +310,32 @@ def test_reject_as_false_alarm_needs_a_reason(stack: Stack, page: Any) -> None:
     page.click("#tabs a[data-view='board']")
     page.wait_for_selector(f"#board .column[data-state='closed rejected'] .card[data-order='{order_id}']")
     assert _same_document(page)
+    # Filters narrow the board; the counters count what is open.
+    cards = "#board .card[data-order]"
+    everything = page.locator(cards).count()
+    page.select_option("#filter-kind", "road_blockage")
+    _until(page, f"document.querySelectorAll({cards!r}).length === 1")
+    page.select_option("#filter-kind", "")
+    _until(page, f"document.querySelectorAll({cards!r}).length === {everything}")
+    assert page.inner_text("#board-counters [data-counter='open'] b") == str(len(_open_orders(stack)))
+
+
+def test_overview_map_marks_villages_with_open_orders(stack: Stack, page: Any) -> None:
+    page.click("#tabs a[data-view='map']")
+    page.wait_for_selector("#map circle.cam")
+    assert page.locator("#map circle.cam").count() == len(stack.town.cameras)
+    assert page.locator("#map circle.village").count() == len(stack.town.villages)
+    hot = {o["village"]["id"] for o in _open_orders(stack)}
+    shown = set(page.eval_on_selector_all("#map circle.village.hot",
+                                          "els => els.map(e => e.dataset.village)"))
+    assert shown == hot and hot
 
 
 def test_language_switch_and_memory(stack: Stack, page: Any) -> None:
     zh, en = _catalogue("zh-CN"), _catalogue("en")
-    tab = page.locator("#tabs a[data-view='board']")
+    page.click(BOARD_TAB)
+    page.wait_for_selector("#board .column")
+    tab = page.locator(BOARD_TAB)
     assert tab.inner_text() == zh["nav.board"]  # Simplified Chinese by default
     sound = page.locator("#sound-toggle")
     assert sound.inner_text() == zh["sound.off"]

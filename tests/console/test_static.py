@@ -138,6 +138,7 @@ def test_every_value_the_console_translates_has_words() -> None:
         "deadline": {"acknowledge", "arrive", "close"},
         "source": {"camera", "report"},
         "sound": {"on", "off"},
+        "board": {"count_open", "count_new", "count_p1", "count_overdue", "count_shown"},
     }
     for lang in LANGS:
         cat = catalogue(lang)

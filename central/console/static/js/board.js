@@ -71,7 +71,7 @@ export class BoardView {
     const overdue = h('input', { type: 'checkbox', id: 'filter-overdue' });
     overdue.checked = this.filters.overdue;
     overdue.addEventListener('change', () => { this.filters.overdue = overdue.checked; this.render(); });
-    this.counters = h('div', { class: 'counters' });
+    this.counters = h('div', { class: 'counters', id: 'board-counters' });
     replace(this.toolbar,
       select('department', 'filter.department',
         town.departments.filter((d) => d.kind !== 'squad').map((d) => [d.id, localName(d)])),
@@ -105,11 +105,11 @@ export class BoardView {
     const shown = all.filter((o) => this.matches(o));
     const open = all.filter((o) => !DONE.has(o.state));
     replace(this.counters,
-      counter('board.count_open', open.length),
-      counter('board.count_new', open.filter((o) => o.state === 'new').length),
-      counter('board.count_p1', open.filter((o) => o.priority === 'P1').length, true),
-      counter('board.count_overdue', open.filter((o) => this.isOverdue(o)).length, true),
-      counter('board.count_shown', shown.length));
+      counter('open', open.length),
+      counter('new', open.filter((o) => o.state === 'new').length),
+      counter('p1', open.filter((o) => o.priority === 'P1').length, true),
+      counter('overdue', open.filter((o) => this.isOverdue(o)).length, true),
+      counter('shown', shown.length));
     replace(this.board, COLUMNS.map((states) => {
       const done = DONE.has(states[0]);
       let cards = shown.filter((o) => states.includes(o.state))
@@ -153,8 +153,9 @@ export class BoardView {
   }
 }
 
-function counter(key, n, bad = false) {
-  return h('span', { class: `counter${bad && n > 0 ? ' bad' : ''}` }, h('span', { i18n: key }), h('b', { text: String(n) }));
+function counter(name, n, bad = false) {
+  return h('span', { class: `counter${bad && n > 0 ? ' bad' : ''}`, dataset: { counter: name } },
+    h('span', { i18n: `board.count_${name}` }), h('b', { text: String(n) }));
 }
 
 const prioRank = (o) => ({ P1: 0, P2: 1, P3: 2 }[o.priority] ?? 3);

@@ -18,8 +18,9 @@ async function main() {
       await api.post('/api/v1/session', { token, name: name || null });
       window.location.assign('/');
     } catch (err) {
-      error.textContent = err.status === 401 || err.status === 403
-        ? t('login.refused') : t('error.generic', { message: err.message });
+      if (err.status === 401 || err.status === 403 || err.status === 422) error.textContent = t('login.refused');
+      else if (err.status === 429) error.textContent = t('login.too_many');
+      else error.textContent = t('error.generic', { message: err.message });
       error.hidden = false;
     }
   });
