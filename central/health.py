@@ -34,7 +34,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
     """Store a node's heartbeat; returns how many cameras changed status or faults."""
     if hb.node_id != node_id:
         raise HeartbeatRefused(403, f"this token is for node {node_id!r}, the heartbeat says {hb.node_id!r}")
-    cams = {c.id: c for c in town.cameras}
+    cams = town.cameras_by_id()
     for ch in hb.cameras:
         cam = cams.get(ch.camera_id)
         if cam is None:
@@ -42,7 +42,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         if cam.node != node_id:
             raise HeartbeatRefused(403, f"camera {cam.id!r} belongs to node {cam.node!r}, not {node_id!r}")
     changed = 0
-    with db.write() as s:
+    with db.write() as s, s.no_autoflush:  # one flush at commit, not one per camera look-up
         node = s.get(NodeState, node_id)
         health = hb.node.model_dump(mode="json") | {"sent_at": hb.sent_at.isoformat()}
         if node is None:
@@ -58,9 +58,12 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         else:
             node.last_heartbeat_at, node.last_heartbeat_id = now, hb.id
             node.live_url, node.health = hb.live_url, health
+        ids = [ch.camera_id for ch in hb.cameras]
+        states = {st.camera_id: st for st in
+                  s.execute(select(CameraState).where(CameraState.camera_id.in_(ids))).scalars()}
         for ch in hb.cameras:
             faults = sorted(f.value for f in ch.faults)
-            st = s.get(CameraState, ch.camera_id)
+            st = states.get(ch.camera_id)
             if st is None:
                 st = CameraState(
                     camera_id=ch.camera_id,
@@ -71,6 +74,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
                     scores={},
                 )
                 s.add(st)
+                states[st.camera_id] = st
                 _log_change(s, st, None, now, "heartbeat")
                 changed += 1
             elif st.status != ch.status.value or list(st.faults) != faults:

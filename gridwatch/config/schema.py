@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 Priority = Literal["P1", "P2", "P3"]
 Point = tuple[float, float]
@@ -198,10 +198,17 @@ class Town(Strict):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
+    _camera_index: dict[str, Camera] | None = PrivateAttr(default=None)
 
     # Look-ups; the loader has already checked every reference, so these never miss on a valid town.
     def camera(self, camera_id: str) -> Camera:
-        return next(c for c in self.cameras if c.id == camera_id)
+        return self.cameras_by_id()[camera_id]
+
+    def cameras_by_id(self) -> dict[str, Camera]:
+        """Cameras by id, built once: a county has tens of thousands, looked up on every request."""
+        if self._camera_index is None or len(self._camera_index) != len(self.cameras):
+            self._camera_index = {c.id: c for c in self.cameras}
+        return self._camera_index
 
     def grid(self, grid_id: str) -> Grid:
         return next(g for g in self.grids if g.id == grid_id)
