@@ -1,12 +1,13 @@
-"""From pipeline event steps to wire alerts, holding each onset until its clip is recorded.
+"""From pipeline event steps to wire alerts; onsets wait (stored, held) for their clip.
 
-Clip policy (the choice documented for the hub): an onset is sent *with* its clip, so it is held
-until ``clip_post_s`` of frames after it have been analysed (or, if frames stop coming, until that
-much wall time plus a margin has passed, then sent with whatever clip there is). That delays an
-onset by ``clip_post_s`` (5 s by default) and saves the hub from stitching a follow-up. A camera's
-later steps queue behind a held onset, so per-camera order (and ``seq``) stays the order of events.
-``camera_offline`` carries no clip (there are no frames to show) and is never held. Updates and
-clears carry their snapshot but no clip.
+Clip policy (the choice documented for the hub): an onset is sent *with* its clip. It is stored in
+the outbox the moment it is detected, but *held* there until ``clip_post_s`` of frames after it have
+been analysed (or, if frames stop coming, until that much wall time plus a margin has passed), then
+completed with the clip and released. That delays an onset by ``clip_post_s`` (5 s by default) and
+saves the hub from stitching a follow-up. The held row blocks its camera's lane, so later steps
+(stored behind it) keep per-camera order and ``seq``; a worker killed meanwhile loses nothing (the
+next start releases the onset without its clip). ``camera_offline`` carries no clip (there are no
+frames to show) and is never held. Updates and clears carry their snapshot but no clip.
 """
 
 from __future__ import annotations
@@ -57,8 +58,15 @@ def to_alert(node_id: str, camera_id: str, ev: Event, seq: int, wall: datetime,
     )
 
 
+def with_clip(alert: Alert, clip: bytes | None) -> Alert | None:
+    """The alert with its clip attached, validated as the hub will; None when there is no clip."""
+    if not clip or len(clip) > MAX_CLIP_BYTES:
+        return None
+    return Alert.model_validate({**alert.model_dump(), "clip_mp4": base64.b64encode(clip).decode()})
+
+
 class StepQueue:
-    """One camera's event steps waiting to be turned into alerts, in order."""
+    """One camera's event steps not yet stored (normally for an instant; longer on a full disk)."""
 
     def __init__(self, clip_pre_s: float, clip_post_s: float) -> None:
         self.pre_s, self.post_s = clip_pre_s, clip_post_s
@@ -67,28 +75,54 @@ class StepQueue:
     def __len__(self) -> int:
         return len(self._steps)
 
-    def put_back(self, steps: list[PendingStep]) -> None:
-        """Return steps taken by ``ready`` that could not be stored (full disk), in their order."""
-        self._steps.extendleft(reversed(steps))
-
     def add(self, ev: Event, wall: datetime, now_mono: float) -> None:
         want = (ev.phase is Phase.ONSET and ev.kind is not EventKind.CAMERA_OFFLINE
                 and self.pre_s + self.post_s > 0)
         self._steps.append(PendingStep(ev, wall, now_mono + self.post_s + HOLD_MARGIN_S, want))
 
-    def ready(self, latest_t: float | None, now_mono: float,
-              force: bool = False) -> list[tuple[PendingStep, tuple[float, float] | None]]:
-        """Steps that may go now, each with its clip window (t0, t1) or None; stops at a held onset."""
-        out: list[tuple[PendingStep, tuple[float, float] | None]] = []
-        while self._steps:
-            step = self._steps[0]
-            if step.want_clip:
-                t = step.event.t
-                recorded = latest_t is not None and latest_t >= t + self.post_s
-                if not (recorded or force or now_mono >= step.send_by):
-                    break
-                out.append((step, (t - self.pre_s, t + self.post_s)))
-            else:
-                out.append((step, None))
-            self._steps.popleft()
+    def take(self) -> list[PendingStep]:
+        """All waiting steps, in order (give back what could not be stored with ``put_back``)."""
+        out = list(self._steps)
+        self._steps.clear()
         return out
+
+    def put_back(self, steps: list[PendingStep]) -> None:
+        """Return steps that could not be stored (full disk), ahead of newer ones, in their order."""
+        self._steps.extendleft(reversed(steps))
+
+
+@dataclass(slots=True)
+class ClipJob:
+    alert: Alert              # as stored (held), without clip
+    t: float                  # camera time of the onset
+    send_by: float            # monotonic time after which it goes out with what clip there is
+
+
+class ClipJobs:
+    """One camera's held onsets, each waiting until the frames after it are recorded."""
+
+    def __init__(self, clip_pre_s: float, clip_post_s: float) -> None:
+        self.pre_s, self.post_s = clip_pre_s, clip_post_s
+        self._jobs: list[ClipJob] = []
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def add(self, alert: Alert, t: float, send_by: float) -> None:
+        self._jobs.append(ClipJob(alert, t, send_by))
+
+    def due(self, latest_t: float | None, now_mono: float,
+            force: bool = False) -> list[tuple[ClipJob, tuple[float, float]]]:
+        """Jobs whose clip can be made now, each with its window (t0, t1) of camera time."""
+        out, keep = [], []
+        for job in self._jobs:
+            recorded = latest_t is not None and latest_t >= job.t + self.post_s
+            if recorded or force or now_mono >= job.send_by:
+                out.append((job, (job.t - self.pre_s, job.t + self.post_s)))
+            else:
+                keep.append(job)
+        self._jobs = keep
+        return out
+
+    def put_back(self, jobs: list[ClipJob]) -> None:
+        self._jobs = jobs + self._jobs

@@ -5,6 +5,11 @@ of the worker and a power cut. ``edge.delivery`` takes the oldest row of each *l
 camera, one per node for heartbeats), so a camera's later message is never sent before its earlier
 one is acknowledged, while one camera's stuck message does not hold up the others.
 
+Held onsets: an onset is stored the moment it is detected, *held* while its clip is still being
+recorded, then ``complete()``d with the clip; a held row blocks its camera's lane, so order is kept.
+If the worker dies meanwhile, the next start releases held rows as they are (without clip): such an
+alert is late by a restart, never lost.
+
 Disk policy (bounded by ``max_bytes`` of message bodies):
 - Only the newest heartbeat of a node is kept: a newer one supersedes the older (that is not a loss,
   an old heartbeat says nothing the new one does not; counted as ``superseded``).
@@ -44,7 +49,8 @@ CREATE TABLE IF NOT EXISTS messages (
     size INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    held INTEGER NOT NULL DEFAULT 0  -- 1: an onset waiting for its clip; blocks its lane
 );
 CREATE INDEX IF NOT EXISTS messages_lane ON messages (lane, id);
 CREATE TABLE IF NOT EXISTS dead_letter (
@@ -113,6 +119,13 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(messages)")}
+        if "held" not in columns:  # an outbox written by an older version
+            self._db.execute("ALTER TABLE messages ADD COLUMN held INTEGER NOT NULL DEFAULT 0")
+        released = self._db.execute("UPDATE messages SET held = 0 WHERE held = 1").rowcount
+        if released:
+            log.warning("outbox: %d onsets were still waiting for their clips when the worker last "
+                        "stopped; they go out without clips", released)
         self.changed = threading.Event()  # set on every enqueue, so delivery wakes at once
         self._deletes = 0
         self.disk_full = 0
@@ -124,11 +137,12 @@ class Outbox:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def enqueue_alert(self, camera_id: str, build: Callable[[int], Alert]) -> Alert:
+    def enqueue_alert(self, camera_id: str, build: Callable[[int], Alert], held: bool = False) -> Alert:
         """Take the camera's next sequence number, build the alert with it and store it, atomically.
 
         ``build(seq)`` gets the sequence number; seq and row commit together, so a restart never
-        reuses a number and never skips one that was stored.
+        reuses a number and never skips one that was stored. ``held``: not to be sent before
+        :meth:`complete` (an onset whose clip is still being recorded; it blocks its camera's lane).
         """
         try:
             with self._lock, self._tx():
@@ -138,9 +152,9 @@ class Outbox:
                     raise ValueError(f"alert for {alert.camera_id} built under {camera_id}'s sequence")
                 body = alert.model_dump_json().encode()
                 self._db.execute(
-                    "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created) "
-                    "VALUES (?, 'alert', ?, ?, ?, ?, ?)",
-                    (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time()))
+                    "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created, held) "
+                    "VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)",
+                    (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time(), int(held)))
                 self._enforce_cap()
         except sqlite3.OperationalError as exc:
             if not _is_disk_full(exc):
@@ -150,6 +164,30 @@ class Outbox:
         self._note_disk_ok()
         self.changed.set()
         return alert
+
+    def complete(self, msg_id: str, alert: Alert | None = None) -> None:
+        """Release a held alert, with ``alert`` (the same alert plus its clip) as its new body.
+
+        Raises :class:`OutboxFull` on a full disk; the row then stays held (and a restart releases it).
+        """
+        if alert is not None and alert.id != msg_id:
+            raise ValueError(f"alert {alert.id} cannot complete {msg_id}")
+        try:
+            with self._lock, self._tx():
+                if alert is None:
+                    self._db.execute("UPDATE messages SET held = 0 WHERE msg_id = ?", (msg_id,))
+                else:
+                    body = alert.model_dump_json().encode()
+                    self._db.execute("UPDATE messages SET held = 0, body = ?, size = ? WHERE msg_id = ?",
+                                     (body, len(body), msg_id))
+                    self._enforce_cap()
+        except sqlite3.OperationalError as exc:
+            if not _is_disk_full(exc):
+                raise
+            self._note_disk_full(f"clip of alert {msg_id}", exc)
+            raise OutboxFull(f"outbox disk full: {exc}") from exc
+        self._note_disk_ok()
+        self.changed.set()
 
     def enqueue_heartbeat(self, heartbeat: Heartbeat) -> None:
         """Store a heartbeat, superseding the node's older ones still waiting."""
@@ -194,10 +232,10 @@ class Outbox:
     def heads(self, limit: int = 100, skip_lanes: frozenset[str] = frozenset()) -> list[Message]:
         """The oldest message of each lane, oldest first: the only ones that may be sent now."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._db.execute(  # a lane whose oldest row is held has nothing to send yet
                 "SELECT m.id, m.msg_id, m.kind, m.lane, m.phase, m.body, m.attempts FROM messages m "
                 "JOIN (SELECT MIN(id) AS id FROM messages GROUP BY lane) h ON m.id = h.id "
-                "ORDER BY m.id").fetchall()
+                "WHERE m.held = 0 ORDER BY m.id").fetchall()
         out = [Message(*r) for r in rows if r[3] not in skip_lanes]
         return out[:limit]
 

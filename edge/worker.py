@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from edge.alerts import PendingStep, StepQueue, to_alert
+from edge.alerts import ClipJobs, PendingStep, StepQueue, to_alert, with_clip
 from edge.clips import FrameRing, encode_mp4
 from edge.delivery import Delivery
 from edge.events import Event
@@ -81,6 +81,7 @@ class CameraUnit:
     pipeline: Pipeline
     ring: FrameRing
     queue: StepQueue
+    clips: ClipJobs
     analysed: int = 0
     pipeline_errors: int = 0
     last_tick: float = 0.0     # monotonic time of the last process/tick
@@ -108,7 +109,8 @@ class EdgeWorker:
                        reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
                                            town.edge.reconnect_max_s),
                        pipeline=factory(cam), ring=FrameRing(clip_s, fps),
-                       queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s))
+                       queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
+                       clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
             for cam in cameras]
         self._by_id = {u.camera.id: u for u in self.units}
         self.probe = NodeProbe(data_dir)
@@ -208,34 +210,45 @@ class EdgeWorker:
             log.info("camera %s: %s %s (score %.2f, t %.1f s)", unit.camera.id, ev.kind.value,
                      ev.phase.value, ev.score, ev.t)
             unit.queue.add(ev, wall, now)
-        if len(unit.queue):
+        if len(unit.queue) or len(unit.clips):
             self._flush(unit, now)
 
     def _flush(self, unit: CameraUnit, now: float, force: bool = False) -> None:
-        ready = unit.queue.ready(unit.ring.latest_t, now, force)
-        for i, (step, window) in enumerate(ready):
-            clip = None
-            if window is not None:
-                try:
-                    clip = encode_mp4(unit.ring.window(*window), self.detection.analysis_fps)
-                except Exception:
-                    log.exception("camera %s: clip encoding failed; alert goes without a clip",
-                                  unit.camera.id)
-            cam = unit.camera.id
+        """Store new steps (onsets held for their clip), then complete the onsets whose clip is due."""
+        cam = unit.camera.id
+        steps = unit.queue.take()
+        for i, step in enumerate(steps):
 
-            def build(seq: int, s: PendingStep = step, c: bytes | None = clip, cam: str = cam) -> Alert:
-                return to_alert(self.node_id, cam, s.event, seq, s.wall, c)
+            def build(seq: int, s: PendingStep = step) -> Alert:
+                return to_alert(self.node_id, cam, s.event, seq, s.wall, None)
 
             try:
-                self.outbox.enqueue_alert(cam, build)
+                alert = self.outbox.enqueue_alert(cam, build, held=step.want_clip)
             except OutboxFull:  # logged by the outbox; keep this and the later steps, in order
-                unit.queue.put_back([s for s, _ in ready[i:]])
-                return
+                unit.queue.put_back(steps[i:])
+                break
             except ValueError as exc:  # pydantic's ValidationError: the step does not fit the wire
                 unit.pipeline_errors += 1
                 log.error("camera %s: event step %s %s %s cannot be sent (%s); details: %r", cam,
                           step.event.kind.value, step.event.phase.value, step.event.event_id, exc,
                           step.event.details)
+                continue
+            if step.want_clip:
+                unit.clips.add(alert, step.event.t, step.send_by)
+        jobs = unit.clips.due(unit.ring.latest_t, now, force)
+        for j, (job, window) in enumerate(jobs):
+            completed = None
+            try:
+                completed = with_clip(job.alert, encode_mp4(unit.ring.window(*window),
+                                                            self.detection.analysis_fps))
+            except Exception:
+                log.exception("camera %s: clip for %s failed; the alert goes without a clip", cam,
+                              job.alert.id)
+            try:
+                self.outbox.complete(job.alert.id, completed)
+            except OutboxFull:  # stays held on disk; retried here, or released by the next start
+                unit.clips.put_back(jobs[j:])
+                break
 
     # -- health -------------------------------------------------------------------------------
 

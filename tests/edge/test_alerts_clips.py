@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import av
 import numpy as np
 
-from edge.alerts import StepQueue, to_alert
+from edge.alerts import ClipJobs, StepQueue, to_alert, with_clip
 from edge.clips import FrameRing, encode_mp4
 from edge.events import Event
 from edge.frames import Frame
@@ -31,27 +31,32 @@ def frame(t: float, value: int = 0) -> Frame:
     return Frame(image=img, t=t, wall=NOW + timedelta(seconds=t))
 
 
-def test_onset_waits_for_its_clip_and_later_steps_wait_behind_it() -> None:
+def test_onsets_want_a_clip_and_steps_keep_their_order() -> None:
     q = StepQueue(clip_pre_s=2.0, clip_post_s=3.0)
     q.add(event(EventKind.LANDSLIDE, Phase.ONSET, 10.0), NOW, now_mono=0.0)
     q.add(event(EventKind.LANDSLIDE, Phase.UPDATE, 11.0), NOW, now_mono=1.0)
-    assert q.ready(latest_t=12.0, now_mono=2.0) == []          # 3 s after onset not yet recorded
-    out = q.ready(latest_t=13.0, now_mono=3.0)
-    assert [s.event.phase for s, _ in out] == [Phase.ONSET, Phase.UPDATE]
-    assert out[0][1] == (8.0, 13.0) and out[1][1] is None
+    q.add(event(EventKind.CAMERA_OFFLINE, Phase.ONSET, 12.0), NOW, now_mono=1.0)
+    steps = q.take()
+    assert [(s.event.phase, s.want_clip) for s in steps] == [(Phase.ONSET, True), (Phase.UPDATE, False),
+                                                            (Phase.ONSET, False)]  # offline: no clip
+    assert len(q) == 0
+    q.add(event(EventKind.FLOODING, Phase.ONSET, 13.0), NOW, now_mono=2.0)
+    q.put_back(steps[1:])  # could not be stored: they go before the newer step
+    assert [s.event.t for s in q.take()] == [11.0, 12.0, 13.0]
 
 
-def test_onset_goes_without_all_its_clip_when_frames_stop() -> None:
-    q = StepQueue(clip_pre_s=2.0, clip_post_s=3.0)
-    q.add(event(EventKind.ROAD_BLOCKAGE, Phase.ONSET, 10.0), NOW, now_mono=0.0)
-    assert q.ready(latest_t=10.0, now_mono=5.0) == []
-    assert len(q.ready(latest_t=10.0, now_mono=6.5)) == 1     # post + margin of wall time passed
-
-
-def test_camera_offline_is_never_held() -> None:
-    q = StepQueue(clip_pre_s=2.0, clip_post_s=3.0)
-    q.add(event(EventKind.CAMERA_OFFLINE, Phase.ONSET, 10.0), NOW, now_mono=0.0)
-    assert [w for _, w in q.ready(latest_t=None, now_mono=0.0)] == [None]
+def test_clip_is_due_when_recorded_or_when_frames_stop() -> None:
+    jobs = ClipJobs(clip_pre_s=2.0, clip_post_s=3.0)
+    alert = to_alert("edge-01", "cam-001", event(EventKind.LANDSLIDE, Phase.ONSET, 10.0), 0, NOW, None)
+    jobs.add(alert, 10.0, send_by=6.0)
+    assert jobs.due(latest_t=12.0, now_mono=2.0) == []          # 3 s after onset not yet recorded
+    ((job, window),) = jobs.due(latest_t=13.0, now_mono=3.0)
+    assert window == (8.0, 13.0) and job.alert is alert and len(jobs) == 0
+    jobs.add(alert, 10.0, send_by=6.0)
+    assert jobs.due(latest_t=10.0, now_mono=5.0) == []
+    assert len(jobs.due(latest_t=10.0, now_mono=6.5)) == 1    # post + margin of wall time passed
+    jobs.add(alert, 10.0, send_by=6.0)
+    assert len(jobs.due(latest_t=None, now_mono=0.0, force=True)) == 1  # on stop
 
 
 def test_ring_is_bounded_and_clip_decodes() -> None:
@@ -74,6 +79,8 @@ def test_alert_carries_the_step_with_a_stable_id_and_valid_media() -> None:
     clip = encode_mp4(ring.window(0, 10), fps=2.0)
     ev = event(EventKind.LANDSLIDE, Phase.UPDATE, 30.0)
     a = to_alert("edge-01", "cam-001", ev, 7, NOW, clip)
+    bare = to_alert("edge-01", "cam-001", ev, 7, NOW, None)
+    assert bare.clip_mp4 is None and with_clip(bare, clip) == a and with_clip(bare, None) is None
     assert a.id == to_alert("edge-01", "cam-001", ev, 7, NOW, clip).id
     assert a.id != to_alert("edge-01", "cam-001", ev, 8, NOW, clip).id
     assert a.seq == 7 and a.started_at == NOW - timedelta(seconds=2.0) and a.video_time_s == 30.0

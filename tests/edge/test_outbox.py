@@ -49,6 +49,29 @@ def test_heads_keep_order_per_camera(tmp_path: Path) -> None:
     assert box.heads(skip_lanes=frozenset({"cam-b"}))[0].msg_id == a2.id
 
 
+def test_a_held_onset_blocks_its_lane_until_completed_with_its_clip(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    onset = box.enqueue_alert("cam-a", alert_builder("cam-a", n=1), held=True)
+    clear = box.enqueue_alert("cam-a", alert_builder("cam-a", Phase.CLEAR, n=1))
+    other = box.enqueue_alert("cam-b", alert_builder("cam-b", n=1))
+    assert [m.msg_id for m in box.heads()] == [other.id]  # cam-a waits for its onset's clip
+    box.complete(onset.id, onset.model_copy(update={"details": {"clip": "attached"}}))
+    heads = box.heads()
+    assert [m.msg_id for m in heads] == [onset.id, other.id]
+    assert b'"attached"' in heads[0].body
+    box.ack(heads[0].id)
+    assert box.heads()[0].msg_id == clear.id
+
+
+def test_onsets_held_when_the_worker_died_are_released_on_restart(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    onset = box.enqueue_alert("cam-a", alert_builder("cam-a", n=1), held=True)
+    assert box.heads() == []
+    box.close()  # as good as a SIGKILL for what is on disk
+    box = Outbox(tmp_path / "o.db", 10_000_000)
+    assert [m.msg_id for m in box.heads()] == [onset.id]
+
+
 def test_sequence_and_messages_survive_reopening(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db", 10_000_000)
     first = box.enqueue_alert("cam-a", alert_builder("cam-a", n=1))
