@@ -11,6 +11,7 @@ import { kindLabel, stateLabel } from './town.js';
 export const FEED_TYPES = ['incident.created', 'incident.updated', 'incident.cleared',
   'work_order.created', 'work_order.updated', 'work_order.escalated', 'camera.status'];
 const MAX_ITEMS = 200;
+const FAULTS_KEY = 'gridwatch.feed.faults';
 /** Incidents and orders loaded on start, so the panel shows the recent past, not an empty list. */
 const RECENT = 100;
 /** Events older than this when they arrive are history being replayed: no flash, no sound. */
@@ -35,6 +36,7 @@ export class FeedPanel {
    */
   async start() {
     document.addEventListener('langchange', () => this.render());
+    this.setupFaultSwitch();
     const head = await api.get('/api/v1/console/feed-head');
     const [incidents, orders] = await Promise.all([
       api.get(`/api/v1/incidents?limit=${RECENT}`), api.get(`/api/v1/work-orders?limit=${RECENT}`)]);
@@ -79,6 +81,20 @@ export class FeedPanel {
         this.ctx.bus.dispatchEvent(new CustomEvent('feed', { detail: ev }));
       });
     }
+  }
+
+  /** Camera faults can be many at dusk; the desk may hide them (the health wall still shows them). */
+  setupFaultSwitch() {
+    const button = document.getElementById('feed-faults');
+    try { this.hideFaults = localStorage.getItem(FAULTS_KEY) === 'hide'; } catch { this.hideFaults = false; }
+    const show = () => button.setAttribute('aria-pressed', String(!this.hideFaults));
+    show();
+    button.addEventListener('click', () => {
+      this.hideFaults = !this.hideFaults;
+      try { localStorage.setItem(FAULTS_KEY, this.hideFaults ? 'hide' : 'show'); } catch { /* not remembered */ }
+      show();
+      this.render();
+    });
   }
 
   setState(state) {
@@ -138,7 +154,8 @@ export class FeedPanel {
 
   render() {
     const town = this.ctx.town;
-    const items = [...this.items.values()].sort((a, b) => new Date(b.at) - new Date(a.at));
+    const items = [...this.items.values()].sort((a, b) => new Date(b.at) - new Date(a.at))
+      .filter((i) => !(this.hideFaults && String(i.kind).startsWith('camera_')));
     const open = items.filter((i) => i.incidentState !== 'closed' && !['closed', 'rejected'].includes(i.orderState));
     this.count.textContent = t('feed.count', { open: open.length, total: items.length });
     this.empty.hidden = items.length > 0;
