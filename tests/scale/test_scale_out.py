@@ -1,0 +1,257 @@
+"""Scale-out: two hub processes on one PostgreSQL stay correct together.
+
+- the same alert posted to both at the same moment is stored once: one incident, one work order,
+  one receipt with duplicate=false and the other copy answered with the same ids;
+- a feed client on process A gets every event, caused through A or B, once and in id order, and can
+  resume on process B with Last-Event-ID where it left A;
+- a missed deadline is escalated exactly once while both processes' deadline watchers run.
+
+All against real processes (``gridwatch hub``) and a real PostgreSQL; no timing is asserted, only
+waited for (with generous limits that fail the test only if something never happens).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from central.app import build_hub
+from central.context import Hub
+from central.deadlines import check_deadlines
+from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
+from central.settings import HubConfig
+from gridwatch.config import load_town
+from tests.central.conftest import alert, jpeg
+from tests.scale.conftest import Pair
+from tests.support.hub import SAMPLE_TOWN
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+WAIT_S = 60.0  # a limit for things that must happen eventually, never a speed requirement
+
+
+def post(url: str, token: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(url + "/api/v1/alerts", json=body, headers={"Authorization": f"Bearer {token}"},
+                      timeout=60)
+
+
+def at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run the calls in threads released together by a barrier."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], httpx.Response]) -> httpx.Response:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def wait_for(what: str, check: Callable[[], bool], limit_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.2)
+
+
+def feed_events(url: str, token: str, last: int | None, until: int) -> Iterator[dict[str, Any]]:
+    """Read the live feed (follow) from ``last`` until the event with id ``until`` has come."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if last is not None:
+        headers["Last-Event-ID"] = str(last)
+    with httpx.stream("GET", url + "/api/v1/feed", headers=headers, timeout=WAIT_S) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                ev = json.loads(line[6:])
+                yield ev
+                if ev["id"] >= until:
+                    return
+
+
+def test_same_alert_to_both_processes_is_stored_once(pair: Pair) -> None:
+    now = datetime.now(UTC)
+    snap = jpeg()
+    token = pair.edge["edge-01"]
+    for n, cam in enumerate(("cam-001", "cam-004", "cam-006")):
+        body = alert(cam, event=f"same-{n}", at=now, snapshot=snap)
+        # each process gets the alert twice, all four copies released at the same moment
+        rs = at_once([lambda u=u, b=body: post(u, token, b) for u in (pair.a.url, pair.b.url) * 2])
+        assert all(r.status_code in (200, 201) for r in rs), [r.text for r in rs]
+        receipts = [r.json() for r in rs]
+        assert sorted(r["duplicate"] for r in receipts) == [False, True, True, True]
+        assert len({(r["incident_id"], r["work_order_id"]) for r in receipts}) == 1
+        assert receipts[0]["work_order_id"] is not None
+        db = pair.db()
+        try:
+            with db.read() as s:
+                stored = select(func.count()).select_from(AlertRow).where(AlertRow.id == body["id"])
+                assert s.scalar(stored) == 1
+                orders = s.scalar(select(func.count()).select_from(WorkOrder)
+                                  .where(WorkOrder.incident_id == receipts[0]["incident_id"]))
+                assert orders == 1
+        finally:
+            db.dispose()
+
+
+def test_two_events_on_one_camera_through_two_processes_make_one_incident(pair: Pair) -> None:
+    """Different alerts for the same camera and kind, one to each process at once: one incident."""
+    now = datetime.now(UTC)
+    token = pair.edge["edge-02"]
+    a = alert("cam-021", "road_blockage", event="twin-a", at=now, node="edge-02")
+    b = alert("cam-021", "road_blockage", event="twin-b", at=now, node="edge-02")
+    ra, rb = at_once([lambda: post(pair.a.url, token, a), lambda: post(pair.b.url, token, b)])
+    assert ra.status_code == 201 and rb.status_code == 201, (ra.text, rb.text)
+    assert ra.json()["incident_id"] == rb.json()["incident_id"]
+    assert ra.json()["work_order_id"] == rb.json()["work_order_id"] is not None
+    db = pair.db()
+    try:
+        with db.read() as s:
+            open_incidents = s.scalar(
+                select(func.count()).select_from(Incident)
+                .where(Incident.camera_id == "cam-021", Incident.kind == "road_blockage"))
+            assert open_incidents == 1
+    finally:
+        db.dispose()
+
+
+def test_feed_on_one_process_is_complete_and_in_order_for_writes_through_both(pair: Pair) -> None:
+    start = _last_event_id(pair)
+    token = pair.edge["edge-03"]
+    cams = [f"cam-{n:03d}" for n in range(41, 61)]
+    now = datetime.now(UTC)
+    bodies = [alert(c, "flooding", event=f"feed-{i}", at=now, node="edge-03") for i, c in enumerate(cams)]
+    received: list[dict[str, Any]] = []
+    reader_ready = threading.Event()
+    hang_up = threading.Event()
+
+    def read_live() -> None:
+        # follows process A's feed from before the writes until told to hang up
+        headers = {"Authorization": f"Bearer {pair.desk}", "Last-Event-ID": str(start)}
+        with httpx.stream("GET", pair.a.url + "/api/v1/feed", headers=headers, timeout=WAIT_S) as r:
+            reader_ready.set()
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+                if hang_up.is_set():
+                    return
+
+    reader = threading.Thread(target=read_live, daemon=True)
+    reader.start()
+    assert reader_ready.wait(WAIT_S)
+    # writes go to both processes at once, alternating, from several threads
+    urls = [pair.a.url, pair.b.url]
+    with ThreadPoolExecutor(6) as pool:
+        rs = list(pool.map(lambda ib: post(urls[ib[0] % 2], token, ib[1]), enumerate(bodies)))
+    assert all(r.status_code == 201 for r in rs), [r.text for r in rs if r.status_code != 201]
+    final = _last_event_id(pair)
+    wait_for("the feed on A delivers the last event written (through A or B)",
+             lambda: any(e["id"] >= final for e in received))
+    hang_up.set()
+
+    expected = [i for i in _event_ids_after(pair, start) if i <= final]
+    got = [e["id"] for e in received if e["id"] <= final]
+    assert got == expected  # all of them, once each, in order
+    # every alert's incident was announced on A's feed, whichever process took it
+    announced = {e["data"]["id"] for e in received if e["type"].startswith("incident.")}
+    assert {r.json()["incident_id"] for r in rs} <= announced
+
+    # resume across processes: read part of the log on A, hang up, continue on B from the last id
+    middle = expected[len(expected) // 2]
+    first = [e["id"] for e in feed_events(pair.a.url, pair.desk, start, middle)]
+    second = [e["id"] for e in feed_events(pair.b.url, pair.desk, first[-1], expected[-1])]
+    assert first + second == expected
+
+
+def test_missed_deadline_is_escalated_once_with_both_watchers_running(pair: Pair, tmp_path: Path) -> None:
+    token = pair.edge["edge-01"]
+    now = datetime.now(UTC)
+    cams = ["cam-010", "cam-019", "cam-020", "cam-005"]
+    rs = [post(pair.a.url if i % 2 else pair.b.url, token,
+               alert(c, "landslide", event=f"late-{i}", at=now)) for i, c in enumerate(cams)]
+    assert all(r.status_code == 201 for r in rs), [r.text for r in rs]
+    orders = sorted({r.json()["work_order_id"] for r in rs})
+    assert None not in orders
+    db = pair.db()
+    try:
+        # Time passes for these orders: their acknowledge deadline is now behind us. Both processes
+        # run their deadline watchers (every 5 s by default) against this one database.
+        with db.write() as s:
+            s.execute(update(WorkOrder).where(WorkOrder.id.in_(orders))
+                      .values(acknowledge_by=datetime.now(UTC) - timedelta(minutes=1))
+                      .execution_options(synchronize_session=False))
+
+        def escalated() -> bool:
+            with db.read() as s:
+                return s.scalar(select(func.count()).select_from(WorkOrder).where(
+                    WorkOrder.id.in_(orders), WorkOrder.acknowledge_escalated_at.is_not(None))) == len(orders)
+
+        # More watchers race the two processes' own: passes released at the same moment from
+        # threads, each with its own engine, like further hub processes.
+        hubs = [build_hub(load_town(SAMPLE_TOWN), HubConfig(db_url=pair.db_url, media_dir=tmp_path))
+                for _ in range(4)]
+        try:
+            barrier = threading.Barrier(len(hubs))
+
+            def race(hub: Hub) -> int:
+                barrier.wait()
+                return len([b for b in check_deadlines(hub, datetime.now(UTC)) if b.work_order_id in orders])
+
+            with ThreadPoolExecutor(len(hubs)) as pool:
+                won = list(pool.map(race, hubs))
+        finally:
+            for hub in hubs:
+                hub.db.dispose()
+        assert sum(won) <= len(orders)  # (the processes' watchers may have taken some first)
+        wait_for("the late orders are escalated", escalated)
+        # let both watchers make further passes over the same (already escalated) orders
+        seen = _watcher_passes_after(pair, 2)
+        assert seen, "the watchers did not run again"
+        with db.read() as s:
+            per_order = dict(s.execute(
+                select(HistoryRow.work_order_id, func.count()).where(
+                    HistoryRow.work_order_id.in_(orders), HistoryRow.action == "escalate")
+                .group_by(HistoryRow.work_order_id)).all())
+            events = [e.data for e in s.execute(
+                select(FeedEvent).where(FeedEvent.type == "work_order.escalated")).scalars()]
+        assert per_order == {o: 1 for o in orders}
+        announced = [e["id"] for e in events if e["id"] in orders]
+        assert sorted(announced) == orders
+    finally:
+        db.dispose()
+
+
+def _watcher_passes_after(pair: Pair, passes: int) -> bool:
+    """Wait out ``passes`` more watcher intervals (5 s each by default) of both processes."""
+    time.sleep(5.0 * passes + 1.0)
+    return pair.a.proc is not None and pair.a.proc.poll() is None and pair.b.proc is not None \
+        and pair.b.proc.poll() is None
+
+
+def _last_event_id(pair: Pair) -> int:
+    db = pair.db()
+    try:
+        with db.read() as s:
+            return int(s.scalar(select(func.max(FeedEvent.id))) or 0)
+    finally:
+        db.dispose()
+
+
+def _event_ids_after(pair: Pair, start: int) -> list[int]:
+    db = pair.db()
+    try:
+        with db.read() as s:
+            return list(s.scalars(select(FeedEvent.id).where(FeedEvent.id > start).order_by(FeedEvent.id)))
+    finally:
+        db.dispose()
