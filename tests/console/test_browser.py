@@ -281,7 +281,7 @@ def test_acknowledge_and_dispatch_from_the_order_page(stack: Stack, page: Any) -
     first = page.inner_text("[data-deadline='arrive'] .left")
     _until(page, f"document.querySelector(\"[data-deadline='arrive'] .left\").textContent !== {first!r}")
     assert _same_document(page)
-    page.evaluate("document.querySelector('#order-clip').pause()")
+    _until(page, "document.querySelector('#order-clip').readyState >= 2")  # a picture to show
     _shoot(page, "order")
 
 

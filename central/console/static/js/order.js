@@ -71,7 +71,7 @@ export class OrderView {
           h('div', { class: 'media' },
             o.snapshot_url ? h('img', { id: 'order-snapshot', src: o.snapshot_url, alt: '' })
               : h('div', { class: 'thumb none', i18n: 'feed.no_snapshot' }),
-            o.clip_url ? h('video', { id: 'order-clip', src: o.clip_url, controls: true, preload: 'metadata', muted: true, playsinline: true })
+            o.clip_url ? h('video', { id: 'order-clip', src: o.clip_url, controls: true, preload: 'auto', muted: true, playsinline: true })
               : h('div', { class: 'thumb none', i18n: 'order.no_clip' }))),
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.location' }),
