@@ -308,7 +308,7 @@ def _fault(m: _Maker, kind: str, start: float, period: str) -> Fault:
                 kind,
                 start,
                 None,
-                {"gain": m.u(1.3, 2.0), "glare": m.u(1.2, 2.0), "gx": m.u(0.2, 0.8), "gy": m.u(0.1, 0.6)},
+                {"gain": m.u(1.2, 1.6), "glare": m.u(1.0, 1.6), "gx": m.u(0.2, 0.8), "gy": m.u(0.1, 0.6)},
             )
         return Fault(kind, start, None, {"gain": m.u(4.0, 9.0), "ramp": m.u(0, 1)})
     if kind == "camera_offline":

@@ -41,6 +41,10 @@ def _patch(
     )
 
 
+def _unit(field: np.ndarray) -> np.ndarray:
+    return (field - field.mean()) / (field.std() + 1e-6)
+
+
 class Deposit:
     """A pile of material (landslide or dumped debris) with soft irregular edges and some boulders.
 
@@ -84,9 +88,9 @@ class Deposit:
         n1 = sample(noise, ga * 6 + 11, gb * 6)
         n2 = sample(noise, ga * 2.5, gb * 2.5 + 31)
         n3 = sample(noise, ga * 1.1 + 40, gb * 1.1 + 5)
-        rough = 0.28 * min(length, b_to - b_from) * (n3 - 0.5) * 2 + 0.12 * min(length, b_to - b_from) * (
-            n1 - 0.5
-        )
+        size = min(length, b_to - b_from)
+        # lobes and bays along the outline: noise scaled to unit spread, so every pile gets them
+        rough = size * (0.12 * _unit(n3) + 0.04 * _unit(n1))
         if mode == "slide":
             half = length / 2 * (0.65 + 0.35 * np.clip(v, 0, 1)) * (0.8 + 0.4 * n2)
             lateral = 1 - np.abs(ga - a_c) / np.maximum(half, 0.3)
@@ -343,9 +347,9 @@ class RealFlood(Flood):
             ga,
             gb,
             a_c,
-            float(ga.max() - ga.min()),
+            0.7 * float(ga.max() - ga.min()),  # stays clear of the box's edges
             b_c,
-            float(gb.max() - gb.min()) / 2,
+            0.7 * float(gb.max() - gb.min()) / 2,
             t_begin,
             rise_s,
             look,
@@ -381,7 +385,7 @@ class FallenTree:
         ppm = layout.scale(a_c)
         height_m = abs(tip_b - base_b)
         sh = max(8, int(height_m * ppm))
-        sw = max(6, int(rng.uniform(0.35, 0.55) * height_m * ppm))
+        sw = max(6, int(rng.uniform(0.6, 0.9) * height_m * ppm))
         spr = np.zeros((sh, sw, 4), np.float32)
         trunk = max(2, int(0.35 * ppm))
         bark = np.array([0.32, 0.24, 0.16], np.float32) * rng.uniform(0.8, 1.2)

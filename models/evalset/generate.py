@@ -15,6 +15,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+import cv2
+
 from models.evalset.render import ClipRenderer, ClipSpec
 from models.evalset.textures import Textures
 from models.evalset.writer import Mp4Writer
@@ -46,12 +48,17 @@ def render_to_files(spec: ClipSpec, out_dir: Path, footage: Path) -> dict:
 
 
 def _job(spec: ClipSpec, out_dir: str, footage: str) -> tuple[str, dict, float]:
+    # the pool already runs one clip per core; OpenCV's own threads would only fight over them
+    cv2.setNumThreads(1)
     t0 = time.monotonic()
     labels = render_to_files(spec, Path(out_dir), Path(footage))
     return spec.name, labels, time.monotonic() - t0
 
 
-def generate(out_dir: Path, specs: list[ClipSpec], footage: Path, jobs: int) -> list[dict]:
+def generate(
+    out_dir: Path, specs: list[ClipSpec], footage: Path, jobs: int, merge: bool = False
+) -> list[dict]:
+    """Render ``specs`` into ``out_dir`` and write its index (``merge``: keep other clips already listed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if not footage.is_file() and any(s.scene.startswith("real") for s in specs):
         raise FileNotFoundError(f"real footage {footage} is missing: run scripts/fetch_footage.sh first")
@@ -72,6 +79,15 @@ def generate(out_dir: Path, specs: list[ClipSpec], footage: Path, jobs: int) -> 
                 flush=True,
             )
     index = []
+    index_path = out_dir / "index.json"
+    if merge and index_path.is_file():
+        # a partial run (--only) updates its clips and keeps the others that are still on disk
+        try:
+            old = json.loads(index_path.read_text()).get("clips", [])
+        except (ValueError, AttributeError):
+            old = []
+        fresh = {s.name for s in specs}
+        index = [c for c in old if c.get("name") not in fresh and (out_dir / str(c.get("video"))).is_file()]
     for s in specs:
         lb = results[s.name]
         index.append(
@@ -85,9 +101,8 @@ def generate(out_dir: Path, specs: list[ClipSpec], footage: Path, jobs: int) -> 
             }
         )
     hours = sum(x["duration_s"] for x in index) / 3600
-    (out_dir / "index.json").write_text(
-        json.dumps({"clips": index, "camera_hours": round(hours, 3)}, indent=1) + "\n"
-    )
+    index.sort(key=lambda c: c["name"])
+    index_path.write_text(json.dumps({"clips": index, "camera_hours": round(hours, 3)}, indent=1) + "\n")
     print(
         f"wrote {len(index)} clips, {hours:.2f} camera-hours, in {time.monotonic() - t0:.0f}s to {out_dir}",
         file=sys.stderr,
@@ -113,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"no clip matches {args.only!r}", file=sys.stderr)
             return 2
     try:
-        generate(args.out_dir, specs, args.footage, max(1, args.jobs))
+        generate(args.out_dir, specs, args.footage, max(1, args.jobs), merge=bool(args.only))
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -200,7 +200,8 @@ class ClipRenderer:
             )
         elif kind == "tree":
             cover = float(ev["cover"])
-            far = bool(ev.get("far_side", False))
+            # seen across the road, a tree on the near verge would hide the road before it fell
+            far = bool(ev.get("far_side", False)) and layout is not None and layout.kind == "along"
             tree = FallenTree(rng, tex, scene, a_c=a_c, cover=cover, t_begin=t, from_far_side=far, end=end)
             self.layers.append(tree)
             self.labels.append(tree.label())
@@ -267,7 +268,7 @@ class ClipRenderer:
             return 0.0
         pos = float(ev.get("pos", rng.uniform(0.3, 0.7)))
         if layout.kind == "along":
-            return 12.0 + pos * 28.0
+            return 10.0 + pos * 16.0
         a0, a1 = layout.a_range
         return a0 + pos * (a1 - a0)
 

@@ -436,7 +436,7 @@ def stalled_vehicle(
     else:
         direction = 1 if lane_b < w / 2 else -1
         start, end = (3.0, 140.0) if direction > 0 else (140.0, 3.0)
-        a_stop = float(rng.uniform(14, 30))
+        a_stop = float(rng.uniform(10, 18))
     speed = float(rng.uniform(7, 11))
     brake = speed * speed / (2 * 3.0)
     # enter so that braking ends at t_stop
