@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { timeLeft } from './format.js';
 import { localName, t } from './i18n.js';
-import { kindLabel, stateLabel } from './town.js';
+import { can, kindLabel, stateLabel } from './town.js';
 
 export const STATES = ['new', 'acknowledged', 'dispatched', 'accepted', 'on_site', 'resolved', 'closed', 'rejected'];
 /** Board columns: the open states, then one column for finished orders (closed or rejected). */
@@ -13,6 +13,8 @@ const COLUMNS = [['new'], ['acknowledged'], ['dispatched'], ['accepted'], ['on_s
 const DONE = new Set(['closed', 'rejected']);
 /** Finished orders shown per column (the rest are in the list API). */
 const DONE_SHOWN = 30;
+/** How often the board looks again when the user's role has no live feed. */
+const POLL_MS = 30_000;
 
 /** The deadline that matters next for an order, or null when none is pending. */
 export function nextDeadline(o) {
@@ -40,13 +42,20 @@ export class BoardView {
     this.ctx.bus.addEventListener('feed', this.onFeed);
     document.addEventListener('langchange', this.onLang);
     this.timer = setInterval(() => this.tick(), 1000);
+    await this.reload();
+    // Roles without the live feed (grid workers) see changes by looking again now and then.
+    if (!can(this.ctx.session, 'feed')) this.poll = setInterval(() => this.reload().catch(() => {}), POLL_MS);
+  }
+
+  async reload() {
     const list = await api.get('/api/v1/work-orders?limit=500');
-    for (const o of (Array.isArray(list) ? list : list.items || [])) this.orders.set(o.id, o);
+    this.orders = new Map((Array.isArray(list) ? list : list.items || []).map((o) => [o.id, o]));
     this.render();
   }
 
   unmount() {
     clearInterval(this.timer);
+    clearInterval(this.poll);
     this.ctx.bus.removeEventListener('feed', this.onFeed);
     document.removeEventListener('langchange', this.onLang);
   }
