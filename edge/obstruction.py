@@ -43,6 +43,8 @@ ARRIVAL_S = 20.0
 SLOPE_LOOKBACK_S = 8.0
 #: Blocks anomalous without a standing event this long are absorbed into the reference.
 ABSORB_S = 1800.0
+#: Least share of the road's area standing water must cover to be flooding.
+FLOOD_MIN_AREA = 0.03
 #: Least components size (blocks) worth considering.
 MIN_BLOCKS = 3
 OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
@@ -99,6 +101,11 @@ class ObstructionDetector:
         # Where material may come from when no slope ROI is given: the road's own border (not the bottom
         # of the frame, where the camera's near side is).
         self.edge_band = self._edge_band()
+        # Road blocks where slope material first lands: next to the slope, or the road's border.
+        if self.slope is not None:
+            self.entry = self.road & (cv2.dilate(self.slope.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        else:
+            self.entry = self.edge_band
         self._reset()
 
     def _road_is_horizontal(self) -> bool:
@@ -172,15 +179,18 @@ class ObstructionDetector:
 
         started = now_on & ~was_on & (self.run == 0)
         self.first_t[started] = t
-        # origin of new anomalies: next to recent slope activity, or on the road's border
+        # Did new anomalies come from the slope? They must start in the entry zone beside the slope
+        # while the slope itself is active (material moving down it), or spread from such blocks
+        # while the material is still arriving.
         if self.slope is not None:
             active_slope = self.slope & (now_on | ~still_now)
             self.slope_last[active_slope] = t
             recent = (self.slope_last >= t - SLOPE_LOOKBACK_S).astype(np.uint8)
-            near = cv2.dilate(recent, np.ones((7, 7), np.uint8)) > 0
+            near = self.entry & (cv2.dilate(recent, np.ones((5, 5), np.uint8)) > 0)
         else:
-            near = self.edge_band
-        spread = cv2.dilate((self.origin & self.on).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            near = self.entry
+        arriving = self.origin & self.on & (self.first_t >= t - ARRIVAL_S)
+        spread = cv2.dilate(arriving.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         self.origin[started] = (near | spread)[started]
 
         keep_on = now_on
@@ -228,7 +238,10 @@ class ObstructionDetector:
             kind_p = {"debris": float(p[1]), "water": float(p[2]), "object": float(p[3])}
             arrival = float(self.rest_t[sel].max() - self.first_t[sel].min()) if (self.still[sel] > 0).any() \
                 else float(t - self.first_t[sel].min())
-            origin = float(self.origin[sel].mean())
+            # the first blocks of the obstruction tell where it came from
+            t_min = float(self.first_t[sel].min())
+            early = sel & (self.first_t <= t_min + 1.0)
+            origin = float(self.origin[early].mean())
             # fallen trees and branches turn the road greener; a landslide brings earth and rock
             cur_c, ref_c = colour[sel].mean(axis=0), ref_colour[sel].mean(axis=0)
             d_chroma = cur_c / (cur_c.sum() + 3.0) - ref_c / (ref_c.sum() + 3.0)
@@ -242,13 +255,18 @@ class ObstructionDetector:
                                 "d_green": round(float(d_chroma[1]), 4),
                                 "d_red": round(float(d_chroma[2]), 4)}
             if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]):
-                if share >= s.blockage_min_width or area_share >= 0.1:
+                # standing water is a clear, large surface: a weak water reading over a small area is
+                # more likely a person or an object with a reflection
+                other = max(kind_p["debris"], kind_p["object"])
+                clear = kind_p["water"] >= 0.45 and kind_p["water"] >= 1.3 * other
+                large = (share >= s.blockage_min_width or area_share >= 0.1) and area_share >= FLOOD_MIN_AREA
+                if clear and large:
                     score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))
                     out.append(Component(EventKind.FLOODING, share, area_share, score, bbox, details))
                 continue
             # rock and mud, clearly (a person or a vehicle reads as "object" in part)
-            earthy = kind_p["debris"] >= 0.55 and kind_p["debris"] >= 2.0 * kind_p["object"]
-            landslide = (earthy and arrival <= ARRIVAL_S and origin >= 0.2
+            earthy = kind_p["debris"] >= 0.65 and kind_p["debris"] >= 2.5 * kind_p["object"]
+            landslide = (earthy and arrival <= ARRIVAL_S and origin >= 0.1
                          and not vegetation and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))

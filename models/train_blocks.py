@@ -125,8 +125,17 @@ class Material:
             bg = self.painted_ground()
         if self.rng.random() < 0.5:
             bg = bg[:, ::-1].copy()
-        if self.rng.random() < 0.3:  # dusk / night reference
+        r2 = self.rng.random()
+        if r2 < 0.25:  # dusk reference
             bg *= self.rng.uniform(0.25, 0.7)
+        elif r2 < 0.4:  # night: very dark, with a few lamp pools
+            bg *= self.rng.uniform(0.06, 0.2)
+            for _ in range(self.rng.integers(0, 3)):
+                g = np.zeros((H, W), np.float32)
+                cv2.circle(g, (int(self.rng.uniform(0, W)), int(self.rng.uniform(0, H))),
+                           int(self.rng.uniform(10, 50)), 1.0, -1)
+                g = cv2.GaussianBlur(g, (0, 0), 15)
+                bg = bg * (1 + 3 * g[..., None])
         return bg
 
 
@@ -218,7 +227,8 @@ def benign(mat: Material, cur: np.ndarray) -> np.ndarray:
         out *= rng.uniform(0.85, 1.15, 3)[None, None, :]
     if rng.random() < 0.5:  # soft shadows
         for _ in range(rng.integers(1, 3)):
-            sm = blob_mask(rng, rng.uniform(0, W), rng.uniform(0, H), rng.uniform(20, 120), rng.uniform(15, 80))
+            sm = blob_mask(rng, rng.uniform(0, W), rng.uniform(0, H), rng.uniform(20, 120),
+                           rng.uniform(15, 80))
             sm = cv2.GaussianBlur(sm, (0, 0), rng.uniform(1, 6))
             f = rng.uniform(0.35, 0.8)
             tintc = np.array([1.08, 1.0, 0.92], np.float32)
@@ -232,8 +242,15 @@ def benign(mat: Material, cur: np.ndarray) -> np.ndarray:
             col = np.array([rng.uniform(120, 200), rng.uniform(170, 230), rng.uniform(200, 255)], np.float32)
             out = out + g[..., None] * col[None, None, :] * rng.uniform(0.2, 0.7)
     if rng.random() < 0.25:  # wet road: darker, same texture
-        wm = blob_mask(rng, rng.uniform(0, W), rng.uniform(H / 2, H), rng.uniform(40, 160), rng.uniform(20, 60))
+        wm = blob_mask(rng, rng.uniform(0, W), rng.uniform(H / 2, H), rng.uniform(40, 160),
+                       rng.uniform(20, 60))
         out = out * (1 - wm[..., None] * rng.uniform(0.1, 0.35))
+    if rng.random() < 0.2:  # rain: thin bright streaks
+        streaks = np.zeros((H, W), np.float32)
+        for _ in range(int(rng.integers(50, 300))):
+            x, y = int(rng.uniform(0, W)), int(rng.uniform(0, H))
+            cv2.line(streaks, (x, y), (x + int(rng.integers(-2, 3)), y + int(rng.integers(4, 12))), 1.0, 1)
+        out = out + streaks[..., None] * rng.uniform(10, 40)
     if rng.random() < 0.5:  # shake
         dx, dy = rng.integers(-2, 3), rng.integers(-2, 3)
         out = cv2.warpAffine(out, np.float32([[1, 0, dx], [0, 1, dy]]), (W, H), borderMode=cv2.BORDER_REFLECT)
@@ -266,7 +283,7 @@ def make_pair(mat: Material) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     cur = benign(mat, cur)
     cur8 = np.clip(cur, 0, 255).astype(np.uint8)
     if rng.random() < 0.6:
-        ok, buf = cv2.imencode(".jpg", cur8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 90))])
+        _ok, buf = cv2.imencode(".jpg", cur8, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 90))])
         cur8 = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return ref, cur8, cover
 
@@ -301,7 +318,8 @@ def train_mlp(x: np.ndarray, y: np.ndarray, hidden: int = 32, epochs: int = 12, 
     dims = [x.shape[1], hidden, hidden, 4]
     params = {}
     for i in range(3):
-        params[f"W{i}"] = (rng.standard_normal((dims[i], dims[i + 1])) * np.sqrt(2 / dims[i])).astype(np.float32)
+        w0 = rng.standard_normal((dims[i], dims[i + 1])) * np.sqrt(2 / dims[i])
+        params[f"W{i}"] = w0.astype(np.float32)
         params[f"b{i}"] = np.zeros(dims[i + 1], np.float32)
     m = {k: np.zeros_like(v) for k, v in params.items()}
     v = {k: np.zeros_like(p) for k, p in params.items()}
@@ -393,7 +411,8 @@ def report(params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[
     out["anomaly_vs_benign"] = {
         "precision": round(float((anom_true & anom_pred).sum() / max(1, anom_pred.sum())), 4),
         "recall": round(float((anom_true & anom_pred).sum() / max(1, anom_true.sum())), 4),
-        "benign_false_positive_rate": round(float((~anom_true & anom_pred).sum() / max(1, (~anom_true).sum())), 4),
+        "benign_false_positive_rate": round(
+            float((~anom_true & anom_pred).sum() / max(1, (~anom_true).sum())), 4),
     }
     return out
 
