@@ -10,6 +10,7 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -121,4 +122,22 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     async def _bad_text(_: Request, exc: UnicodeDecodeError) -> JSONResponse:
         return JSONResponse({"detail": "request body is not UTF-8 text"}, status_code=400)
 
+    _declare_message_422(app)
     return app
+
+
+def _declare_message_422(app: FastAPI) -> None:
+    """Say in the OpenAPI schema what the hub really sends with 422: pydantic's list of errors, or
+    one message string from a check beyond the schema (an unknown state, a bad evidence image)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = build()
+        props = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError", {})
+        detail = props.get("properties", {}).get("detail")
+        if first and detail is not None and "anyOf" not in detail:
+            props["properties"]["detail"] = {"anyOf": [detail, {"type": "string"}], "title": "Detail"}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
