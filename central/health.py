@@ -19,6 +19,7 @@ from central.db import Database
 from central.feed import publish
 from central.models import CameraState, CameraStatusLog, NodeState
 from gridwatch.config import Town
+from gridwatch.config.schema import Camera
 from gridwatch.wire import CameraStatus, Heartbeat
 
 OFFLINE = CameraStatus.OFFLINE.value
@@ -169,7 +170,7 @@ def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[di
     out = []
     for cam in town.cameras:
         st = states.get(cam.id)
-        item = _camera_json(town, cam.id, st)
+        item = _camera_json(cam, st)
         if f.status and item["status"] != f.status:
             continue
         if (
@@ -182,8 +183,7 @@ def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[di
     return out
 
 
-def _camera_json(town: Town, camera_id: str, st: CameraState | None) -> dict[str, Any]:
-    cam = town.camera(camera_id)
+def _camera_json(cam: Camera, st: CameraState | None) -> dict[str, Any]:
 
     def iso(v: datetime | None) -> str | None:
         return v.isoformat() if v else None
@@ -241,7 +241,7 @@ def camera_health(db: Database, town: Town, camera_id: str, now: datetime) -> di
                 .order_by(CameraStatusLog.at, CameraStatusLog.id)
             ).scalars()
         )
-    out = _camera_json(town, camera_id, st)
+    out = _camera_json(town.camera(camera_id), st)
     out["availability"] = {
         "24h": availability(log, now - timedelta(hours=24), now),
         "7d": availability(log, now - timedelta(days=7), now),

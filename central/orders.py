@@ -6,7 +6,7 @@ they decide, appends the history row and announces the change on the feed, in on
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -124,7 +124,7 @@ def apply(
         wo.status_notes = f"false alarm: {reason}"
         details["reason"] = reason
         if wo.camera_id and silence_min > 0:
-            ends = now + _minutes(silence_min)
+            ends = now + timedelta(minutes=silence_min)
             s.add(
                 Silence(
                     camera_id=wo.camera_id,
@@ -156,12 +156,6 @@ def apply(
     if tr.to_state in TERMINAL and wo.incident_id is not None:
         _end_incident(s, town, wo.incident_id, now)
     publish(s, "work_order.updated", summary(town, wo, now) | {"action": tr.action.value}, now)
-
-
-def _minutes(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(minutes=n)
 
 
 def _end_incident(s: Session, town: Town, incident_id: int, now: datetime) -> None:

@@ -52,14 +52,18 @@ def pg_template(postgres_server: PostgresServer) -> str:  # noqa: F811
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, migrated database: a copy of a migrated SQLite file, or a PostgreSQL template copy."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database: a copy of a migrated SQLite file, or a PostgreSQL template copy
+    (dropped after the test)."""
     if request.param == "sqlite":
         target = tmp_path / "hub.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), target)
-        return f"sqlite:///{target}"
+        yield f"sqlite:///{target}"
+        return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database(template=request.getfixturevalue("pg_template"))
+    url = server.create_database(template=request.getfixturevalue("pg_template"))
+    yield url
+    server.drop_database(url)
 
 
 @dataclass
