@@ -115,7 +115,7 @@ class Demo:
         self._wait_healthy()
         self.procs.append(subprocess.Popen(self._cli(
             "edge", "--config", str(self.town_file), "--node", DEMO_NODE, "--token-file", str(token_file),
-            "--data-dir", str(self.data_dir / "edge"))))
+            "--data-dir", str(self.data_dir / "edge"), "--live-port", str(self.port + 1))))
         # Written last: its presence tells a watcher (and the e2e test) that the demo is up.
         (self.data_dir / "dispatcher.token").write_text(self.dispatcher_token, encoding="utf-8")
 
