@@ -2,6 +2,8 @@
 
 Onsets and updates of the same camera+kind merge while the incident is open (count, first and last
 seen, best snapshot). A clear marks the detection over; the work order stays until people close it.
+Steps of an event whose incident already ended (cleared, or its order closed) stay with that incident:
+only a new event (new ``event_id``) opens a new incident.
 Optionally the same kind on neighbouring cameras of one road, within ``hub.incident_group_window_s``,
 joins the open incident instead of opening a second order for the same landslide.
 An active silence (made by a false-alarm rejection) keeps the incident but makes no work order.
@@ -61,6 +63,12 @@ def apply_alert(
         _merge(inc, alert, row)
         publish(s, "incident.updated", orders.incident_json(town, inc), now)
         return Outcome(inc.id, _order_id(s, inc.id))
+    ended = _ended_incident_of_event(s, alert.event_id)
+    if ended is not None:
+        # A late update (or onset) of an event already cleared or whose order was closed: part of
+        # that record, not a new incident and a second order for the same thing.
+        _merge(ended, alert, row)
+        return Outcome(ended.id, _order_id(s, ended.id))
     group = _group_candidate(s, town, camera, alert, now)
     if group is not None:
         group.cameras = [*group.cameras, camera.id]
@@ -169,6 +177,17 @@ def _clear(
     _merge(inc, alert, row)
     publish(s, "incident.cleared", orders.incident_json(town, inc), now)
     return Outcome(inc.id, None)
+
+
+def _ended_incident_of_event(s: Session, event_id: str) -> Incident | None:
+    q = (
+        select(Incident)
+        .join(AlertRow, AlertRow.incident_id == Incident.id)
+        .where(AlertRow.event_id == event_id, Incident.state != "open")
+        .order_by(Incident.id.desc())
+        .limit(1)
+    )
+    return s.execute(q).scalars().first()
 
 
 def _merge(inc: Incident, alert: Alert, row: AlertRow) -> None:

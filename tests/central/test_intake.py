@@ -196,3 +196,17 @@ def test_neighbouring_cameras_on_one_road_group(hub, town) -> None:
     far = [c for c in town.cameras_of("edge-01") if c.road != a.road]
     r3 = hub.post_alert(alert(camera=far[0].id, event="ev-c")).json()
     assert r3["incident_id"] != r1["incident_id"]
+
+
+def test_late_steps_of_an_ended_event_do_not_reopen(hub) -> None:
+    hub.clock.advance(minutes=10)
+    first = hub.post_alert(alert(seq=1)).json()
+    hub.post_alert(alert(phase="clear", seq=3, at=T0.replace(minute=5)))
+    late = hub.post_alert(alert(phase="update", seq=2, at=T0.replace(minute=3))).json()
+    assert (late["incident_id"], late["work_order_id"]) == (first["incident_id"], first["work_order_id"])
+    # closing the order, then more updates of the same event: still that incident, no new order
+    oid = first["work_order_id"]
+    assert hub.act(oid, "dispatcher", "reject", reason="test").status_code == 200
+    again = hub.post_alert(alert(phase="update", seq=4, at=T0.replace(minute=6))).json()
+    assert again["incident_id"] == first["incident_id"]
+    assert _counts(hub) == (4, 1, 1)
