@@ -13,7 +13,8 @@ from sqlalchemy.sql import ColumnElement
 from central import orders
 from central.api.deps import MAX_ID, USERS, IdPath, hub_of, jpeg_from_base64
 from central.auth import Principal, require
-from central.models import WorkOrder
+from central.media import media_url
+from central.models import Incident, WorkOrder
 from central.workorders import (
     TERMINAL,
     Action,
@@ -103,9 +104,17 @@ def list_work_orders(
     with hub.db.read() as s:
         total = s.execute(select(func.count()).select_from(WorkOrder).where(*conds)).scalar_one()
         rows = s.execute(
-            select(WorkOrder).where(*conds).order_by(WorkOrder.id.desc()).limit(limit).offset(offset)
-        ).scalars()
-        items = [orders.summary(hub.town, wo, now) for wo in rows]
+            select(WorkOrder, Incident.snapshot, Incident.clip)
+            .outerjoin(Incident, Incident.id == WorkOrder.incident_id)
+            .where(*conds)
+            .order_by(WorkOrder.id.desc())
+            .limit(limit)
+            .offset(offset)
+        ).tuples()
+        items = [
+            orders.summary(hub.town, wo, now) | {"snapshot_url": media_url(snap), "clip_url": media_url(clip)}
+            for wo, snap, clip in rows
+        ]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 

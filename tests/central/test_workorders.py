@@ -170,6 +170,7 @@ def test_list_filters_and_pagination(hub, town) -> None:
     h = hub.auth("dispatcher")
     page = hub.client.get("/api/v1/work-orders?limit=2&offset=0", headers=h).json()
     assert page["total"] == 6 and len(page["items"]) == 2
+    assert all(i["snapshot_url"] is None for i in page["items"])  # these alerts carried no snapshot
     rest = hub.client.get("/api/v1/work-orders?limit=10&offset=2", headers=h).json()
     assert len(rest["items"]) == 4
     assert {i["id"] for i in page["items"] + rest["items"]} >= set(ids)
@@ -188,3 +189,10 @@ def test_list_filters_and_pagination(hub, town) -> None:
     over = hub.client.get("/api/v1/work-orders?overdue=true", headers=h).json()
     assert over["total"] == 5 and all(i["overdue"]["acknowledge"] for i in over["items"])
     assert hub.client.get("/api/v1/work-orders?overdue=false", headers=h).json()["total"] == 1
+
+
+def test_list_items_carry_snapshot_urls(hub) -> None:
+    oid = hub.post_alert(alert(snapshot=jpeg())).json()["work_order_id"]
+    [item] = hub.client.get("/api/v1/work-orders", headers=hub.auth("dispatcher")).json()["items"]
+    assert item["id"] == oid and item["snapshot_url"].startswith("/api/v1/media/")
+    assert hub.client.get(item["snapshot_url"], headers=hub.auth("dispatcher")).content == jpeg()
