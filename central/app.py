@@ -7,6 +7,7 @@ deadline and heartbeat watchers start; on shutdown they stop and the engine is d
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 
@@ -122,8 +125,26 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     async def _bad_text(_: Request, exc: UnicodeDecodeError) -> JSONResponse:
         return JSONResponse({"detail": "request body is not UTF-8 text"}, status_code=400)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own 422, but as ASCII-escaped JSON: an input echoed back that holds a lone
+        # surrogate ("\ud800" is a legal JSON escape, yet no UTF-8 text) must not become a 500.
+        return _AsciiJSON({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _unencodable(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # The same lone surrogate in a field that passed validation, refused by the database driver.
+        return JSONResponse(
+            {"detail": "text holds characters that are not valid Unicode (a lone surrogate)"}, status_code=422
+        )
+
     _declare_message_422(app)
     return app
+
+
+class _AsciiJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _declare_message_422(app: FastAPI) -> None:

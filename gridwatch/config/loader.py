@@ -82,7 +82,8 @@ def _yaml(file: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(file, "", "not UTF-8 text") from None
     try:
-        return yaml.safe_load(text)
+        # libyaml's safe loader when present: the same YAML, ~10x faster on 280 cameras.
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
