@@ -33,6 +33,9 @@ class Principal:
     name: str
     node_id: str | None = None
     token_id: int | None = None
+    #: For a grid_worker token named after a grid worker (``--name w-07``): that worker. Such a token
+    #: works only the orders assigned to that worker; an unnamed grid_worker token is a shared device.
+    worker_id: str | None = None
 
     @property
     def is_node(self) -> bool:
@@ -78,7 +81,10 @@ def authenticate(db: Database, town: Town, header: str | None) -> Principal | No
     if row is None:
         return None
     name = row.name or (row.node_id if row.role == EDGE else f"{row.role}#{row.id}")
-    return Principal(role=row.role, name=name, node_id=row.node_id, token_id=row.id)
+    worker = (
+        row.name if row.role == "grid_worker" and any(g.worker.id == row.name for g in town.grids) else None
+    )
+    return Principal(role=row.role, name=name, node_id=row.node_id, token_id=row.id, worker_id=worker)
 
 
 def require(*roles: str) -> Callable[[Request], Principal]:

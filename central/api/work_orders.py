@@ -162,6 +162,10 @@ def act(
             wo = s.get(WorkOrder, order_id)
             if wo is None:
                 raise HTTPException(404, f"no work order {order_id}")
+            if who.worker_id is not None and wo.assignee_id != who.worker_id:
+                raise HTTPException(
+                    403, f"work order {order_id} is assigned to {wo.assignee_id!r}, not to {who.worker_id!r}"
+                )
             tr = decide(State(wo.state), req)
             if evidence is not None:
                 saved.append(hub.media.save(evidence, "jpg"))

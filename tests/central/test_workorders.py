@@ -196,3 +196,21 @@ def test_list_items_carry_snapshot_urls(hub) -> None:
     [item] = hub.client.get("/api/v1/work-orders", headers=hub.auth("dispatcher")).json()["items"]
     assert item["id"] == oid and item["snapshot_url"].startswith("/api/v1/media/")
     assert hub.client.get(item["snapshot_url"], headers=hub.auth("dispatcher")).content == jpeg()
+
+
+def test_named_grid_worker_works_only_own_orders(hub, town) -> None:
+    from central.auth import store_token
+
+    oid = _order(hub)  # cam-001
+    own = town.grid(town.camera("cam-001").grid).worker.id
+    other = next(g.worker.id for g in town.grids if g.worker.id != own)
+    mine = store_token(hub.hub.db, "grid_worker", None, own, hub.clock.now)
+    theirs = store_token(hub.hub.db, "grid_worker", None, other, hub.clock.now)
+    assert hub.act(oid, "dispatcher", "acknowledge").status_code == 200
+    assert hub.act(oid, "dispatcher", "dispatch").status_code == 200
+    url = f"/api/v1/work-orders/{oid}/actions"
+    r = hub.client.post(url, json={"action": "accept"}, headers={"Authorization": f"Bearer {theirs}"})
+    assert r.status_code == 403 and own in r.json()["detail"]
+    r = hub.client.post(url, json={"action": "accept"}, headers={"Authorization": f"Bearer {mine}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["history"][-1]["actor"] == own
