@@ -256,3 +256,24 @@ def test_lone_surrogate_is_a_clear_4xx_not_a_500(hub: tuple[TestClient, dict[str
         "Authorization": f"Bearer {tokens['edge']}", "Content-Type": "application/json"})
     assert_clear(resp)
     assert 400 <= resp.status_code < 500
+
+
+@pytest.mark.postgres
+def test_lone_surrogate_on_postgres_is_a_clear_4xx(postgres_server: Any, tmp_path: Path) -> None:
+    """The same, where the text reaches PostgreSQL: an alert's region and a work-order note."""
+    db = postgres_server.create_database()
+    edge, admin = make_token(db, "edge", node="edge-01"), make_token(db, "admin", name="admin-1")
+    cfg = HubConfig(db_url=db, media_dir=tmp_path / "m", watch_interval_s=0)
+    app = create_app(load_town(SAMPLE_TOWN), cfg)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = valid_alert(1)
+        ok = client.post("/api/v1/alerts", json=body, headers={"Authorization": f"Bearer {edge}"})
+        assert ok.status_code == 201, ok.text
+        body = valid_alert(2) | {"region": "\ud800 x", "camera_id": "cam-002"}
+        resp = client.post("/api/v1/alerts", content=json.dumps(body), headers={
+            "Authorization": f"Bearer {edge}", "Content-Type": "application/json"})
+        assert_clear(resp)
+        note = client.post(f"/api/v1/work-orders/{ok.json()['work_order_id']}/actions",
+                           content=json.dumps({"action": "acknowledge", "note": "\ud800"}),
+                           headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"})
+        assert_clear(note)

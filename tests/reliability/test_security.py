@@ -260,3 +260,41 @@ def test_secrets_never_in_logs(live: LiveHub, tmp_path: Path) -> None:
     (Path(__file__).resolve().parents[2] / "var" / "reliability" / "secrets_in_logs.json").write_text(
         json.dumps({"hub_log_lines": hub_log.count("\n"), "edge_log_lines": edge_log.count("\n"),
                     "secrets_checked": len(live.tokens) + 2}))
+
+
+def test_bad_bodies_on_the_live_server(live: LiveHub) -> None:
+    """Through real uvicorn: too big (declared and streamed without a length) -> 413, a corrupt JPEG
+    -> 422 and nothing kept, an unknown camera -> 404, another node's camera -> 403."""
+    hdr = {**live.auth("edge-01"), "Content-Type": "application/json"}
+    now = datetime.now(UTC)
+
+    def body(n: int, **over: object) -> dict[str, object]:
+        a = Alert(id=stable_id("bad", n), event_id=stable_id("bad-ev", n), node_id="edge-01",
+                  camera_id="cam-003", kind=EventKind.FLOODING, phase=Phase.ONSET, seq=n, raised_at=now,
+                  started_at=now, score=0.6)
+        return json.loads(a.model_dump_json()) | over
+
+    assert httpx.post(live.url + "/api/v1/alerts", content=b"{" * 13_000_000, headers=hdr).status_code == 413
+
+    def stream() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b" " * 100_000
+    streamed = httpx.post(live.url + "/api/v1/alerts", content=stream(), headers=hdr)
+    assert streamed.status_code == 413
+    files_before = sorted(p.name for p in live.media.iterdir()) if live.media.exists() else []
+    corrupt = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9").decode()
+    bad = httpx.post(live.url + "/api/v1/alerts", json=body(1, snapshot_jpeg=corrupt), headers=hdr)
+    assert bad.status_code == 422 and "snapshot" in bad.text
+    files_after = sorted(p.name for p in live.media.iterdir()) if live.media.exists() else []
+    assert files_after == files_before, "a refused snapshot was kept"
+    unknown = httpx.post(live.url + "/api/v1/alerts", json=body(2, camera_id="cam-999"), headers=hdr)
+    assert unknown.status_code == 404 and "cam-999" in unknown.json()["detail"]
+    other = httpx.post(live.url + "/api/v1/alerts", json=body(3, camera_id="cam-021"), headers=hdr)
+    assert other.status_code == 403
+    con = sqlite3.connect(f"file:{live.db_file}?mode=ro", uri=True)
+    try:
+        kept = con.execute("SELECT COUNT(*) FROM alerts WHERE id IN (?, ?, ?)",
+                           (stable_id("bad", 1), stable_id("bad", 2), stable_id("bad", 3))).fetchone()[0]
+    finally:
+        con.close()
+    assert kept == 0
