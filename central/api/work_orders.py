@@ -118,6 +118,13 @@ def list_work_orders(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+def _allowed(who: Principal, state: State, assignee: str | None) -> list[str]:
+    """Actions the caller may take now (a named grid worker only on orders assigned to them)."""
+    if who.worker_id is not None and assignee != who.worker_id:
+        return []
+    return [a.value for a in allowed_actions(state, who.role)]
+
+
 @router.get("/{order_id}")
 def get_work_order(
     order_id: IdPath, request: Request, who: Principal = Depends(require(*USERS))
@@ -129,7 +136,7 @@ def get_work_order(
         if wo is None:
             raise HTTPException(404, f"no work order {order_id}")
         out = orders.detail(s, hub.town, wo, hub.now())
-    out["allowed_actions"] = [a.value for a in allowed_actions(State(out["state"]), who.role)]
+    out["allowed_actions"] = _allowed(who, State(out["state"]), wo.assignee_id)
     return out
 
 
@@ -187,7 +194,7 @@ def act(
             )
             s.flush()
             out = orders.detail(s, town, wo, now)
-            out["allowed_actions"] = [a.value for a in allowed_actions(State(wo.state), who.role)]
+            out["allowed_actions"] = _allowed(who, State(wo.state), wo.assignee_id)
     except Forbidden as exc:
         raise HTTPException(403, str(exc)) from None
     except IllegalTransition as exc:

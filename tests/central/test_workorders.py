@@ -209,6 +209,10 @@ def test_named_grid_worker_works_only_own_orders(hub, town) -> None:
     assert hub.act(oid, "dispatcher", "acknowledge").status_code == 200
     assert hub.act(oid, "dispatcher", "dispatch").status_code == 200
     url = f"/api/v1/work-orders/{oid}/actions"
+    seen = hub.client.get(f"/api/v1/work-orders/{oid}", headers={"Authorization": f"Bearer {theirs}"}).json()
+    assert seen["allowed_actions"] == []
+    seen = hub.client.get(f"/api/v1/work-orders/{oid}", headers={"Authorization": f"Bearer {mine}"}).json()
+    assert "accept" in seen["allowed_actions"]
     r = hub.client.post(url, json={"action": "accept"}, headers={"Authorization": f"Bearer {theirs}"})
     assert r.status_code == 403 and own in r.json()["detail"]
     r = hub.client.post(url, json={"action": "accept"}, headers={"Authorization": f"Bearer {mine}"})
