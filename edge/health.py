@@ -19,9 +19,6 @@ from edge.events import Hysteresis
 from gridwatch.wire import EventKind
 
 #: Faults that ruin the picture: while one stands, obstruction detection and learning pause.
-#: Seconds over which "the picture did not change at all" must hold for a frame to count as frozen.
-FROZEN_WINDOW_S = 2.0
-
 #: In priority order: when several conditions hold, the first one explains the others (a dark picture
 #: also stops changing and loses its edges), so only it is raised: one fault, one event.
 PICTURE_FAULTS = (EventKind.CAMERA_TOO_DARK, EventKind.CAMERA_OVEREXPOSED, EventKind.CAMERA_FROZEN,
@@ -36,7 +33,7 @@ class HealthFigures:
     darkness: float  # max(mean, p99/4): low only when even the brightest parts are dark (a night
     # street with lamps is not "too dark"; a camera whose IR failed is)
     exposure: float  # 0..1: share of clipped-white pixels, or how washed out the mean is
-    changed: float  # most share of pixels changed between consecutive frames over FROZEN_WINDOW_S
+    changed: float  # share of pixels changed by > 1 grey level, most of the last two frame pairs
     sharpness: float  # mean gradient / mean brightness (gain invariant)
     sharp_ratio: float | None  # sharpness / this camera's learned sharpness
     shift_px: float | None  # global shift against the reference (phase correlation)
@@ -85,14 +82,14 @@ class HealthMonitor:
         self._scale = scale
         self.dark = Hysteresis(on_at=7.0, off_at=10.0, high_is_bad=False)
         self.over = Hysteresis(on_at=0.6, off_at=0.4)
-        self.frozen = Hysteresis(on_at=0.005, off_at=0.02, high_is_bad=False)
+        self.frozen = Hysteresis(on_at=0.0005, off_at=0.002, high_is_bad=False)
         self.blurred = Hysteresis(on_at=0.45, off_at=0.65, high_is_bad=False)
         self.moved_shift = Hysteresis(on_at=5.0 * scale, off_at=2.5 * scale)
         self.moved_struct = Hysteresis(on_at=0.25, off_at=0.45, high_is_bad=False)
         self.occluded = Hysteresis(on_at=0.3, off_at=0.15)
         self._prev: np.ndarray | None = None
         self._normal_changed: list[float] = []
-        self._recent: deque[float] = deque(maxlen=max(2, int(FROZEN_WINDOW_S * fps)))
+        self._recent: deque[float] = deque(maxlen=2)
         self._window: np.ndarray | None = None
         self._small: deque[np.ndarray] = deque(maxlen=3)
         self.last_align: tuple[float, float] | None = None
@@ -109,9 +106,10 @@ class HealthMonitor:
             changed = 1.0
         else:
             diff = cv2.absdiff(grey, self._prev)
-            self._recent.append(float(np.count_nonzero(diff)) / diff.size)
-            # the most any pair of frames changed over the window: video codecs copy static blocks
-            # between key frames, so single pairs of a healthy static scene can be identical too
+            self._recent.append(float(np.count_nonzero(diff > 1)) / diff.size)
+            # the most of the last two pairs: a live camera's sensor noise and traffic move some pixels
+            # by more than one grey level every second; a frozen source, re-encoded, does not (codec
+            # rounding moves a few pixels by one level at most)
             changed = max(self._recent)
         self._prev = grey.copy()
         sharp = sharpness_of(grey)
@@ -140,8 +138,8 @@ class HealthMonitor:
         normal = float(np.median(self._normal_changed)) if len(self._normal_changed) >= 5 else 0.0
         # A camera whose picture never changes (a static, noiseless scene) cannot be told from a frozen
         # one; judge frozen only where this camera normally shows change between analysed frames.
-        frozen = self.frozen.update(f.changed) if normal >= 0.05 else self.frozen.update(1.0)
-        out[EventKind.CAMERA_FROZEN] = (frozen, 1.0 - min(1.0, f.changed / 0.02))
+        frozen = self.frozen.update(f.changed) if normal >= 0.002 else self.frozen.update(1.0)
+        out[EventKind.CAMERA_FROZEN] = (frozen, 1.0 - min(1.0, f.changed / 0.002))
         if f.sharp_ratio is not None:
             out[EventKind.CAMERA_BLURRED] = (self.blurred.update(f.sharp_ratio),
                                              min(1.0, max(0.0, 1.0 - f.sharp_ratio)))

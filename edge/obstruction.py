@@ -154,6 +154,7 @@ class ObstructionDetector:
         self.origin = np.zeros(shape, bool)
         self.prev_grey: np.ndarray | None = None
         self.prev_gain = 1.0
+        self._features = np.zeros((self.gy, self.gx, 1), np.float32)
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -209,6 +210,7 @@ class ObstructionDetector:
 
         water = self.probs[..., 2] > np.maximum(self.probs[..., 1], self.probs[..., 3])
         standing_mask = self.road & now_on & ((self.still >= 1) | (water & (self.run >= 3)))
+        self._features = st.features
         comps = self._components(t, standing_mask, block_colour(image), block_colour(ref.bgr))
         obs = {k: Observation() for k in OBSTRUCTION_KINDS}
         for comp in comps:
@@ -254,11 +256,14 @@ class ObstructionDetector:
                                 "from_slope": round(origin, 3), "vegetation": vegetation,
                                 "d_green": round(float(d_chroma[1]), 4),
                                 "d_red": round(float(d_chroma[2]), 4)}
+            feats = self._features[sel].mean(axis=0)
+            details["tex_vs_bright"] = round(float(feats[3]), 3)
+            details["d_bright"] = round(float(feats[1]), 3)
             if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]):
                 # standing water is a clear, large surface: a weak water reading over a small area is
                 # more likely a person or an object with a reflection
                 other = max(kind_p["debris"], kind_p["object"])
-                clear = kind_p["water"] >= 0.45 and kind_p["water"] >= 1.3 * other
+                clear = kind_p["water"] >= 0.6 and kind_p["water"] >= 1.3 * other
                 large = (share >= s.blockage_min_width or area_share >= 0.1) and area_share >= FLOOD_MIN_AREA
                 if clear and large:
                     score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))

@@ -94,7 +94,7 @@ def write_clip(path: Path, frame_at: Callable[[float], np.ndarray], seconds: flo
         st = out.add_stream("libx264", rate=fps)
         st.width, st.height, st.pix_fmt = W, H, "yuv420p"
         st.time_base = Fraction(1, fps)
-        st.options = {"crf": "20", "preset": "ultrafast", "g": str(fps * 2)}
+        st.options = {"crf": "23", "preset": "veryfast", "g": str(fps * 4)}
         for i in range(int(seconds * fps)):
             vf = av.VideoFrame.from_ndarray(frame_at(i / fps), format="bgr24")
             vf.pts = i
