@@ -51,7 +51,7 @@ def pg_template(postgres_server: PostgresServer) -> str:  # noqa: F811
     return "gw_template"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database: a copy of a migrated SQLite file, or a PostgreSQL template copy
     (dropped after the test)."""

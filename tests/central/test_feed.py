@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.central.conftest import alert
 
 
@@ -67,6 +69,7 @@ def test_camera_status_changes_are_in_the_feed(hub, town) -> None:
     assert {e["data"]["status"] for e in events} == {"online"}
 
 
+@pytest.mark.postgres
 def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_template, tmp_path) -> None:
     """A following stream with polling practically off (1 h) still gets a new event at once: on
     PostgreSQL the commit's NOTIFY wakes it. Served by a real uvicorn on a free port."""
@@ -82,8 +85,12 @@ def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_te
     from tests.support.net import free_port
 
     url = postgres_server.create_database(template=pg_template)
-    app = create_app(town, HubConfig(db_url=url, media_dir=tmp_path, watch_interval_s=0, feed_poll_s=3600,
-                                     max_clock_skew_s=10**9))
+    app = create_app(
+        town,
+        HubConfig(
+            db_url=url, media_dir=tmp_path, watch_interval_s=0, feed_poll_s=3600, max_clock_skew_s=10**9
+        ),
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -96,8 +103,12 @@ def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_te
         desk = store_token(db, "dispatcher", None, "desk", T0)
         edge = store_token(db, "edge", "edge-01", None, T0)
         assert app.state.feed_notifier.listening.wait(30)
-        with httpx.stream("GET", base + "/api/v1/feed", headers={"Authorization": f"Bearer {desk}"},
-                          timeout=httpx.Timeout(60)) as stream:
+        with httpx.stream(
+            "GET",
+            base + "/api/v1/feed",
+            headers={"Authorization": f"Bearer {desk}"},
+            timeout=httpx.Timeout(60),
+        ) as stream:
             lines = stream.iter_lines()
             assert next(lines).startswith("retry:")
             r = httpx.post(base + "/api/v1/alerts", json=alert(), headers={"Authorization": f"Bearer {edge}"})

@@ -107,6 +107,7 @@ def test_real_hub_process_takes_an_alert_and_streams_the_feed(tmp_path: Path) ->
         assert httpx.get(hub.url + "/metrics").status_code == 200
 
 
+@pytest.mark.postgres
 def test_two_worker_processes_on_postgres_store_each_alert_once(postgres_server) -> None:
     """uvicorn --workers 2 against one PostgreSQL: concurrent resends and concurrent onsets of the
     same camera+kind from both processes still give one alert row, one incident, one work order."""
