@@ -127,9 +127,13 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own 422, but as ASCII-escaped JSON: an input echoed back that holds a lone
-        # surrogate ("\ud800" is a legal JSON escape, yet no UTF-8 text) must not become a 500.
-        return _AsciiJSON({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        # FastAPI's own 422 list, as ASCII-escaped JSON, without echoing each input back: an echoed
+        # lone surrogate ("\ud800", a legal JSON escape, yet no UTF-8 text), NaN or Infinity cannot
+        # be written as JSON (a 500), and echoing a 1 MB snapshot helps nobody. Where and what is enough.
+        errors = [
+            {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()
+        ]
+        return _AsciiJSON({"detail": jsonable_encoder(errors)}, status_code=422)
 
     @app.exception_handler(UnicodeEncodeError)
     async def _unencodable(_: Request, exc: UnicodeEncodeError) -> JSONResponse:

@@ -9,6 +9,7 @@ receipt with ``duplicate=true``. Nothing is half-written: one transaction or not
 from __future__ import annotations
 
 import logging
+import math
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -44,6 +45,11 @@ def check(hub: Hub, alert: Alert, who: Principal) -> None:
     texts = [alert.region or "", *alert.details, *(v for v in alert.details.values() if isinstance(v, str))]
     if any("\x00" in t for t in texts):
         raise IntakeError(422, "region and details must not contain NUL characters")
+    if alert.seq >= 2**63:
+        raise IntakeError(422, "seq is too large (must fit in 63 bits)")
+    numbers = [alert.video_time_s or 0.0, *(v for v in alert.details.values() if isinstance(v, float))]
+    if not all(math.isfinite(v) for v in numbers):
+        raise IntakeError(422, "video_time_s and details must be finite numbers (no NaN or Infinity)")
     now = hub.now()
     if alert.raised_at > now + timedelta(seconds=hub.config.max_clock_skew_s):
         raise IntakeError(

@@ -4,6 +4,7 @@ JPEG bombs, junk bodies."""
 from __future__ import annotations
 
 import io
+import json
 
 from tests.central.conftest import alert, b64
 
@@ -95,3 +96,28 @@ def test_database_down_is_503_not_500(town, tmp_path) -> None:
         r = client.get("/api/v1/work-orders", headers={"Authorization": "Bearer whatever"})
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
         assert "retry" in r.json()["detail"]
+
+
+def test_out_of_range_numbers_are_422(hub) -> None:
+    r = hub.post_alert(alert(seq=2**70))
+    assert r.status_code == 422, r.text
+    r = hub.client.post(
+        "/api/v1/alerts",
+        content=b'{"x": Infinity}',
+        headers={**hub.auth("edge-01"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    raw = json.dumps(alert(event="e2")).replace('"score": 0.8', '"score": 0.8, "video_time_s": Infinity')
+    r = hub.client.post(
+        "/api/v1/alerts",
+        content=raw.encode(),
+        headers={**hub.auth("edge-01"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    raw = json.dumps(alert(event="e3")).replace('"width_share": 0.5', '"width_share": NaN')
+    r = hub.client.post(
+        "/api/v1/alerts",
+        content=raw.encode(),
+        headers={**hub.auth("edge-01"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
