@@ -8,6 +8,7 @@ every health read) flips it with a conditional UPDATE so two processes log it on
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +36,11 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
     """Store a node's heartbeat; returns how many cameras changed status or faults."""
     if hb.node_id != node_id:
         raise HeartbeatRefused(403, f"this token is for node {node_id!r}, the heartbeat says {hb.node_id!r}")
+    numbers = [hb.node.cpu_percent, hb.node.memory_percent]
+    for ch in hb.cameras:
+        numbers += [ch.fps_in, ch.fps_analysed, *ch.scores.values()]
+    if not all(math.isfinite(v) for v in numbers):
+        raise HeartbeatRefused(422, "heartbeat figures must be finite numbers (no NaN or Infinity)")
     cams = town.cameras_by_id()
     for ch in hb.cameras:
         cam = cams.get(ch.camera_id)
@@ -60,8 +66,10 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             node.last_heartbeat_at, node.last_heartbeat_id = now, hb.id
             node.live_url, node.health = hb.live_url, health
         ids = [ch.camera_id for ch in hb.cameras]
-        states = {st.camera_id: st for st in
-                  s.execute(select(CameraState).where(CameraState.camera_id.in_(ids))).scalars()}
+        states = {
+            st.camera_id: st
+            for st in s.execute(select(CameraState).where(CameraState.camera_id.in_(ids))).scalars()
+        }
         for ch in hb.cameras:
             faults = sorted(f.value for f in ch.faults)
             st = states.get(ch.camera_id)

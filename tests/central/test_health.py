@@ -103,3 +103,17 @@ def test_heartbeat_refusals(hub, town) -> None:
     hb["cameras"][0]["faults"] = ["landslide"]
     r = hub.client.post("/api/v1/heartbeats", json=hb, headers=hub.auth("edge-01"))
     assert r.status_code == 422 and "not camera faults" in r.text
+
+
+def test_non_finite_heartbeat_figures_are_422(hub, town) -> None:
+    import json
+
+    hb = heartbeat(town, "edge-01", hub.clock.now)
+    raw = json.dumps(hb).replace('"fps_in": 10.0', '"fps_in": Infinity', 1)
+    r = hub.client.post(
+        "/api/v1/heartbeats",
+        content=raw.encode(),
+        headers={**hub.auth("edge-01"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert hub.client.get("/api/v1/cameras", headers=hub.auth("maintainer")).status_code == 200
