@@ -177,6 +177,11 @@ def _create(hub: Hub, request: Request, form: FormData, media_bytes: bytes | Non
     return [{"service_request_id": str(order_id), "service_notice": notice, "account_id": None}]
 
 
+def _is_id(text: str) -> bool:
+    """ASCII digits that fit a BIGINT ("²".isdigit() is True, yet int("²") fails)."""
+    return text.isascii() and text.isdigit() and int(text) < 2**63
+
+
 def _parse_date(value: str | None, name: str) -> datetime | None:
     if value is None or not value.strip():
         return None
@@ -231,7 +236,7 @@ def get_requests(request: Request) -> Any:
         conds = []
         ids = [x.strip() for x in (q.get("service_request_id") or "").split(",") if x.strip()]
         if ids:
-            if not all(x.isdigit() and int(x) < 2**63 for x in ids) or len(ids) > 1000:
+            if not all(_is_id(x) for x in ids) or len(ids) > 1000:
                 raise Open311Error(400, "service_request_id must be numbers")
             conds.append(WorkOrder.id.in_([int(x) for x in ids]))
         else:
@@ -270,7 +275,7 @@ def get_requests(request: Request) -> Any:
 @router.get("/requests/{request_id}.json", response_model=None)
 def get_request(request_id: str, request: Request) -> Any:
     hub = hub_of(request)
-    if not request_id.isdigit() or int(request_id) >= 2**63:
+    if not _is_id(request_id):
         return _error(404, f"service_request_id {request_id!r} not found")
     with hub.db.read() as s:
         row = s.execute(

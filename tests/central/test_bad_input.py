@@ -23,6 +23,8 @@ def test_huge_ids_are_404_or_422(hub) -> None:
     r = hub.client.get("/api/v1/feed?follow=false", headers={**h, "Last-Event-ID": "9" * 30})
     assert r.status_code == 422
     assert hub.client.get("/open311/v2/requests/99999999999999999999.json").status_code == 404
+    assert hub.client.get("/open311/v2/requests/²³.json").status_code == 404
+    assert hub.client.get("/open311/v2/requests.json?service_request_id=²").status_code == 400
     assert (
         hub.client.get("/open311/v2/requests.json?service_request_id=99999999999999999999").status_code == 400
     )
