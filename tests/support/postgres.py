@@ -2,7 +2,8 @@
 
 We run as root, and PostgreSQL refuses to run as root, so initdb and pg_ctl run as the ``postgres``
 OS user (``runuser -u postgres --``). Trust authentication on 127.0.0.1 only; one server per test
-session; each test that wants isolation makes its own database (``create_database``), optionally
+session, its data in /dev/shm when there is one (fsync off: this is a test server); each test that
+wants isolation makes its own database (``create_database``, ``drop_database`` after), optionally
 from a migrated template, which is much faster than migrating again.
 
 Use from a conftest::
