@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -66,18 +67,27 @@ def generate(
     t0 = time.monotonic()
     # longest first keeps the pool busy to the end
     order = sorted(specs, key=lambda s: -s.duration)
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futs = [pool.submit(_job, s, str(out_dir), str(footage)) for s in order]
-        for k, fut in enumerate(as_completed(futs), 1):
-            name, labels, secs = fut.result()
-            results[name] = labels
-            kinds = ",".join(e["kind"] for e in labels["events"]) or "-"
-            print(
-                f"[{k}/{len(specs)}] {name} {labels['duration_s']:.0f}s {kinds} ({secs:.1f}s, "
-                f"{time.monotonic() - t0:.0f}s total)",
-                file=sys.stderr,
-                flush=True,
-            )
+
+    def report(k: int, name: str, labels: dict, secs: float) -> None:
+        results[name] = labels
+        kinds = ",".join(e["kind"] for e in labels["events"]) or "-"
+        print(
+            f"[{k}/{len(specs)}] {name} {labels['duration_s']:.0f}s {kinds} ({secs:.1f}s, "
+            f"{time.monotonic() - t0:.0f}s total)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    if jobs <= 1:
+        for k, s in enumerate(order, 1):
+            report(k, *_job(s, str(out_dir), str(footage)))
+    else:
+        # spawn, not fork: a forked child can inherit OpenCV's or the codec's thread locks mid-flight
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futs = [pool.submit(_job, s, str(out_dir), str(footage)) for s in order]
+            for k, fut in enumerate(as_completed(futs), 1):
+                report(k, *fut.result())
     index = []
     index_path = out_dir / "index.json"
     if merge and index_path.is_file():
