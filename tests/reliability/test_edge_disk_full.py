@@ -148,3 +148,28 @@ def test_edge_process_survives_a_full_disk(tmp_path: Path, video_file: Path) -> 
         assert log.count("Traceback") == 0, "a full disk should give clear lines, not tracebacks"
     finally:
         subprocess.run(["umount", "-l", str(data)], capture_output=True)
+
+
+def test_edge_started_on_a_full_disk_says_so_and_exits(tmp_path: Path) -> None:
+    """Started on a disk that is already full, the worker cannot open its outbox: one clear line and
+    exit code 2 (a supervisor's restart then repeats that line; nothing is lost, nothing was taken)."""
+    data = tmp_path / "full"
+    if not mount_tmpfs(data, "2m"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        fill(data / "filler")
+        town = tmp_path / "town.yaml"
+        write_town(town, [str(tmp_path / "none.mp4")], "http://127.0.0.1:1")
+        token_file = tmp_path / "edge.token"
+        token_file.write_text("not-used-here")
+        edge = EdgeProcess(["edge", "--config", str(town), "--node", NODE, "--token-file", str(token_file),
+                            "--data-dir", str(data / "edge")], tmp_path / "edge.log").start()
+        assert edge.proc is not None
+        code = edge.proc.wait(60)
+        edge._wait(5)
+        log = edge.log_path.read_text(errors="replace")
+    finally:
+        subprocess.run(["umount", "-l", str(data)], capture_output=True)
+    assert code == 2, log
+    assert "cannot use data directory" in log and "full" in log, log
+    assert "Traceback" not in log, log
