@@ -298,3 +298,21 @@ def test_bad_bodies_on_the_live_server(live: LiveHub) -> None:
     finally:
         con.close()
     assert kept == 0
+
+
+def test_failure_limiter_window_slides_and_is_per_address() -> None:
+    from central.security import FailureLimiter
+
+    now = [1000.0]
+    lim = FailureLimiter(max_failures=3, window_s=60.0, clock=lambda: now[0], max_keys=2)
+    for _ in range(3):
+        assert lim.retry_after("10.0.0.1") == 0
+        lim.failed("10.0.0.1")
+        now[0] += 10
+    assert lim.retry_after("10.0.0.1") == pytest.approx(30.0)  # the first failure leaves the window at 1060
+    assert lim.retry_after("10.0.0.2") == 0  # another address is not affected
+    now[0] += 30.5
+    assert lim.retry_after("10.0.0.1") == 0  # one failure slid out: one more try allowed
+    lim.failed("10.0.0.2")
+    lim.failed("10.0.0.3")  # over max_keys: the address idle longest is forgotten
+    assert len(lim._failures) == 2
