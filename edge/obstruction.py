@@ -45,6 +45,9 @@ SLOPE_LOOKBACK_S = 8.0
 ABSORB_S = 1800.0
 #: Least share of the road's area standing water must cover to be flooding.
 FLOOD_MIN_AREA = 0.03
+#: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
+#: differences (the edge of a drifting cloud shadow at dusk) are not things on the road.
+MIN_STRENGTH = 0.75
 #: Least components size (blocks) worth considering.
 MIN_BLOCKS = 3
 OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
@@ -112,15 +115,16 @@ class ObstructionDetector:
         """Does the carriageway run left-right in the image (camera looking across the road)?
 
         Then the road's width is measured vertically; for a road receding from the camera it is
-        measured horizontally at the obstruction's row band. Decided from the ROI's second moments.
+        measured horizontally at the obstruction's row band.
         """
-        ys, xs = np.nonzero(self.road)
-        if len(xs) < 3 or self.masks.whole_frame:
+        if self.masks.whole_frame or self.road.sum() < 3:
             return False
-        xs_c, ys_c = xs - xs.mean(), ys - ys.mean()
-        mu20, mu02, mu11 = float((xs_c**2).mean()), float((ys_c**2).mean()), float((xs_c * ys_c).mean())
-        theta = 0.5 * np.arctan2(2 * mu11, mu20 - mu02)
-        return abs(np.cos(theta)) >= abs(np.sin(theta))
+        # a band across the picture is about as wide in every row and spans most of it; a road
+        # receding from the camera narrows with distance (perspective)
+        rows = self.road.sum(axis=1)
+        r = rows[rows > 0].astype(np.float64)
+        lo, hi = float(np.percentile(r, 25)), float(np.percentile(r, 75))
+        return hi >= 0.7 * self.gx and hi / max(lo, 1.0) < 1.6
 
     def width_share(self, x: int, y: int, w: int, h: int) -> float:
         """Share of the road's width a component with this block box spans."""
@@ -268,7 +272,8 @@ class ObstructionDetector:
                 if clear and large:
                     score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))
                     out.append(Component(EventKind.FLOODING, share, area_share, score, bbox, details))
-                continue
+                    continue
+                # not clearly water: whatever stands there may still block the road
             # rock and mud, clearly (a person or a vehicle reads as "object" in part)
             earthy = kind_p["debris"] >= 0.65 and kind_p["debris"] >= 2.5 * kind_p["object"]
             landslide = (earthy and arrival <= ARRIVAL_S and origin >= 0.1
@@ -276,7 +281,7 @@ class ObstructionDetector:
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
                 out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
-            elif share >= s.blockage_min_width:
+            elif share >= s.blockage_min_width and strength >= MIN_STRENGTH:
                 score = min(1.0, strength * min(1.0, share / s.blockage_min_width))
                 out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
         return out
