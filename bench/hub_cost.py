@@ -86,7 +86,8 @@ def write_town(path: Path, nodes: int | None, per_node: int = 20) -> dict[str, s
     for node in town["nodes"]:
         tokens[node["id"]] = token = "bench-" + secrets.token_urlsafe(24)
         node["token_sha256"] = hashlib.sha256(token.encode()).hexdigest()
-    path.write_text(yaml.safe_dump(town, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    path.write_text(yaml.dump(town, Dumper=dumper, allow_unicode=True, sort_keys=False), encoding="utf-8")
     load_town(path)
     return tokens
 
@@ -484,7 +485,7 @@ async def bench_hub(db_kind: str, db_url: str, county_db_url: str, workers: int,
     tokens = write_town(town_path, None)
     p = Payloads(town_path, tokens)
     desk = make_token(db_url, "dispatcher")
-    with HubProcess(db_url=db_url, config=town_path, workers=workers) as hub:
+    with HubProcess(db_url=db_url, config=town_path, workers=workers, start_timeout_s=120) as hub:
         c = RawClient(hub.url)
         await warm(c, alert_request(p, hub.url))
         out["feed_fan_out_50"] = await fan_out(hub.url, desk, p, 50, 10 if quick else 20)
@@ -500,7 +501,8 @@ async def bench_hub(db_kind: str, db_url: str, county_db_url: str, workers: int,
     county_path = tmp / f"county-{db_kind}-{workers}.yaml"
     ctokens = write_town(county_path, 500)
     cp = Payloads(county_path, ctokens)
-    with HubProcess(db_url=county_db_url, config=county_path, workers=workers) as hub:
+    # a 10,000-camera town takes each process a while to load and check
+    with HubProcess(db_url=county_db_url, config=county_path, workers=workers, start_timeout_s=300) as hub:
         c = RawClient(hub.url)
         await warm(c, heartbeat_request(cp, hub.url), 20)
         out["heartbeats_10000"] = await measured(
@@ -542,12 +544,19 @@ def main() -> int:
     res: dict[str, Any] = {"machine": machine(), "command": command_line(), "runs": []}
     t0 = time.monotonic()
 
+    async def guarded(what: str, coro: Awaitable[dict[str, Any]]) -> None:
+        try:
+            res["runs"].append(await coro)
+        except Exception as exc:  # one failed run is reported, the others still count
+            logging.exception("%s failed", what)
+            res.setdefault("failed", []).append(f"{what}: {type(exc).__name__}: {str(exc)[:2000]}")
+
     async def go() -> None:
         if "trivial" in only:
-            res["runs"].append(await bench_trivial(1, args.quick, tmp))
+            await guarded("trivial x1", bench_trivial(1, args.quick, tmp))
         if "sqlite" in only:
-            res["runs"].append(await bench_hub("sqlite", f"sqlite:///{tmp / 'hub.db'}",
-                                               f"sqlite:///{tmp / 'county.db'}", 1, args.quick, tmp))
+            await guarded("sqlite x1", bench_hub("sqlite", f"sqlite:///{tmp / 'hub.db'}",
+                                                 f"sqlite:///{tmp / 'county.db'}", 1, args.quick, tmp))
         if "postgres" in only:
             bin_dir = find_pg_bin()
             if bin_dir is None:
@@ -558,9 +567,9 @@ def main() -> int:
             try:
                 for w in pg_workers:
                     if w > 1 and "trivial" in only:
-                        res["runs"].append(await bench_trivial(w, args.quick, tmp))
-                    res["runs"].append(await bench_hub("postgres", pg.create_database(), pg.create_database(),
-                                                       w, args.quick, tmp))
+                        await guarded(f"trivial x{w}", bench_trivial(w, args.quick, tmp))
+                    await guarded(f"postgres x{w}", bench_hub("postgres", pg.create_database(),
+                                                              pg.create_database(), w, args.quick, tmp))
             finally:
                 pg.stop()
 

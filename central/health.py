@@ -65,58 +65,74 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         else:
             node.last_heartbeat_at, node.last_heartbeat_id = now, hb.id
             node.live_url, node.health = hb.live_url, health
+        # Every heartbeat refreshes every camera's figures: one executemany UPDATE for all of them
+        # (ORM bulk update by primary key), not a unit-of-work flush of 20 tracked objects. Status
+        # changes, which are rare, are written and logged one by one.
         ids = [ch.camera_id for ch in hb.cameras]
-        states = {
-            st.camera_id: st
-            for st in s.execute(select(CameraState).where(CameraState.camera_id.in_(ids))).scalars()
+        known = {
+            cid: (status, list(faults or []))
+            for cid, status, faults in s.execute(
+                select(CameraState.camera_id, CameraState.status, CameraState.faults).where(
+                    CameraState.camera_id.in_(ids)
+                )
+            ).all()
         }
+        figures: list[dict[str, Any]] = []
         for ch in hb.cameras:
             faults = sorted(f.value for f in ch.faults)
-            st = states.get(ch.camera_id)
-            if st is None:
-                st = CameraState(
-                    camera_id=ch.camera_id,
-                    node_id=node_id,
-                    status=ch.status.value,
-                    faults=faults,
-                    status_since=now,
-                    scores={},
+            values: dict[str, Any] = {
+                "node_id": node_id,
+                "last_heartbeat_at": now,
+                "last_frame_at": ch.last_frame_at,
+                "fps_in": ch.fps_in,
+                "fps_analysed": ch.fps_analysed,
+                "decode_errors": ch.decode_errors,
+                "reconnects": ch.reconnects,
+                "scores": dict(ch.scores),
+            }
+            was = known.get(ch.camera_id)
+            if was is None:
+                s.add(CameraState(
+                    camera_id=ch.camera_id, status=ch.status.value, faults=faults, status_since=now, **values
+                ))
+                known[ch.camera_id] = (ch.status.value, faults)
+                _log_change(s, ch.camera_id, node_id, ch.status.value, faults, None, now, "heartbeat")
+                changed += 1
+                continue
+            old_status, old_faults = was
+            if old_status != ch.status.value or old_faults != faults:
+                change: dict[str, Any] = {"status": ch.status.value, "faults": faults}
+                if old_status != ch.status.value:
+                    change["status_since"] = now
+                s.execute(
+                    update(CameraState)
+                    .where(CameraState.camera_id == ch.camera_id)
+                    .values(change)
+                    .execution_options(synchronize_session=False)
                 )
-                s.add(st)
-                states[st.camera_id] = st
-                _log_change(s, st, None, now, "heartbeat")
+                known[ch.camera_id] = (ch.status.value, faults)
+                _log_change(s, ch.camera_id, node_id, ch.status.value, faults, old_status, now, "heartbeat")
                 changed += 1
-            elif st.status != ch.status.value or list(st.faults) != faults:
-                old = st.status
-                st.status, st.faults = ch.status.value, faults
-                if old != st.status:
-                    st.status_since = now
-                _log_change(s, st, old, now, "heartbeat")
-                changed += 1
-            st.node_id = node_id
-            st.last_heartbeat_at = now
-            st.last_frame_at = ch.last_frame_at
-            st.fps_in, st.fps_analysed = ch.fps_in, ch.fps_analysed
-            st.decode_errors, st.reconnects = ch.decode_errors, ch.reconnects
-            st.scores = dict(ch.scores)
+            figures.append({"camera_id": ch.camera_id, **values})
+        if figures:
+            s.execute(update(CameraState), figures)
     return changed
 
 
-def _log_change(s: Session, st: CameraState, old: str | None, now: datetime, reason: str) -> None:
-    s.add(
-        CameraStatusLog(
-            camera_id=st.camera_id, at=now, status=st.status, faults=list(st.faults), reason=reason
-        )
-    )
+def _log_change(
+    s: Session, camera_id: str, node_id: str, status: str, faults: list[str], old: str | None,
+    now: datetime, reason: str,
+) -> None:
+    s.add(CameraStatusLog(camera_id=camera_id, at=now, status=status, faults=list(faults), reason=reason))
     publish(
         s,
         "camera.status",
         {
-            "camera_id": st.camera_id,
-            "node_id": st.node_id,
-            "status": st.status,
+            "camera_id": camera_id,
+            "node_id": node_id,
+            "status": status,
             "previous": old,
-            "faults": list(st.faults),
+            "faults": list(faults),
             "reason": reason,
         },
         now,
@@ -152,7 +168,8 @@ def sweep_offline(db: Database, town: Town, now: datetime) -> list[str]:
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 st = s.get_one(CameraState, cam_id)
                 s.refresh(st)
-                _log_change(s, st, previous, now, "no_heartbeat")
+                _log_change(s, st.camera_id, st.node_id, st.status, list(st.faults), previous, now,
+                            "no_heartbeat")
                 flipped.append(cam_id)
     return flipped
 
