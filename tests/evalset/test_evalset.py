@@ -15,6 +15,7 @@ import pytest
 
 from gridwatch.config import parse_roi
 from models.evalset.catalog import catalog
+from models.evalset.check import check_dir, label_problems
 from models.evalset.faults import Fault
 from models.evalset.generate import DEFAULT_FOOTAGE, generate, main
 from models.evalset.render import ClipRenderer, ClipSpec
@@ -132,6 +133,8 @@ def test_frozen_clip_decodes_and_freezes_where_labelled(tmp_path: Path, tex: Tex
     assert lb["events"] == [{"kind": "camera_frozen", "start_s": 22.0, "end_s": 34.0, "bbox": None}]
     index = json.loads((tmp_path / "index.json").read_text())
     assert index["clips"][0]["video"] == "t_frozen.mp4"
+    problems, summary = check_dir(tmp_path)
+    assert problems == [] and summary["events"] == {"camera_frozen": 1}
     times, frames = _decode(tmp_path / "t_frozen.mp4")
     assert len(frames) == 400
     assert times[-1] == pytest.approx(39.9, abs=0.01)
@@ -262,3 +265,28 @@ def test_demo_clip_script(tmp_path: Path) -> None:
         st = c.streams.video[0]
         assert (st.codec_context.width, st.codec_context.height) == (640, 360)
     assert out.stat().st_size < 8_000_000
+
+
+def test_label_checker_names_what_is_wrong() -> None:
+    good = {
+        "video": "a.mp4",
+        "duration_s": 60.0,
+        "fps": 10.0,
+        "rois": ["road=0,0.5 1,0.5 1,1 0,1"],
+        "tags": ["day"],
+        "events": [{"kind": "flooding", "start_s": 40.0, "end_s": None, "bbox": [0.1, 0.5, 0.4, 0.9]}],
+    }
+    assert label_problems(good) == []
+    bad = json.loads(json.dumps(good))
+    bad["rois"] = ["road=0,0.5 1.5,0.5 1,1"]
+    bad["events"][0].update(kind="meteor", start_s=70.0, bbox=[0.5, 0.5, 0.2, 0.9])
+    bad["tags"] = ["noon"]
+    text = " | ".join(label_problems(bad))
+    for part in (
+        "outside the 0..1 frame",
+        "unknown kind 'meteor'",
+        "start_s 70.0",
+        "bad bbox",
+        "day/dusk/night",
+    ):
+        assert part in text
