@@ -39,6 +39,7 @@ class HealthFigures:
     shift_px: float | None  # global shift against the reference (phase correlation)
     structure: float | None  # correlation of gradient maps with the reference (1 = same view)
     occluded: float | None  # share of the view covered by a flat region that was textured
+    light_ratio: float = 1.0  # brightness / the reference's brightness (a dusk in progress is far from 1)
 
 
 def grey_of(image: np.ndarray) -> np.ndarray:
@@ -85,13 +86,15 @@ class HealthMonitor:
         self.frozen = Hysteresis(on_at=0.0005, off_at=0.002, high_is_bad=False)
         self.blurred = Hysteresis(on_at=0.45, off_at=0.65, high_is_bad=False)
         self.moved_shift = Hysteresis(on_at=5.0 * scale, off_at=2.5 * scale)
-        self.moved_struct = Hysteresis(on_at=0.25, off_at=0.45, high_is_bad=False)
+        self.moved_struct = Hysteresis(on_at=0.2, off_at=0.4, high_is_bad=False)
         self.occluded = Hysteresis(on_at=0.3, off_at=0.15)
         self._prev: np.ndarray | None = None
         self._normal_changed: list[float] = []
         self._recent: deque[float] = deque(maxlen=2)
         self._window: np.ndarray | None = None
         self._small: deque[np.ndarray] = deque(maxlen=3)
+        self._normal_before: deque[float] = deque(maxlen=60)
+        self.last_before: float | None = None
         self.last_align: tuple[float, float] | None = None
 
     def measure(self, grey: np.ndarray) -> HealthFigures:
@@ -116,17 +119,21 @@ class HealthMonitor:
         return HealthFigures(brightness, darkness, exposure, changed, sharp, None, None, None, None)
 
     def measure_with_reference(self, f: HealthFigures, grey: np.ndarray, ref_grey: np.ndarray,
-                               ref_sharpness: float, ref_grad: np.ndarray) -> HealthFigures:
+                               ref_sharpness: float, ref_grad: np.ndarray, ref_level: float = 0.0
+                               ) -> HealthFigures:
         """Add the figures judged against the learned reference (sharpness, alignment, occlusion)."""
         g = grey.astype(np.float32)
         return dataclasses.replace(
             f, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
             shift_px=self._shift(g, ref_grey), structure=_ncc(gradient_map(grey), ref_grad),
-            occluded=self._occlusion(grey, ref_grey))
+            occluded=self._occlusion(grey, ref_grey),
+            light_ratio=(f.brightness + 4.0) / (ref_level + 4.0) if ref_level > 0 else 1.0)
 
     def note_healthy(self, figures: HealthFigures) -> None:
         """Remember this camera's normal frame-to-frame change (to know whether 'frozen' is visible)."""
         self._normal_changed.append(figures.changed)
+        if self.last_before is not None and figures.shift_px is not None:
+            self._normal_before.append(self.last_before)
         if len(self._normal_changed) > 120:
             self._normal_changed = self._normal_changed[-120:]
 
@@ -147,7 +154,10 @@ class HealthMonitor:
             out[EventKind.CAMERA_OCCLUDED] = (self.occluded.update(f.occluded), min(1.0, f.occluded))
         if f.shift_px is not None and f.structure is not None:
             by_shift = self.moved_shift.update(f.shift_px)
-            by_struct = self.moved_struct.update(f.structure)
+            # the edge structure alone also changes when lamps and headlights take over at dusk: judge
+            # a turned camera by it only while the light is close to the reference's
+            steady = 1 / 1.3 < f.light_ratio < 1.3
+            by_struct = self.moved_struct.update(f.structure if steady else 1.0)
             score = min(1.0, max(f.shift_px / (20 * self._scale), 1.0 - f.structure))
             out[EventKind.CAMERA_MOVED] = (by_shift or by_struct, score)
         return out
@@ -168,16 +178,22 @@ class HealthMonitor:
             self._window = cv2.createHanningWindow((160, 120), cv2.CV_32F)
         (dx, dy), _resp = cv2.phaseCorrelate(b, a, self._window)
         shift = float(np.hypot(dx, dy))
-        if shift < 1.0:
-            return shift * g.shape[1] / 160.0
         ea, eb = _edge_map(a), _edge_map(b)
-        back = cv2.warpAffine(ea, np.float32([[1, 0, -dx], [0, 1, -dy]]), (160, 120),
-                              borderMode=cv2.BORDER_REPLICATE)
         m = 12  # ignore the border that the shift fills in
         before = _ncc(ea[m:-m, m:-m], eb[m:-m, m:-m])
+        self.last_before = before
+        if shift < 1.0:
+            return shift * g.shape[1] / 160.0
+        back = cv2.warpAffine(ea, np.float32([[1, 0, -dx], [0, 1, -dy]]), (160, 120),
+                              borderMode=cv2.BORDER_REPLICATE)
         after = _ncc(back[m:-m, m:-m], eb[m:-m, m:-m])
         self.last_align = (before, after)
-        if after < before + 0.15 or after < 0.5:
+        # the view no longer lines up as well as it normally does for this camera, and the shift
+        # (a turn adds some rotation, so only roughly) makes it line up better
+        normal = float(np.median(self._normal_before)) if len(self._normal_before) >= 5 else 1.0
+        dropped = before <= normal - 0.2 and after >= before + 0.05
+        explains = (after >= before + 0.15 and after >= 0.5) or (after >= before + 0.08 and after >= 0.9)
+        if not (dropped or explains):
             return 0.0
         return shift * g.shape[1] / 160.0
 

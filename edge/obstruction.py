@@ -274,9 +274,14 @@ class ObstructionDetector:
                     out.append(Component(EventKind.FLOODING, share, area_share, score, bbox, details))
                     continue
                 # not clearly water: whatever stands there may still block the road
-            # rock and mud, clearly (a person or a vehicle reads as "object" in part)
-            earthy = kind_p["debris"] >= 0.65 and kind_p["debris"] >= 2.5 * kind_p["object"]
-            landslide = (earthy and arrival <= ARRIVAL_S and origin >= 0.1
+            # rock and mud, not a solid object (a person or a vehicle reads as "object" in part); in
+            # dim light wet mud reads partly as water, so natural material counts together
+            natural = kind_p["debris"] + kind_p["water"]
+            earthy = (natural >= 0.7 and kind_p["debris"] >= 0.2
+                      and kind_p["debris"] >= 2.5 * kind_p["object"])
+            # without a slope ROI the road's border is a weaker hint of where material came from
+            need_origin = 0.1 if self.slope is not None else 0.5
+            landslide = (earthy and arrival <= ARRIVAL_S and origin >= need_origin
                          and not vegetation and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
