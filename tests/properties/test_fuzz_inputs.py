@@ -196,7 +196,7 @@ yaml_values = st.recursive(
     max_leaves=6)
 
 
-@settings(FUZZ, max_examples=50)
+@settings(FUZZ, max_examples=30)
 @given(data=st.data())
 def test_fuzzed_config_sections_give_a_town_or_a_config_error(
         sample_sections: dict[str, Any], tmp_path: Path, data: st.DataObject) -> None:
@@ -224,7 +224,7 @@ def test_fuzzed_config_sections_give_a_town_or_a_config_error(
         assert isinstance(result, Town)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=30)
 @given(data=st.data())
 def test_garbled_config_text_gives_a_config_error(tmp_path: Path, data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(sorted(p.name for p in SAMPLE_TOWN.glob("*.yaml"))))
