@@ -288,7 +288,7 @@ def main() -> int:
         return 0
 
     quick = args.quick
-    window = args.seconds or (10.0 if quick else 40.0)
+    window = args.seconds or (10.0 if quick else 30.0)
     warmup = args.warmup if not quick else 18.0
     ensure_clips(2.0)
     if not args.no_variants:
@@ -361,7 +361,8 @@ def main() -> int:
     print_table(f"Edge cost, 720p25 H.264 ({before['cpu_model']}, load {before['load_avg_1_5_15']})", rows)
     d = res["decode"]
     print(f"\n  ratio gridwatch / naive cameras per core: {gw_cams / base_cams:.1f}x")
-    print(f"  where the worker's CPU goes: decoding every frame {d['all_frames']['ms_per_frame']:.2f} ms/frame "
+    print(f"  where the worker's CPU goes: decoding every frame {d['all_frames']['ms_per_frame']:.2f} ms"
+          " per frame "
           f"= {d['all_frames']['cpu_per_camera_s'] * 1000:.1f} ms per camera-second; key frames only "
           f"{d['key_frames']['cpu_per_camera_s'] * 1000:.1f} ms; pipeline "
           f"{res['pipeline']['ms_per_frame']:.2f} ms per analysed frame")
