@@ -93,7 +93,8 @@ class ObstructionDetector:
         h, w = masks.shape
         self.gy, self.gx = h // BLOCK, w // BLOCK
         cover = block_mean(masks.road.astype(np.float32))
-        self.road = cover >= 0.5
+        # a block partly on the road counts: material resting on the road's edge is on the road
+        self.road = cover >= 0.25
         self.slope = (block_mean(masks.slope.astype(np.float32)) >= 0.5) if masks.slope is not None else None
         ign = block_mean(masks.ignore.astype(np.float32)) >= 0.5
         self.road &= ~ign
@@ -119,12 +120,11 @@ class ObstructionDetector:
         """
         if self.masks.whole_frame or self.road.sum() < 3:
             return False
-        # a band across the picture is about as wide in every row and spans most of it; a road
-        # receding from the camera narrows with distance (perspective)
+        # a band across the picture spans most of its width in most rows; a road receding from the
+        # camera narrows with distance (perspective)
         rows = self.road.sum(axis=1)
         r = rows[rows > 0].astype(np.float64)
-        lo, hi = float(np.percentile(r, 25)), float(np.percentile(r, 75))
-        return hi >= 0.7 * self.gx and hi / max(lo, 1.0) < 1.6
+        return float(np.median(r)) >= 0.7 * self.gx
 
     def width_share(self, x: int, y: int, w: int, h: int) -> float:
         """Share of the road's width a component with this block box spans."""
