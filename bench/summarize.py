@@ -99,6 +99,9 @@ def hub(res: dict[str, Any]) -> str:
     for run in res["runs"]:
         name = f"{run['database']} x{run['workers']}"
         for key, what in (
+            ("alert_rate_25", "alerts, 25/s open loop"),
+            ("alert_rate_50", "alerts, 50/s open loop"),
+            ("alert_rate_100", "alerts, 100/s open loop"),
             ("alert_burst_500", "alerts, 500/s open loop"),
             ("alert_max", "alerts, 32 clients"),
             ("heartbeats_280", "heartbeats, 280 cameras (1.4/s)"),
