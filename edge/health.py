@@ -123,11 +123,17 @@ class HealthMonitor:
                                ) -> HealthFigures:
         """Add the figures judged against the learned reference (sharpness, alignment, occlusion)."""
         g = grey.astype(np.float32)
+        light_ratio = (f.brightness + 4.0) / (ref_level + 4.0) if ref_level > 0 else 1.0
+        exposure = f.exposure
+        if f.brightness >= 110:
+            # several times brighter than this camera's learned picture in this light: washed out
+            # (gain or iris gone wrong), even if few pixels clip
+            exposure = max(exposure, min(1.0, (light_ratio - 1.0) / 4.0))
         return dataclasses.replace(
-            f, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
+            f, exposure=exposure, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
             shift_px=self._shift(g, ref_grey), structure=_ncc(gradient_map(grey), ref_grad),
             occluded=self._occlusion(grey, ref_grey),
-            light_ratio=(f.brightness + 4.0) / (ref_level + 4.0) if ref_level > 0 else 1.0)
+            light_ratio=light_ratio)
 
     def note_healthy(self, figures: HealthFigures) -> None:
         """Remember this camera's normal frame-to-frame change (to know whether 'frozen' is visible)."""
