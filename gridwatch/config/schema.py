@@ -152,7 +152,9 @@ class DetectionSettings(Strict):
     update_every_s: float = Field(
         default=60.0, gt=0, description="Least seconds between updates of a standing event.")
     offline_after_s: float = Field(
-        default=20.0, gt=0, description="Seconds without a frame before camera_offline.")
+        default=8.0, gt=0,
+        description="Seconds without a frame before camera_offline: long enough for two missed key "
+        "frames of a 2-4 s GOP, short enough to raise a dead camera within 10 s.")
 
 
 class EdgeSettings(Strict):
