@@ -422,6 +422,8 @@ def stalled_vehicle(
     view = "side" if isinstance(layout, AcrossLayout) else "end"
     w = layout.width_m
     kind = "lorry" if rng.random() < 0.7 else "van"
+    if kind == "van" and 2.0 / w < 0.3:  # a van on a wide road would block less than 30 % of it
+        kind = "lorry"
     rgb = np.array(
         [(0.85, 0.85, 0.82), (0.2, 0.35, 0.6), (0.7, 0.15, 0.1), (0.3, 0.5, 0.3)][int(rng.integers(0, 4))],
         np.float32,
