@@ -16,21 +16,9 @@ from pathlib import Path
 import av
 
 from gridwatch.config import parse_roi
+from gridwatch.wire import EventKind
 
-KINDS = frozenset(
-    {
-        "landslide",
-        "road_blockage",
-        "flooding",
-        "camera_frozen",
-        "camera_blurred",
-        "camera_occluded",
-        "camera_moved",
-        "camera_too_dark",
-        "camera_overexposed",
-        "camera_offline",
-    }
-)
+KINDS = frozenset(k.value for k in EventKind)
 
 
 def label_problems(lb: dict, warmup_s: float = 20.0) -> list[str]:

@@ -13,16 +13,6 @@ import numpy as np
 
 from models.evalset.geometry import MARGIN, OUT_H, OUT_W
 
-FAULT_KINDS = (
-    "camera_frozen",
-    "camera_blurred",
-    "camera_occluded",
-    "camera_moved",
-    "camera_too_dark",
-    "camera_overexposed",
-    "camera_offline",
-)
-
 
 @dataclass
 class Fault:
