@@ -7,6 +7,13 @@ camera shake do not matter), texture and brightness change after removing the gl
 chroma change after removing the global colour cast (sunset, street lamps), and the block's own colour
 and texture. The learned classifier (models/block_classifier.onnx) reads these rows; the same function
 builds its training data, so training and run time see identical features.
+
+Gain compensation: a dark scene (night, ~10-20/255) is scaled up, current frame and reference alike,
+until the reference has the brightness of a day scene (at most 6x). Ratios and correlations would be
+unchanged by that alone, but the small constants that keep them stable on flat blocks (+1 in the NCC
+denominator, +1.5 on texture, +4 on brightness) would otherwise swamp the few grey levels a debris
+pile differs by at night, so it read as "no change". After compensation a pile at night gives the
+features it gives by day, which is what the classifier learned.
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ FEATURE_NAMES = (
 #: Features whose 3x3-block neighbourhood mean is added as context (by index into the first 14).
 _CONTEXT = (0, 1, 2, 5, 6, 7)
 N_FEATURES = len(FEATURE_NAMES)
+#: Dark references are brought up to this mean grey before the features are taken (gain compensation)...
+NORM_LEVEL = 90.0
+#: ...by at most this factor (beyond it sensor noise would dominate).
+MAX_NORM_GAIN = 6.0
 
 
 @dataclass(slots=True)
@@ -56,10 +67,19 @@ def _edges(g: np.ndarray) -> np.ndarray:
     return np.abs(gx) + np.abs(gy)
 
 
-def block_features(cur_bgr: np.ndarray, ref_bgr: np.ndarray, bs: int = BLOCK) -> BlockStats:
-    """Features of every block of ``cur_bgr`` (uint8) against ``ref_bgr`` (float32), same size."""
+def block_features(cur_bgr: np.ndarray, ref_bgr: np.ndarray, bs: int = BLOCK,
+                   compensate: bool = True) -> BlockStats:
+    """Features of every block of ``cur_bgr`` (uint8) against ``ref_bgr`` (float32), same size.
+
+    ``compensate`` lifts a dark reference (and the frame) to day brightness first (see the module
+    docstring); ``mean`` and ``grey`` of the result stay in the frame's own grey levels.
+    """
     cur = cur_bgr.astype(np.float32)
     ref = ref_bgr.astype(np.float32)
+    raw_grey = _grey(cur)
+    k = norm_gain(float(_grey(ref).mean())) if compensate else 1.0
+    if k > 1.0:
+        cur, ref = cur * k, ref * k
     gc, gr = _grey(cur), _grey(ref)
     mc, mr = block_mean(gc, bs), block_mean(gr, bs)
     gain = float(np.median((mc + 4.0) / (mr + 4.0)))
@@ -94,4 +114,9 @@ def block_features(cur_bgr: np.ndarray, ref_bgr: np.ndarray, bs: int = BLOCK) ->
     ], axis=2).astype(np.float32)
     ctx = [cv2.blur(feats[..., i], (3, 3), borderType=cv2.BORDER_REPLICATE) for i in _CONTEXT]
     feats = np.concatenate([feats, np.stack(ctx, axis=2)], axis=2)
-    return BlockStats(features=feats, mean=mc, grey=gc, gain=gain)
+    return BlockStats(features=feats, mean=mc / k, grey=raw_grey, gain=gain)
+
+
+def norm_gain(ref_level: float) -> float:
+    """Factor that brings a dark reference to ``NORM_LEVEL`` (1 for day scenes, at most MAX_NORM_GAIN)."""
+    return float(min(MAX_NORM_GAIN, max(1.0, NORM_LEVEL / max(1.0, ref_level))))

@@ -48,6 +48,11 @@ FLOOD_MIN_AREA = 0.03
 #: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
 #: differences (the edge of a drifting cloud shadow at dusk) are not things on the road.
 MIN_STRENGTH = 0.75
+#: In a dim scene (reference mean grey below DIM_LEVEL) a standing thing with a point this many grey
+#: levels brighter than the reference is self-lit (head/tail lights, a lamp): a vehicle, not fallen
+#: earth or rock, which only reflects the little light there is.
+DIM_LEVEL = 60.0
+LIGHT_ABOVE = 60.0
 #: Least components size (blocks) worth considering.
 MIN_BLOCKS = 3
 OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
@@ -159,6 +164,8 @@ class ObstructionDetector:
         self.prev_grey: np.ndarray | None = None
         self.prev_gain = 1.0
         self._features = np.zeros((self.gy, self.gx, 1), np.float32)
+        self._lit = np.zeros((self.gy, self.gx), np.float32)
+        self._dim = False
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -187,8 +194,10 @@ class ObstructionDetector:
         # Did new anomalies come from the slope? They must start in the entry zone beside the slope
         # while the slope itself is active (material moving down it), or spread from such blocks
         # while the material is still arriving.
+        # The slope counts as active where its blocks are anomalous (material on it), not merely
+        # changing: head-lights and rain change a slope at dusk without anything moving down it.
         if self.slope is not None:
-            active_slope = self.slope & (now_on | ~still_now)
+            active_slope = self.slope & now_on
             self.slope_last[active_slope] = t
             recent = (self.slope_last >= t - SLOPE_LOOKBACK_S).astype(np.uint8)
             near = self.entry & (cv2.dilate(recent, np.ones((5, 5), np.uint8)) > 0)
@@ -215,6 +224,8 @@ class ObstructionDetector:
         water = self.probs[..., 2] > np.maximum(self.probs[..., 1], self.probs[..., 3])
         standing_mask = self.road & now_on & ((self.still >= 1) | (water & (self.run >= 3)))
         self._features = st.features
+        self._lit = block_max(grey.astype(np.float32) - ref.grey * st.gain)
+        self._dim = ref.level < DIM_LEVEL
         comps = self._components(t, standing_mask, block_colour(image), block_colour(ref.bgr))
         obs = {k: Observation() for k in OBSTRUCTION_KINDS}
         for comp in comps:
@@ -263,6 +274,9 @@ class ObstructionDetector:
             feats = self._features[sel].mean(axis=0)
             details["tex_vs_bright"] = round(float(feats[3]), 3)
             details["d_bright"] = round(float(feats[1]), 3)
+            lit = float(self._lit[sel].max())
+            details["lit"] = round(lit, 1)
+            self_lit = self._dim and lit >= LIGHT_ABOVE
             if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]):
                 # standing water is a clear, large surface: a weak water reading over a small area is
                 # more likely a person or an object with a reflection
@@ -281,8 +295,8 @@ class ObstructionDetector:
                       and kind_p["debris"] >= 2.5 * kind_p["object"])
             # without a slope ROI the road's border is a weaker hint of where material came from
             need_origin = 0.1 if self.slope is not None else 0.5
-            landslide = (earthy and arrival <= ARRIVAL_S and origin >= need_origin
-                         and not vegetation and share >= 0.5 * s.blockage_min_width)
+            landslide = (earthy and arrival <= ARRIVAL_S and origin >= need_origin and not vegetation
+                         and not self_lit and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
                 out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
@@ -313,6 +327,13 @@ class ObstructionDetector:
         up = np.repeat(np.repeat(keep_b, BLOCK, axis=0), BLOCK, axis=1)
         full[: up.shape[0], : up.shape[1]] = up
         return full
+
+
+def block_max(a: np.ndarray) -> np.ndarray:
+    """Max of each block (gy x gx)."""
+    h, w = a.shape[:2]
+    hh, ww = h // BLOCK * BLOCK, w // BLOCK * BLOCK
+    return a[:hh, :ww].reshape(hh // BLOCK, BLOCK, ww // BLOCK, BLOCK).max(axis=(1, 3))
 
 
 def block_colour(image: np.ndarray) -> np.ndarray:

@@ -294,12 +294,18 @@ def make_pair(mat: Material) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ref, cur8, cover
 
 
-def dataset(n_images: int, seed: int, night_and_rain: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def dataset(n_images: int, seed: int, night_and_rain: bool = False, compensate: bool = False
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and labels of ``n_images`` generated pairs.
+
+    ``compensate`` (off by default: the committed model was trained without it) applies the run-time
+    gain compensation of dark references to the training pairs too.
+    """
     mat = Material(np.random.default_rng(seed), night_and_rain)
     xs, ys = [], []
     for _ in range(n_images):
         ref, cur, cover = make_pair(mat)
-        st = block_features(cur, ref)
+        st = block_features(cur, ref, compensate=compensate)
         cov = np.stack([block_mean(c) for c in cover[1:]], axis=-1)  # gy x gx x 3
         best = cov.argmax(axis=-1)
         top = cov.max(axis=-1)
@@ -429,10 +435,12 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=1200)
     ap.add_argument("--night-and-rain", action="store_true",
                     help="also make very dark references and rain streaks (tried; see MODEL_CARD.md)")
+    ap.add_argument("--gain-compensation", action="store_true",
+                    help="train on gain-compensated features of dark pairs (tried; see MODEL_CARD.md)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     t0 = time.time()
-    x, y = dataset(args.images, args.seed, args.night_and_rain)
+    x, y = dataset(args.images, args.seed, args.night_and_rain, args.gain_compensation)
     # Balance: keep every anomaly block, a share of the (abundant) benign ones.
     rng = np.random.default_rng(args.seed)
     keep = (y > 0) | (rng.random(len(y)) < 0.35)
@@ -440,7 +448,8 @@ def main() -> int:
     print(f"train blocks: {len(y)} per class {np.bincount(y, minlength=4).tolist()} "
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
     params = train_mlp(x, y)
-    xt, yt = dataset(max(100, args.images // 5), args.seed + 1000, args.night_and_rain)
+    xt, yt = dataset(max(100, args.images // 5), args.seed + 1000, args.night_and_rain,
+                     args.gain_compensation)
     figures = {"train": report(params, x, y), "test": report(params, xt, yt)}
     print(json.dumps(figures, indent=1))
     meta = {"classes": ",".join(CLASSES), "features": ",".join(FEATURE_NAMES), "block": str(BLOCK),
