@@ -53,6 +53,11 @@ MIN_STRENGTH = 0.75
 #: earth or rock, which only reflects the little light there is.
 DIM_LEVEL = 60.0
 LIGHT_ABOVE = 60.0
+#: Hysteresis on the road share of a blockage: once something standing has spanned the minimum width,
+#: it keeps counting at this fraction of it for HOLD_S seconds (a flood's edge or a pile's rim read
+#: at the threshold flickers by a block from frame to frame).
+HOLD_FRAC = 0.75
+HOLD_S = 5.0
 #: Least components size (blocks) worth considering.
 MIN_BLOCKS = 3
 OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
@@ -166,6 +171,7 @@ class ObstructionDetector:
         self._features = np.zeros((self.gy, self.gx, 1), np.float32)
         self._lit = np.zeros((self.gy, self.gx), np.float32)
         self._dim = False
+        self._held: list[tuple[float, BBox]] = []  # (last time, box) of blockage candidates
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -227,6 +233,8 @@ class ObstructionDetector:
         self._lit = block_max(grey.astype(np.float32) - ref.grey * st.gain)
         self._dim = ref.level < DIM_LEVEL
         comps = self._components(t, standing_mask, block_colour(image), block_colour(ref.bgr))
+        self._held = [(ht, hb) for ht, hb in self._held if t - ht <= HOLD_S]
+        self._held += [(t, c.bbox) for c in comps if c.kind == EventKind.ROAD_BLOCKAGE]
         obs = {k: Observation() for k in OBSTRUCTION_KINDS}
         for comp in comps:
             o = obs[comp.kind]
@@ -300,10 +308,15 @@ class ObstructionDetector:
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
                 out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
-            elif share >= s.blockage_min_width and strength >= MIN_STRENGTH:
-                score = min(1.0, strength * min(1.0, share / s.blockage_min_width))
+            elif share >= self._min_width(bbox) and strength >= MIN_STRENGTH:
+                score = min(1.0, strength * min(1.0, share / self._min_width(bbox)))
                 out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
         return out
+
+    def _min_width(self, bbox: BBox) -> float:
+        """Road share a blockage needs here: less where one stood a moment ago (hysteresis)."""
+        held = any(overlaps(bbox, hb) for _, hb in self._held)
+        return self.settings.blockage_min_width * (HOLD_FRAC if held else 1.0)
 
     def _bbox(self, x: int, y: int, w: int, h: int) -> BBox:
         H, W = self.masks.shape
