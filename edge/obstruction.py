@@ -118,8 +118,12 @@ class ObstructionDetector:
         # Road blocks where slope material first lands: next to the slope, or the road's border.
         if self.slope is not None:
             self.entry = self.road & (cv2.dilate(self.slope.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+            # slope blocks at the road's edge: where fallen material may rest partly off the road
+            self.verge: np.ndarray | None = self.slope & (
+                cv2.dilate(self.road.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
         else:
             self.entry = self.edge_band
+            self.verge = None
         self._reset()
 
     def _road_is_horizontal(self) -> bool:
@@ -186,6 +190,10 @@ class ObstructionDetector:
         anom = 1.0 - probs[..., 0]
         was_on = self.on
         now_on = np.where(was_on, anom >= OFF_AT, anom >= ON_AT)
+        # hysteresis in space too: a weaker block next to a clearly anomalous one is part of it (the rim
+        # of a pile that covers only part of its block)
+        strong = cv2.dilate((anom >= ON_AT).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        now_on |= strong & (anom >= OFF_AT)
         # frame-to-frame change per block, after taking out the global light change
         if self.prev_grey is not None:
             ratio = st.gain / max(1e-3, self.prev_gain)
@@ -232,7 +240,12 @@ class ObstructionDetector:
         self._features = st.features
         self._lit = block_max(grey.astype(np.float32) - ref.grey * st.gain)
         self._dim = ref.level < DIM_LEVEL
-        comps = self._components(t, standing_mask, block_colour(image), block_colour(ref.bgr))
+        colour, ref_colour = block_colour(image), block_colour(ref.bgr)
+        comps = self._components(t, standing_mask, colour, ref_colour)
+        if self.verge is not None and not any(c.kind == EventKind.LANDSLIDE for c in comps):
+            # material that came down the slope and lies at the road's edge, mostly on the verge
+            verge_mask = (self.road | self.verge) & now_on & (self.still >= 1)
+            comps += self._components(t, verge_mask, colour, ref_colour, self.road | self.verge, True)
         self._held = [(ht, hb) for ht, hb in self._held if t - ht <= HOLD_S]
         self._held += [(t, c.bbox) for c in comps if c.kind == EventKind.ROAD_BLOCKAGE]
         obs = {k: Observation() for k in OBSTRUCTION_KINDS}
@@ -243,10 +256,15 @@ class ObstructionDetector:
         keep = self._keep_mask(t, now_on, standing)
         return Findings(obs, keep, anom)
 
-    def _components(self, t: float, mask: np.ndarray, colour: np.ndarray, ref_colour: np.ndarray
-                    ) -> list[Component]:
+    def _components(self, t: float, mask: np.ndarray, colour: np.ndarray, ref_colour: np.ndarray,
+                    area: np.ndarray | None = None, landslide_only: bool = False) -> list[Component]:
+        """Standing components within ``area`` (the road) and their kinds.
+
+        ``landslide_only``: components of road and verge, judged only as landslides, and only those
+        with some of their standing blocks on the road.
+        """
         m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-        m &= self.road.astype(np.uint8)
+        m &= (self.road if area is None else area).astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
         out: list[Component] = []
         s = self.settings
@@ -255,7 +273,7 @@ class ObstructionDetector:
             if area < MIN_BLOCKS:
                 continue
             sel = (labels == i) & mask
-            if not sel.any():
+            if not sel.any() or (landslide_only and not (sel & self.road).any()):
                 continue
             share = self.width_share(x, y, w, h)
             area_share = float(area) / self.road_area
@@ -285,7 +303,7 @@ class ObstructionDetector:
             lit = float(self._lit[sel].max())
             details["lit"] = round(lit, 1)
             self_lit = self._dim and lit >= LIGHT_ABOVE
-            if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]):
+            if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]) and not landslide_only:
                 # standing water is a clear, large surface: a weak water reading over a small area is
                 # more likely a person or an object with a reflection
                 other = max(kind_p["debris"], kind_p["object"])
@@ -308,7 +326,7 @@ class ObstructionDetector:
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
                 out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
-            elif share >= self._min_width(bbox) and strength >= MIN_STRENGTH:
+            elif not landslide_only and share >= self._min_width(bbox) and strength >= MIN_STRENGTH:
                 score = min(1.0, strength * min(1.0, share / self._min_width(bbox)))
                 out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
         return out
