@@ -333,13 +333,16 @@ def main() -> int:
     res["elapsed_s"] = round(time.monotonic() - t0, 1)
 
     w, b = res["worker"], res["baseline"]
-    gw_cams = 1 / w["cpu_per_camera_s"]
+    # The headline is the calibration's cost: a check run that did not keep up did less analysis per
+    # camera-second, so its CPU figure flatters; the check says whether that many cameras fit.
+    gw_cams = 1 / res["worker_calibration"]["cpu_per_camera_s"]
     base_cams = 1 / b["cpu_per_camera_s"]
     res["summary"] = {
-        "gridwatch_cpu_per_camera_s": round(w["cpu_per_camera_s"], 5),
+        "gridwatch_cpu_per_camera_s": round(res["worker_calibration"]["cpu_per_camera_s"], 5),
+        "gridwatch_check_cpu_per_camera_s": round(w["cpu_per_camera_s"], 5),
         "gridwatch_cameras_per_core_calibration": round(1 / res["worker_calibration"]["cpu_per_camera_s"], 1),
         "gridwatch_cameras_per_core": round(gw_cams, 1),
-        "gridwatch_analysed_fps_per_core": round(w["analysed_frames"] / w["cpu_s"], 1),
+        "gridwatch_analysed_fps_per_core": round(gw_cams * w["analysis_fps"], 1),
         "gridwatch_pinned_check": {"streams": w["streams"], "keep_up": w["keep_up"],
                                    "core_busy": w["core_busy"], "video_speed_min": w["video_speed_min"]},
         "baseline_cpu_per_camera_s": round(b["cpu_per_camera_s"], 5),
