@@ -58,8 +58,14 @@ LIGHT_ABOVE = 60.0
 #: at the threshold flickers by a block from frame to frame).
 HOLD_FRAC = 0.75
 HOLD_S = 5.0
-#: Least components size (blocks) worth considering.
+#: Least components size (blocks) worth considering. A blockage far from the camera may be as small as
+#: MIN_BLOCKS_FAR blocks; its width is then measured at pixel level.
 MIN_BLOCKS = 3
+MIN_BLOCKS_FAR = 2
+#: At pixel level a pixel differs from the reference when its difference is this many times the median
+#: difference of the road's pixels in this frame (their noise), and at least PIXEL_DIFF_MIN grey levels.
+PIXEL_NOISE_X = 4.0
+PIXEL_DIFF_MIN = 8.0
 OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
 
 
@@ -176,6 +182,7 @@ class ObstructionDetector:
         self._lit = np.zeros((self.gy, self.gx), np.float32)
         self._dim = False
         self._held: list[tuple[float, BBox]] = []  # (last time, box) of blockage candidates
+        self._pix_diff = np.zeros(self.masks.shape, np.float32)
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -239,6 +246,7 @@ class ObstructionDetector:
         standing_mask = self.road & now_on & ((self.still >= 1) | (water & (self.run >= 3)))
         self._features = st.features
         self._lit = block_max(grey.astype(np.float32) - ref.grey * st.gain)
+        self._pix_diff = st.grey - ref.grey * st.gain
         self._dim = ref.level < DIM_LEVEL
         colour, ref_colour = block_colour(image), block_colour(ref.bgr)
         comps = self._components(t, standing_mask, colour, ref_colour)
@@ -270,7 +278,7 @@ class ObstructionDetector:
         s = self.settings
         for i in range(1, n):
             x, y, w, h, area = (int(v) for v in stats[i])
-            if area < MIN_BLOCKS:
+            if area < (MIN_BLOCKS_FAR if not landslide_only else MIN_BLOCKS):
                 continue
             sel = (labels == i) & mask
             if not sel.any() or (landslide_only and not (sel & self.road).any()):
@@ -307,7 +315,7 @@ class ObstructionDetector:
                 # standing water is a clear, large surface: a weak water reading over a small area is
                 # more likely a person or an object with a reflection
                 other = max(kind_p["debris"], kind_p["object"])
-                clear = kind_p["water"] >= 0.6 and kind_p["water"] >= 1.3 * other
+                clear = kind_p["water"] >= 0.6 and kind_p["water"] >= 1.3 * other and area >= MIN_BLOCKS
                 large = (share >= s.blockage_min_width or area_share >= 0.1) and area_share >= FLOOD_MIN_AREA
                 if clear and large:
                     score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))
@@ -321,15 +329,55 @@ class ObstructionDetector:
                       and kind_p["debris"] >= 2.5 * kind_p["object"])
             # without a slope ROI the road's border is a weaker hint of where material came from
             need_origin = 0.1 if self.slope is not None else 0.5
-            landslide = (earthy and arrival <= ARRIVAL_S and origin >= need_origin and not vegetation
-                         and not self_lit and share >= 0.5 * s.blockage_min_width)
+            landslide = (area >= MIN_BLOCKS and earthy and arrival <= ARRIVAL_S and origin >= need_origin
+                         and not vegetation and not self_lit and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
                 out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
-            elif not landslide_only and share >= self._min_width(bbox) and strength >= MIN_STRENGTH:
-                score = min(1.0, strength * min(1.0, share / self._min_width(bbox)))
-                out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
+            elif not landslide_only and strength >= MIN_STRENGTH:
+                need = self._min_width(bbox)
+                small = area < MIN_BLOCKS
+                if (share < need or small) and not self_lit and self.road_band_blocks(x, y, w, h) >= 4:
+                    # blocks of 8 px under-measure a small thing far away: measure it in pixels (not
+                    # a lit one: the glare of its lights spreads far beyond it; and not where the
+                    # road is only a few blocks wide, near the horizon)
+                    px = self.pixel_share(x, y, w, h)
+                    share = px if small else max(share, px)
+                    details["pixel_share"] = round(px, 3)
+                elif small:
+                    continue
+                if share >= need:
+                    score = min(1.0, strength * min(1.0, share / need))
+                    out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
         return out
+
+    def road_band_blocks(self, x: int, y: int, w: int, h: int) -> int:
+        """How many blocks wide the road is where this block box lies."""
+        if self.road_runs_across_image:
+            return int(self.road[:, x:x + w].any(axis=1).sum())
+        return int(self.road[y:y + h].any(axis=0).sum())
+
+    def pixel_share(self, x: int, y: int, w: int, h: int) -> float:
+        """Share of the road's width spanned by pixels that differ from the reference, in and around
+        this block box (finer than the block grid)."""
+        b = BLOCK
+        y0, y1 = max(0, (y - 1) * b), (y + h + 1) * b
+        x0, x1 = max(0, (x - 1) * b), (x + w + 1) * b
+        road_px = self.masks.road
+        diff = np.abs(self._pix_diff)
+        noise = float(np.median(diff[road_px])) if road_px.any() else 0.0
+        thr = max(PIXEL_DIFF_MIN, PIXEL_NOISE_X * noise)
+        d8 = np.clip(diff[y0:y1, x0:x1], 0, 255).astype(np.uint8)
+        sel = (cv2.medianBlur(d8, 3) > thr) & road_px[y0:y1, x0:x1]
+        if not sel.any():
+            return 0.0
+        if self.road_runs_across_image:
+            span = int(sel.any(axis=1).sum())
+            band = int(road_px[:, x0:x1].any(axis=1).sum())
+        else:
+            span = int(sel.any(axis=0).sum())
+            band = int(road_px[y * b:(y + h) * b].any(axis=0).sum())
+        return span / max(1, band)
 
     def _min_width(self, bbox: BBox) -> float:
         """Road share a blockage needs here: less where one stood a moment ago (hysteresis)."""
