@@ -2,10 +2,12 @@
 
 Everything is the production worker (readers on a real video file, analysis loop, clips, outbox,
 delivery, heartbeats, signals) except the detection: each camera's pipeline raises ``--alerts``
-event onsets in total (a few per analysed frame), so a test can make 100 alerts in seconds.
+event onsets in total (a few per analysed frame), so a test can make 100 alerts in seconds. With
+``--gate FILE`` the cameras raise nothing until that file exists, so a test can first let the worker
+start and then, say, fill its disk.
 
     python -m tests.edge.edge_proc --config TOWN --node edge-01 --hub URL --token-file F \
-        --data-dir D --alerts 100
+        --data-dir D --alerts 100 [--gate FILE]
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ log = logging.getLogger("tests.edge.edge_proc")
 class ScriptedPipeline:
     """Raises ``total`` onsets, ``per_frame`` per analysed frame, then stays quiet."""
 
-    def __init__(self, camera_id: str, total: int, per_frame: int = 5) -> None:
-        self.camera_id, self.total, self.per_frame = camera_id, total, per_frame
+    def __init__(self, camera_id: str, total: int, per_frame: int = 5, gate: Path | None = None) -> None:
+        self.camera_id, self.total, self.per_frame, self.gate = camera_id, total, per_frame, gate
         self.raised = 0
 
     def process(self, frame: Frame) -> list[Event]:
-        out = []
+        out: list[Event] = []
+        if self.gate is not None and not self.gate.exists():
+            return out
         while self.raised < self.total and len(out) < self.per_frame:
             self.raised += 1
             eid = stable_id("scripted", self.camera_id, frame.t, self.raised)
@@ -68,6 +72,7 @@ def main() -> int:
     p.add_argument("--token-file", type=Path, required=True)
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--alerts", type=int, required=True, help="onsets in total, spread over the cameras")
+    p.add_argument("--gate", type=Path, default=None, help="raise nothing until this file exists")
     args = p.parse_args()
     setup_logging()
     town = load_town(args.config)
@@ -76,7 +81,7 @@ def main() -> int:
              for i, c in enumerate(cams)}
 
     def factory(cam: Camera) -> ScriptedPipeline:
-        return ScriptedPipeline(cam.id, share[cam.id])
+        return ScriptedPipeline(cam.id, share[cam.id], gate=args.gate)
 
     worker = EdgeWorker(town, args.node, args.hub, token_reader(args.token_file), args.data_dir,
                         pipeline_factory=factory)

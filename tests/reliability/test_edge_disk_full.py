@@ -106,7 +106,7 @@ def test_edge_process_survives_a_full_disk(tmp_path: Path, video_file: Path) -> 
         gate = tmp_path / "raise-now"
         edge = EdgeProcess(["--config", str(town), "--node", NODE, "--hub", hub.url, "--token-file",
                             str(token_file), "--data-dir", str(data), "--alerts", "40", "--gate", str(gate)],
-                           tmp_path / "edge.log", module="tests.reliability.edge_gated_proc").start()
+                           tmp_path / "edge.log", module="tests.edge.edge_proc").start()
         outbox = data / "outbox.sqlite3"
         wait_for(lambda: query(outbox, "SELECT 1 FROM messages WHERE kind = 'heartbeat'"), 60,
                  "the worker to run (a heartbeat in its outbox)", edge.log)
