@@ -41,6 +41,12 @@ class KeyframeGate:
     def suffices(self) -> bool:
         return self.interval is not None and self.interval <= self.period * 1.05
 
+    def key_by(self, deadline: float) -> bool:
+        """Whether the next key frame is expected by ``deadline``: if so, the frames between now and
+        it need not be decoded, because that key frame can serve the next analysis slot."""
+        return (self.interval is not None and self._last_key_t is not None
+                and self._last_key_t + self.interval <= deadline)
+
 
 def analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, int]:
     """Target (w, h) for analysis: ``analysis_width`` wide, aspect kept, never upscaled."""

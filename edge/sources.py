@@ -181,7 +181,10 @@ class StreamReader:
         rate = stream.average_rate or stream.guessed_rate
         stream_fps = float(rate) if rate else None
         self._gate.new_pass()
-        skipping = False
+        skipping = False  # key frames only, for good: they alone give the analysis rate
+        # Key frames only until the next one: the rest of this group of pictures lies between two
+        # analysis slots and the next key frame serves the next slot (a 2 s GOP at 1 frame/s).
+        rest_of_gop = False
         size: tuple[int, int] | None = None
         pace_origin: tuple[float, float] | None = None  # files: (t, monotonic) to play at real time
         announced = False
@@ -190,6 +193,11 @@ class StreamReader:
                 return
             if packet.size:
                 self.stats.packets_in += 1
+            if rest_of_gop and packet.is_keyframe:
+                # Switched per packet, before decoding it, so no frame after the key is dropped.
+                rest_of_gop = False
+                if not skipping:
+                    stream.codec_context.skip_frame = "DEFAULT"
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -212,6 +220,7 @@ class StreamReader:
                 if want_skip != skipping:
                     stream.codec_context.skip_frame = "NONKEY" if want_skip else "DEFAULT"
                     skipping = want_skip
+                    rest_of_gop = False
                     self.stats.keyframes_only = skipping
                 if not self.live:
                     pace_origin = self._pace(t, now, pace_origin)
@@ -229,6 +238,10 @@ class StreamReader:
                 self.stats.last_frame_mono = time.monotonic()
                 self.stats.frames_out += 1
                 self.slot.put(Frame(image=image, t=t, wall=wall))
+                if (not skipping and not self._live_viewers
+                        and self._gate.key_by(t + sampler.period * 1.05)):
+                    stream.codec_context.skip_frame = "NONKEY"
+                    rest_of_gop = True
 
     def _pace(self, t: float, now: float, origin: tuple[float, float] | None) -> tuple[float, float]:
         """Files play at their own speed, as a camera would, not as fast as they decode."""

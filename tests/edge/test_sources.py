@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -59,6 +60,27 @@ def test_looping_file_decodes_key_frames_only_and_time_keeps_rising(video_file: 
     assert all(b > a for a, b in itertools.pairwise(ts))
     assert ts[-1] - ts[0] >= 4.0  # beyond the file's length: it looped
     assert decoded < 10 * (ts[-1] - ts[0] + 2) / 3  # far fewer than the 10 fps a full decode needs
+
+
+def test_rest_of_a_gop_is_not_decoded_when_the_next_key_frame_serves_the_next_slot(tmp_path: Path) -> None:
+    # 10 fps with a key frame every 2 s, analysed at 1 fps: key frames alone are too few, but after
+    # the frame taken mid-GOP the rest of the GOP lies before the next slot, which its key frame serves.
+    video = tmp_path / "gop2.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10",
+                    "-t", "8", "-c:v", "libx264", "-g", "20", "-bf", "0", "-pix_fmt", "yuv420p", str(video)],
+                   check=True)
+    reader = StreamReader("cam-g", str(video), analysis_fps=1.0, analysis_width=160, reconnect_max_s=1)
+    reader.start()
+    try:
+        frames = collect(reader, 7, timeout=40)
+        decoded = reader.stats.frames_in
+        assert not reader.stats.keyframes_only
+    finally:
+        reader.stop()
+    gaps = [b.t - a.t for a, b in itertools.pairwise(frames)]
+    assert all(0.85 <= g <= 1.15 for g in gaps), gaps  # every analysis slot still served
+    # The first GOP is decoded whole (its key interval is not known yet); later ones about half.
+    assert decoded < 10 * (frames[-1].t - frames[0].t + 1) * 0.8, decoded
 
 
 @pytest.fixture
