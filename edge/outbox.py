@@ -30,7 +30,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,24 +145,17 @@ class Outbox:
         reuses a number and never skips one that was stored. ``held``: not to be sent before
         :meth:`complete` (an onset whose clip is still being recorded; it blocks its camera's lane).
         """
-        try:
-            with self._lock, self._tx():
-                seq = self._bump(f"seq:{camera_id}") - 1
-                alert = build(seq)
-                if alert.camera_id != camera_id:
-                    raise ValueError(f"alert for {alert.camera_id} built under {camera_id}'s sequence")
-                body = alert.model_dump_json().encode()
-                self._db.execute(
-                    "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created, held) "
-                    "VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)",
-                    (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time(), int(held)))
-                self._enforce_cap()
-        except sqlite3.OperationalError as exc:
-            if not _is_disk_full(exc):
-                raise
-            self._note_disk_full(f"alert of camera {camera_id}", exc)
-            raise OutboxFull(f"outbox disk full: {exc}") from exc
-        self._note_disk_ok()
+        with self._write(f"alert of camera {camera_id}"):
+            seq = self._bump(f"seq:{camera_id}") - 1
+            alert = build(seq)
+            if alert.camera_id != camera_id:
+                raise ValueError(f"alert for {alert.camera_id} built under {camera_id}'s sequence")
+            body = alert.model_dump_json().encode()
+            self._db.execute(
+                "INSERT OR IGNORE INTO messages (msg_id, kind, lane, phase, body, size, created, held) "
+                "VALUES (?, 'alert', ?, ?, ?, ?, ?, ?)",
+                (alert.id, alert.camera_id, alert.phase.value, body, len(body), time.time(), int(held)))
+            self._enforce_cap()
         self.changed.set()
         return alert
 
@@ -172,21 +166,14 @@ class Outbox:
         """
         if alert is not None and alert.id != msg_id:
             raise ValueError(f"alert {alert.id} cannot complete {msg_id}")
-        try:
-            with self._lock, self._tx():
-                if alert is None:
-                    self._db.execute("UPDATE messages SET held = 0 WHERE msg_id = ?", (msg_id,))
-                else:
-                    body = alert.model_dump_json().encode()
-                    self._db.execute("UPDATE messages SET held = 0, body = ?, size = ? WHERE msg_id = ?",
-                                     (body, len(body), msg_id))
-                    self._enforce_cap()
-        except sqlite3.OperationalError as exc:
-            if not _is_disk_full(exc):
-                raise
-            self._note_disk_full(f"clip of alert {msg_id}", exc)
-            raise OutboxFull(f"outbox disk full: {exc}") from exc
-        self._note_disk_ok()
+        with self._write(f"clip of alert {msg_id}"):
+            if alert is None:
+                self._db.execute("UPDATE messages SET held = 0 WHERE msg_id = ?", (msg_id,))
+            else:
+                body = alert.model_dump_json().encode()
+                self._db.execute("UPDATE messages SET held = 0, body = ?, size = ? WHERE msg_id = ?",
+                                 (body, len(body), msg_id))
+                self._enforce_cap()
         self.changed.set()
 
     def enqueue_heartbeat(self, heartbeat: Heartbeat) -> None:
@@ -194,7 +181,7 @@ class Outbox:
         body = heartbeat.model_dump_json().encode()
         lane = f"node:{heartbeat.node_id}"
         try:
-            with self._lock, self._tx():
+            with self._write("heartbeat (skipped; the next one replaces it)"):
                 gone = self._db.execute("DELETE FROM messages WHERE lane = ? AND kind = 'heartbeat'",
                                         (lane,)).rowcount
                 if gone:
@@ -204,13 +191,23 @@ class Outbox:
                     "VALUES (?, 'heartbeat', ?, NULL, ?, ?, ?)",
                     (heartbeat.id, lane, body, len(body), time.time()))
                 self._enforce_cap()
+        except OutboxFull:
+            return  # noted by _write; a full disk costs a heartbeat, never an alert
+        self.changed.set()
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[None]:
+        """One write transaction under the lock; a full disk is noted (logged at most once a minute)
+        and raised as :class:`OutboxFull` naming ``what`` was not stored."""
+        try:
+            with self._lock, self._tx():
+                yield
         except sqlite3.OperationalError as exc:
             if not _is_disk_full(exc):
                 raise
-            self._note_disk_full("heartbeat (skipped; the next one replaces it)", exc)
-            return
+            self._note_disk_full(what, exc)
+            raise OutboxFull(f"outbox disk full: {exc}") from exc
         self._note_disk_ok()
-        self.changed.set()
 
     def _note_disk_full(self, what: str, exc: sqlite3.Error) -> None:
         self.disk_full += 1
@@ -256,13 +253,11 @@ class Outbox:
         Bookkeeping only: on a full disk it is skipped (the message itself is safe and is retried).
         """
         try:
-            with self._lock, self._tx():
+            with self._write("a delivery attempt's count (skipped)"):
                 self._db.execute("UPDATE messages SET attempts = attempts + 1, last_error = ? WHERE id = ?",
                                  (error[:500], row_id))
-        except sqlite3.OperationalError as exc:
-            if not _is_disk_full(exc):
-                raise
-            self._note_disk_full("a delivery attempt's count (skipped)", exc)
+        except OutboxFull:
+            pass  # noted by _write; the message itself is safe and is retried
 
     def dead_letter(self, row_id: int, status: int | None, reason: str) -> None:
         """The hub refused it for good: move it aside with the reason, out of the lane."""
