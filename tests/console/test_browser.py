@@ -345,6 +345,34 @@ def test_reject_as_false_alarm_needs_a_reason(stack: Stack, page: Any) -> None:
     assert page.inner_text("#board-counters [data-counter='open'] b") == str(len(_open_orders(stack)))
 
 
+def test_a_late_answer_does_not_draw_over_the_next_view(stack: Stack, page: Any) -> None:
+    """An order page reloading itself on a feed event must not paint over the board the user moved to."""
+    order_id = next(o["id"] for o in stack.api("/api/v1/work-orders?kind=road_blockage")["items"]
+                    if o["state"] == "new")
+    page.evaluate(f"window.location.hash = '#/orders/{order_id}'")
+    page.wait_for_selector(f"#order[data-order='{order_id}'][data-state='new']")
+    held: list[Any] = []
+    detail = f"**/api/v1/work-orders/{order_id}"
+    page.route(detail, lambda route: held.append(route))  # hold the order page's next look at the order
+    try:
+        # Someone else acknowledges it: the feed tells the open order page, which asks again.
+        with page.expect_request(lambda r: r.url.endswith(f"/api/v1/work-orders/{order_id}")):
+            done = httpx.post(f"{stack.hub.url}/api/v1/work-orders/{order_id}/actions",
+                              json={"action": "acknowledge"}, timeout=30,
+                              headers={"Authorization": f"Bearer {stack.dispatcher}"})
+            assert done.status_code == 200, done.text
+        page.click(BOARD_TAB)  # the user moves on before the answer comes
+        page.wait_for_selector(f"#board .card[data-order='{order_id}'][data-state='acknowledged']")
+        assert len(held) == 1
+        with page.expect_response(lambda r: r.url.endswith(f"/api/v1/work-orders/{order_id}")):
+            held[0].continue_()
+        page.evaluate("new Promise((done) => setTimeout(done, 300))")  # let the late answer be drawn
+    finally:
+        page.unroute(detail)
+    assert page.locator("#order").count() == 0
+    assert page.locator(f"#board .card[data-order='{order_id}']").count() == 1
+
+
 def test_overview_map_marks_villages_with_open_orders(stack: Stack, page: Any) -> None:
     page.click("#tabs a[data-view='map']")
     page.wait_for_selector("#map circle.cam")

@@ -98,10 +98,13 @@ class App {
     const [make, m, tab] = found;
     if (this.view) this.view.unmount();
     for (const a of $$('#tabs a')) a.classList.toggle('active', a.dataset.view === tab);
-    const root = $('#view');
-    replace(root);
+    // Each view draws into its own box: a view whose fetch answers after the user has moved on
+    // (a feed event reloading an order, say) then draws into a detached box, not over its successor.
+    const outer = $('#view');
+    const root = h('div', { class: 'view-body' });
+    replace(outer, root);
     this.view = make(this, m);
-    root.dataset.view = this.view.constructor.name;
+    outer.dataset.view = this.view.constructor.name;
     this.view.mount(root).catch((err) => {
       replace(root, h('p', { class: 'error', text: t('error.generic', { message: err.message }) }));
     });
