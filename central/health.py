@@ -92,9 +92,15 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             }
             was = known.get(ch.camera_id)
             if was is None:
-                s.add(CameraState(
-                    camera_id=ch.camera_id, status=ch.status.value, faults=faults, status_since=now, **values
-                ))
+                s.add(
+                    CameraState(
+                        camera_id=ch.camera_id,
+                        status=ch.status.value,
+                        faults=faults,
+                        status_since=now,
+                        **values,
+                    )
+                )
                 known[ch.camera_id] = (ch.status.value, faults)
                 _log_change(s, ch.camera_id, node_id, ch.status.value, faults, None, now, "heartbeat")
                 changed += 1
@@ -120,8 +126,14 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
 
 
 def _log_change(
-    s: Session, camera_id: str, node_id: str, status: str, faults: list[str], old: str | None,
-    now: datetime, reason: str,
+    s: Session,
+    camera_id: str,
+    node_id: str,
+    status: str,
+    faults: list[str],
+    old: str | None,
+    now: datetime,
+    reason: str,
 ) -> None:
     s.add(CameraStatusLog(camera_id=camera_id, at=now, status=status, faults=list(faults), reason=reason))
     publish(
@@ -148,9 +160,7 @@ def sweep_offline(db: Database, town: Town, now: datetime) -> list[str]:
                 select(CameraState.camera_id, CameraState.status).where(
                     CameraState.status != OFFLINE, CameraState.last_heartbeat_at < limit
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     flipped: list[str] = []
     for cam_id, previous in stale:
@@ -168,8 +178,9 @@ def sweep_offline(db: Database, town: Town, now: datetime) -> list[str]:
             if res.rowcount == 1:  # type: ignore[attr-defined]
                 st = s.get_one(CameraState, cam_id)
                 s.refresh(st)
-                _log_change(s, st.camera_id, st.node_id, st.status, list(st.faults), previous, now,
-                            "no_heartbeat")
+                _log_change(
+                    s, st.camera_id, st.node_id, st.status, list(st.faults), previous, now, "no_heartbeat"
+                )
                 flipped.append(cam_id)
     return flipped
 
@@ -185,7 +196,7 @@ class Filters:
 def camera_statuses(db: Database, town: Town) -> dict[str, str]:
     """Status of every configured camera; one never heard from counts as offline."""
     with db.read() as s:
-        known = dict(s.execute(select(CameraState.camera_id, CameraState.status)).tuples().all())
+        known = dict(s.execute(select(CameraState.camera_id, CameraState.status)).all())
     return {c.id: known.get(c.id, OFFLINE) for c in town.cameras if c.enabled}
 
 

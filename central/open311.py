@@ -267,7 +267,7 @@ def get_requests(request: Request) -> Any:
                 .where(*conds)
                 .order_by(WorkOrder.created_at.desc())
                 .limit(MAX_RESULTS)
-            ).tuples()
+            )
         )
     return [_as_request(hub, request, wo, snap) for wo, snap in rows]
 

@@ -46,9 +46,7 @@ def list_incidents(
                 select(WorkOrder.incident_id, WorkOrder.id).where(
                     WorkOrder.incident_id.in_([r.id for r in rows])
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     items = [orders.incident_json(hub.town, r) | {"work_order_id": wos.get(r.id)} for r in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}

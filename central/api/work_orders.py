@@ -110,7 +110,7 @@ def list_work_orders(
             .order_by(WorkOrder.id.desc())
             .limit(limit)
             .offset(offset)
-        ).tuples()
+        )
         items = [
             orders.summary(hub.town, wo, now) | {"snapshot_url": media_url(snap), "clip_url": media_url(clip)}
             for wo, snap, clip in rows
