@@ -210,23 +210,62 @@ def phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
+    """Decoding alone, one stream, unpaced: every frame, key frames only, and what the reader decodes
+    (``DecodePlan`` at the analysis rate), each with FFmpeg's default options and with the reader's
+    (``DECODER_OPTIONS``: no deblocking filter); plus the conversion of the taken frames."""
     import av
+    from av.video.reformatter import VideoReformatter
 
+    from edge.decode import ANALYSIS_INTERPOLATION, DECODER_OPTIONS, DecodePlan, analysis_size, scale_bgr
+    from gridwatch.config import load_town
+
+    detection = load_town(ROOT / "configs" / "yongshan").detection
     out: dict[str, Any] = {}
     clip = clip_path("a", args.gop)
-    for mode in ("DEFAULT", "NONKEY"):
-        frames = 0
-        c0 = cpu_seconds()
-        with av.open(str(clip)) as c:
-            s = c.streams.video[0]
-            s.codec_context.thread_count = 1
-            s.codec_context.skip_frame = mode
-            for _ in c.decode(s):
-                frames += 1
-        cpu = cpu_seconds() - c0
-        out["all_frames" if mode == "DEFAULT" else "key_frames"] = {
-            "frames": frames, "cpu_s": round(cpu, 3), "cpu_per_camera_s": cpu / CLIP_S,
-            "ms_per_frame": 1000 * cpu / frames}
+    for opts_name, opts in (("", {}), ("_no_deblock", DECODER_OPTIONS)):
+        for mode in ("all_frames", "key_frames", "reader_plan"):
+            frames = taken = 0
+            plan = DecodePlan(detection.analysis_fps)
+            c0 = cpu_seconds()
+            with av.open(str(clip)) as c:
+                s = c.streams.video[0]
+                s.codec_context.thread_count = 1
+                s.codec_context.options = dict(opts)
+                s.codec_context.skip_frame = "NONKEY" if mode == "key_frames" else "DEFAULT"
+                applied = "DEFAULT"
+                for packet in c.demux(s):
+                    if mode == "reader_plan":
+                        plan.packet(packet.is_keyframe)
+                        if plan.skip_mode != applied:
+                            applied = s.codec_context.skip_frame = plan.skip_mode
+                    for vf in packet.decode():
+                        frames += 1
+                        if mode == "reader_plan" and plan.frame(float(vf.time), vf.key_frame):
+                            taken += 1
+                            if plan.skip_mode != applied:
+                                applied = s.codec_context.skip_frame = plan.skip_mode
+            cpu = cpu_seconds() - c0
+            out[mode + opts_name] = {
+                "frames": frames, "cpu_s": round(cpu, 3), "cpu_per_camera_s": cpu / CLIP_S,
+                "ms_per_frame": 1000 * cpu / frames, "decoded_per_camera_s": frames / CLIP_S}
+            if mode == "reader_plan":
+                out[mode + opts_name]["taken"] = taken
+    # The conversion of an analysis frame: before (bgr24 at 720p, then cv2 area resize) and now (one
+    # swscale pass to the analysis size).
+    with av.open(str(clip)) as c:
+        frames_1fps = [vf for i, vf in enumerate(c.decode(video=0)) if i % STREAM_FPS == 0]
+    size = analysis_size(frames_1fps[0].width, frames_1fps[0].height, detection.analysis_width)
+    c0 = cpu_seconds()
+    for vf in frames_1fps:
+        scale_bgr(vf.to_ndarray(format="bgr24"), size)
+    full_then_resize = (cpu_seconds() - c0) / len(frames_1fps)
+    rf = VideoReformatter()
+    c0 = cpu_seconds()
+    for vf in frames_1fps:
+        rf.reformat(vf, size[0], size[1], format="bgr24", interpolation=ANALYSIS_INTERPOLATION).to_ndarray()
+    one_pass = (cpu_seconds() - c0) / len(frames_1fps)
+    out["convert_ms_per_frame"] = {"bgr24_720p_then_resize": round(1000 * full_then_resize, 3),
+                                   "one_swscale_pass": round(1000 * one_pass, 3)}
     return out
 
 
@@ -234,8 +273,9 @@ def phase_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     import av
+    from av.video.reformatter import VideoReformatter
 
-    from edge.decode import analysis_size, scale_bgr
+    from edge.decode import ANALYSIS_INTERPOLATION, analysis_size
     from edge.frames import Frame
     from edge.pipeline import CameraPipeline, load_models
     from gridwatch.config import load_town
@@ -244,13 +284,15 @@ def phase_pipeline(args: argparse.Namespace) -> dict[str, Any]:
     cam = town.cameras[0]
     fps = town.detection.analysis_fps
     images = []
+    rf = VideoReformatter()
     with av.open(str(clip_path("a", args.gop))) as c:
         s = c.streams.video[0]
         step = round(STREAM_FPS / fps)
         for i, vf in enumerate(c.decode(s)):
-            if i % step == 0:
-                size = analysis_size(vf.width, vf.height, town.detection.analysis_width)
-                images.append(scale_bgr(vf.to_ndarray(format="bgr24"), size))
+            if i % step == 0:  # as the reader gives them
+                w, h = analysis_size(vf.width, vf.height, town.detection.analysis_width)
+                images.append(rf.reformat(vf, w, h, format="bgr24",
+                                          interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
     pipe = CameraPipeline(cam.id, list(cam.rois), town.detection, load_models())
     t = 0.0
     warm = round(20 * fps)  # past the 15 s learning period
@@ -350,6 +392,10 @@ def main() -> int:
         "ratio_cameras_per_core": round(gw_cams / base_cams, 1),
         "decode_all_frames_cpu_per_camera_s": round(res["decode"]["all_frames"]["cpu_per_camera_s"], 5),
         "decode_key_frames_cpu_per_camera_s": round(res["decode"]["key_frames"]["cpu_per_camera_s"], 5),
+        "decode_reader_plan_cpu_per_camera_s": round(
+            res["decode"]["reader_plan_no_deblock"]["cpu_per_camera_s"], 5),
+        "worker_decoded_frames_per_camera_s": round(
+            res["worker_calibration"]["decoded_frames"] / res["worker_calibration"]["camera_video_s"], 2),
         "pipeline_ms_per_frame": round(res["pipeline"]["ms_per_frame"], 2),
     }
     for key in ("worker_gop1", "worker_half_fps"):
@@ -378,11 +424,19 @@ def main() -> int:
     print_table(f"Edge cost, 720p25 H.264 ({before['cpu_model']}, load {before['load_avg_1_5_15']})", rows)
     d = res["decode"]
     print(f"\n  ratio gridwatch / naive cameras per core: {gw_cams / base_cams:.1f}x")
-    print(f"  where the worker's CPU goes: decoding every frame {d['all_frames']['ms_per_frame']:.2f} ms"
-          " per frame "
-          f"= {d['all_frames']['cpu_per_camera_s'] * 1000:.1f} ms per camera-second; key frames only "
-          f"{d['key_frames']['cpu_per_camera_s'] * 1000:.1f} ms; pipeline "
+    print(f"  where the worker's CPU goes (one stream alone, ms CPU per camera-second): decoding every "
+          f"frame {d['all_frames']['cpu_per_camera_s'] * 1000:.1f} ({d['all_frames']['ms_per_frame']:.2f} ms"
+          f" a frame), without deblocking {d['all_frames_no_deblock']['cpu_per_camera_s'] * 1000:.1f}; "
+          f"key frames only {d['key_frames']['cpu_per_camera_s'] * 1000:.1f}; what the reader decodes "
+          f"({d['reader_plan']['decoded_per_camera_s']:.1f} frames/s) "
+          f"{d['reader_plan']['cpu_per_camera_s'] * 1000:.1f}, without deblocking "
+          f"{d['reader_plan_no_deblock']['cpu_per_camera_s'] * 1000:.1f}; conversion "
+          f"{d['convert_ms_per_frame']['one_swscale_pass']:.2f} ms a frame (was "
+          f"{d['convert_ms_per_frame']['bgr24_720p_then_resize']:.2f}); pipeline "
           f"{res['pipeline']['ms_per_frame']:.2f} ms per analysed frame")
+    wc = res["worker_calibration"]
+    print(f"  worker (calibration): {wc['decoded_frames'] / wc['camera_video_s']:.1f} frames decoded and "
+          f"{wc['analysed_frames'] / wc['camera_video_s']:.2f} analysed per camera-second")
     print(f"  results: {path.relative_to(ROOT)}")
     return 0
 

@@ -11,6 +11,20 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# Options of every camera's decoder, set before its first packet. The H.264/HEVC deblocking filter
+# smooths block edges for the eye; the analysis sees the picture shrunk 4x (1280 -> 320 px), where
+# those edges average away, and every frame of a camera comes from the same decoder, so the scene
+# reference learns the same picture it is compared with. Skipping the filter saves ~20 % of the
+# decoding CPU (1.65 -> 1.29 ms per 720p frame of the bench stream); its effect on the detection
+# evaluation is measured in BENCHMARKS.md section 1. Live view shows that picture too: slightly
+# blockier edges at low bitrates.
+DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
+
+# swscale's interpolation for the one conversion to the analysis size (yuv -> bgr24 and shrink in
+# one pass): the same as ``gridwatch analyze`` and the detection evaluation use. Shrinking, swscale
+# widens the bilinear kernel to the scale factor, so it averages rather than picks pixels.
+ANALYSIS_INTERPOLATION = "BILINEAR"
+
 
 class KeyframeGate:
     """Whether decoding key frames alone still gives the analysis rate.
@@ -42,10 +56,63 @@ class KeyframeGate:
         return self.interval is not None and self.interval <= self.period * 1.05
 
     def key_by(self, deadline: float) -> bool:
-        """Whether the next key frame is expected by ``deadline``: if so, the frames between now and
-        it need not be decoded, because that key frame can serve the next analysis slot."""
+        """Whether the next key frame is expected by ``deadline`` (the next slot, see
+        :meth:`Sampler.skip_deadline`): if so, no frame before it is due, and it needs none of them
+        to be decoded, so the decoder may skip the rest of the group of pictures."""
         return (self.interval is not None and self._last_key_t is not None
                 and self._last_key_t + self.interval <= deadline)
+
+
+class DecodePlan:
+    """Per camera: what its decoder may skip and which decoded frames analysis takes.
+
+    Pure decisions, applied by the reader (``edge.sources``) to the decoder's ``skip_frame``:
+    - key frames only, for good, while they alone give the analysis rate (a key frame every second
+      at 1 frame/s);
+    - otherwise, after a frame is taken, the rest of its group of pictures when the next key frame
+      serves the next slot (a key frame every 2 s at 1 frame/s: the key frame and the frame one
+      second later are taken, the 24 frames after that are not decoded); decoding resumes at the key
+      frame's packet, so no frame after it is lost;
+    - everything while someone watches the camera live (the viewer needs every frame).
+    Before its first frame ``skip_mode`` is "DEFAULT" (decode everything), which is always right.
+    """
+
+    def __init__(self, analysis_fps: float) -> None:
+        self.fps = analysis_fps
+        self.gate = KeyframeGate(analysis_fps)  # what it learned is kept across reconnects
+        self.sampler = Sampler(analysis_fps)
+        self.keyframes_only = False
+        self.rest_of_gop = False
+
+    def new_pass(self) -> None:
+        """The stream was (re)opened with a fresh decoder, which decodes everything."""
+        self.gate.new_pass()
+        self.sampler = Sampler(self.fps)
+        self.keyframes_only = False
+        self.rest_of_gop = False
+
+    @property
+    def skip_mode(self) -> str:
+        """The decoder's ``skip_frame`` now: "NONKEY" or "DEFAULT"."""
+        return "NONKEY" if self.keyframes_only or self.rest_of_gop else "DEFAULT"
+
+    def packet(self, key_frame: bool) -> None:
+        """Before a packet is decoded: a key frame ends the skipped rest of a GOP."""
+        if key_frame:
+            self.rest_of_gop = False
+
+    def frame(self, t: float, key_frame: bool, watched: bool = False) -> bool:
+        """A decoded frame at camera time ``t``: whether analysis takes it."""
+        self.gate.observe(t, key_frame)
+        self.keyframes_only = self.gate.suffices and not watched
+        if watched:
+            self.rest_of_gop = False
+        if not self.sampler.due(t, key_frame):
+            return False
+        deadline = self.sampler.skip_deadline()
+        if not self.keyframes_only and not watched and deadline is not None:
+            self.rest_of_gop = self.gate.key_by(deadline)
+        return True
 
 
 def analysis_size(width: int, height: int, analysis_width: int) -> tuple[int, int]:
@@ -63,19 +130,49 @@ def scale_bgr(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 class Sampler:
-    """Picks frames at ``fps`` from a stream of frame times: the first frame at or after each slot."""
+    """Picks frames at ``fps`` on a fixed grid of slots: the first frame at or after each slot.
+
+    The next slot is the last one plus a period, not the frame taken plus a period: on a 25 fps
+    stream the 5 % slack below would otherwise take every 24th frame (1.04 per second) and let the
+    slots creep through the groups of pictures. On a grid the rate is exact and the slots keep their
+    phase. The grid starts at the first frame, which is a key frame, and a key frame that comes a
+    little before its slot (``KEY_LEAD`` of a period) is taken in its place and moves the grid onto
+    it: with a key frame every 2 s at 1 frame/s every key frame is then a slot, so a reader can stop
+    decoding after the GOP's last slot (see :meth:`KeyframeGate.key_by`).
+    """
+
+    SLACK = 0.05     # of a period: key frames exactly one period apart are not missed to pts rounding
+    KEY_LEAD = 0.25  # of a period: how early a key frame may stand in for its slot
 
     def __init__(self, fps: float) -> None:
         self.period = 1.0 / fps
         self._next: float | None = None
 
-    def due(self, t: float) -> bool:
-        # 5 % slack, so key frames exactly one period apart are not missed to rounding in their pts.
-        if self._next is None or t >= self._next - 0.05 * self.period or t < self._next - 10 * self.period:
-            # The last clause re-arms after a jump back in time (stream restarted with new pts).
-            self._next = t + self.period
+    @property
+    def next_slot(self) -> float | None:
+        """Camera time of the next slot (None before the first frame)."""
+        return self._next
+
+    def due(self, t: float, key_frame: bool = False) -> bool:
+        p, nxt = self.period, self._next
+        if nxt is None or t < nxt - 10 * p:
+            # First frame, or a jump back in time (stream restarted with new pts): start afresh.
+            self._next = t + p
+            return True
+        if key_frame and t >= nxt - self.KEY_LEAD * p:
+            self._next = t + p  # the grid moves onto the key frame
+            return True
+        if t >= nxt - self.SLACK * p:
+            # One period on; after a stall (frame long past its slot) the grid restarts at the frame,
+            # so a late stream is not analysed in a burst of catch-up slots.
+            self._next = nxt + p if t < nxt + 0.5 * p else t + p
             return True
         return False
+
+    def skip_deadline(self) -> float | None:
+        """If the next key frame comes by this time, the frames before it need not be decoded: none
+        of them is due (the key frame serves the next slot, at most ``SLACK`` of a period late)."""
+        return None if self._next is None else self._next + self.SLACK * self.period
 
 
 class FrameClock:

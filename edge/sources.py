@@ -1,11 +1,13 @@
 """Camera readers: one thread per camera pulls a stream with PyAV and hands analysis frames over.
 
 Each camera has its own thread (decoding releases the GIL), so a slow, stalled or dead camera never
-holds up the others. A reader decodes only what analysis needs: once it has seen two key frames it
-knows the group of pictures, and if key frames alone give the analysis rate it tells the decoder to
-skip everything else. Of the frames decoded, only those due at the analysis rate are converted and
-scaled (once, to the analysis width). Failures (refused, dead, stalled, garbage) reconnect with capped
-exponential backoff and jitter. Credentials in stream URLs never reach a log line.
+holds up the others. A reader decodes only what analysis needs (``edge.decode.DecodePlan``): once it
+has seen two key frames it knows the group of pictures; if key frames alone give the analysis rate it
+tells the decoder to skip everything else, and otherwise it skips the rest of a group of pictures
+whose last analysis slot is served. The decoder runs without the deblocking filter
+(``edge.decode.DECODER_OPTIONS``). Of the frames decoded, only those due at the analysis rate are
+converted, in one pass straight to the analysis size. Failures (refused, dead, stalled, garbage)
+reconnect with capped exponential backoff and jitter. Credentials in stream URLs never reach a log line.
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ from datetime import UTC, datetime
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from edge.backoff import Backoff
-from edge.decode import FrameClock, KeyframeGate, Sampler, analysis_size, scale_bgr
+from edge.decode import (
+    ANALYSIS_INTERPOLATION,
+    DECODER_OPTIONS,
+    DecodePlan,
+    FrameClock,
+    analysis_size,
+)
 from edge.frames import Frame
 from edge.slot import LatestSlot
 from gridwatch.logs import redact
@@ -73,7 +82,7 @@ class StreamReader:
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
-        self._gate = KeyframeGate(analysis_fps)
+        self._plan = DecodePlan(analysis_fps)
         self._backoff = Backoff(base=0.5, cap=reconnect_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,6 +178,7 @@ class StreamReader:
                 raise ValueError("no video stream")
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1  # many cameras per box: one decode thread each
+            stream.codec_context.options = dict(DECODER_OPTIONS)  # applied when the decoder opens
             before = self.stats.frames_in
             self._decode(container, stream)
             if self.stats.frames_in == before and not self._stop.is_set():
@@ -177,15 +187,13 @@ class StreamReader:
             container.close()
 
     def _decode(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> None:
-        sampler = Sampler(self.analysis_fps)
         rate = stream.average_rate or stream.guessed_rate
         stream_fps = float(rate) if rate else None
-        self._gate.new_pass()
-        skipping = False  # key frames only, for good: they alone give the analysis rate
-        # Key frames only until the next one: the rest of this group of pictures lies between two
-        # analysis slots and the next key frame serves the next slot (a 2 s GOP at 1 frame/s).
-        rest_of_gop = False
+        plan = self._plan
+        plan.new_pass()
+        applied = "DEFAULT"  # the decoder's skip_frame, as opened
         size: tuple[int, int] | None = None
+        reformatter = VideoReformatter()  # keeps its swscale context from frame to frame
         pace_origin: tuple[float, float] | None = None  # files: (t, monotonic) to play at real time
         announced = False
         for packet in container.demux(stream):
@@ -193,11 +201,10 @@ class StreamReader:
                 return
             if packet.size:
                 self.stats.packets_in += 1
-            if rest_of_gop and packet.is_keyframe:
-                # Switched per packet, before decoding it, so no frame after the key is dropped.
-                rest_of_gop = False
-                if not skipping:
-                    stream.codec_context.skip_frame = "DEFAULT"
+            # Switched per packet, before decoding it, so no frame after a key frame is lost.
+            plan.packet(packet.is_keyframe)
+            if plan.skip_mode != applied:
+                applied = stream.codec_context.skip_frame = plan.skip_mode
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -215,33 +222,30 @@ class StreamReader:
                              vf.width, vf.height, f"{stream_fps:.1f}" if stream_fps else "?")
                 pts_s = float(vf.time) if vf.time is not None else None
                 t = self.clock.t(pts_s, now)
-                self._gate.observe(t, vf.key_frame)
-                want_skip = self._gate.suffices and self._live_viewers == 0
-                if want_skip != skipping:
-                    stream.codec_context.skip_frame = "NONKEY" if want_skip else "DEFAULT"
-                    skipping = want_skip
-                    rest_of_gop = False
-                    self.stats.keyframes_only = skipping
+                watched = self._live_viewers > 0
+                due = plan.frame(t, vf.key_frame, watched)
+                self.stats.keyframes_only = plan.keyframes_only
+                if plan.skip_mode != applied:  # for the packets after this one
+                    applied = stream.codec_context.skip_frame = plan.skip_mode
                 if not self.live:
                     pace_origin = self._pace(t, now, pace_origin)
                     if self._stop.is_set():
                         return
-                if self._live_viewers:
+                if watched:
                     self._live_frame = vf
-                if not sampler.due(t):
+                if not due:
                     continue
                 if size is None:
                     size = analysis_size(vf.width, vf.height, self.analysis_width)
-                image: np.ndarray = scale_bgr(vf.to_ndarray(format="bgr24"), size)
+                # Converted and shrunk in one swscale pass, straight to the analysis size (contiguous:
+                # rows of an odd width come padded).
+                image: np.ndarray = np.ascontiguousarray(reformatter.reformat(
+                    vf, size[0], size[1], format="bgr24", interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
                 wall = datetime.now(UTC)
                 self.stats.last_frame_wall = wall
                 self.stats.last_frame_mono = time.monotonic()
                 self.stats.frames_out += 1
                 self.slot.put(Frame(image=image, t=t, wall=wall))
-                if (not skipping and not self._live_viewers
-                        and self._gate.key_by(t + sampler.period * 1.05)):
-                    stream.codec_context.skip_frame = "NONKEY"
-                    rest_of_gop = True
 
     def _pace(self, t: float, now: float, origin: tuple[float, float] | None) -> tuple[float, float]:
         """Files play at their own speed, as a camera would, not as fast as they decode."""

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 
 from edge.backoff import Backoff
-from edge.decode import FrameClock, KeyframeGate, Sampler, analysis_size, scale_bgr
+from edge.decode import DecodePlan, FrameClock, KeyframeGate, Sampler, analysis_size, scale_bgr
 
 
 def test_keyframe_gate_learns_the_key_interval_and_notices_changes() -> None:
@@ -49,6 +49,102 @@ def test_sampler_picks_the_analysis_rate_from_a_faster_stream() -> None:
     assert all(b - a >= 0.475 - 1e-9 for a, b in itertools.pairwise(due))
     keys = Sampler(1.0)
     assert all(keys.due(i * 1.0 - 1e-6 * (i % 2)) for i in range(10))  # key frames 1 s apart
+
+
+def test_sampler_keeps_the_exact_rate_on_a_grid() -> None:
+    # 25 fps at 1 frame/s: the 5 % slack takes the frame at 0.96 s, but the next slot is still 2.0 s,
+    # so the rate stays 1 frame/s instead of every 24th frame (1.04 per second).
+    s = Sampler(1.0)
+    due = [i / 25 for i in range(25 * 100) if s.due(i / 25)]
+    assert len(due) == 101  # the slots at 0, 1, ..., 100 s (the last one's frame at 99.96 s)
+    assert all(0.95 <= b - a <= 1.05 for a, b in itertools.pairwise(due))
+
+
+def test_sampler_moves_its_grid_onto_a_key_frame_just_before_a_slot() -> None:
+    # 10 fps; slots start at 0.0; key frames every 2 s from 0.8 s (as after a stall restarted the
+    # grid off a key frame). The key frame at 0.8 s stands in for the slot at 1.0 s, and from then on
+    # every key frame is a slot.
+    s = Sampler(1.0)
+    keys = {round(0.8 + 2 * k, 1) for k in range(10)}
+    frames = [(round(i / 10, 1), round(i / 10, 1) in keys) for i in range(10 * 20)]
+    due = [(t, key) for t, key in frames if s.due(t, key)]
+    assert {t for t, key in due if key} == keys
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(due)]
+    assert min(gaps) >= 0.75            # the move shortened one gap by at most a quarter period
+    assert max(gaps) <= 1.0 + 1e-9
+    assert len(due) == 21               # 0.0, then one per second from 0.8 s to 19.8 s
+
+
+def test_sampler_takes_no_key_frame_long_before_its_slot_and_no_burst_after_a_stall() -> None:
+    s = Sampler(1.0)
+    assert s.due(0.0)
+    assert not s.due(0.5, key_frame=True)  # half a period early: the slot at 1.0 s waits
+    assert s.due(1.0)
+    assert s.skip_deadline() == 2.0 + 0.05
+    assert s.due(7.3)                    # after a stall: taken at once ...
+    assert not s.due(7.5) and not s.due(8.2)  # ... and the grid restarts there: no catch-up burst
+    assert s.due(8.3)
+    assert Sampler(1.0).skip_deadline() is None
+
+
+def simulate(plan: DecodePlan, fps: int, gop: int, seconds: float, watched: bool = False
+             ) -> tuple[int, list[float]]:
+    """A decoder honouring ``skip_frame`` as FFmpeg does for a stream without B-frames: frames
+    decoded, and camera times of the frames analysis took."""
+    decoded, taken = 0, []
+    for i in range(round(seconds * fps)):
+        t, key = i / fps, i % gop == 0
+        plan.packet(key)
+        if plan.skip_mode == "NONKEY" and not key:
+            continue
+        decoded += 1
+        if plan.frame(t, key, watched):
+            taken.append(t)
+    return decoded, taken
+
+
+def test_decode_plan_skips_the_rest_of_a_2s_gop_and_keeps_every_slot() -> None:
+    plan = DecodePlan(analysis_fps=1.0)
+    decoded, taken = simulate(plan, fps=25, gop=50, seconds=60)
+    assert len(taken) == 60                                     # 1 frame/s, exactly
+    assert all(0.95 <= b - a <= 1.05 for a, b in itertools.pairwise(taken))
+    # Every key frame is taken, except the first GOP's last (its 1.96 s frame serves that slot).
+    assert {t for t in taken if round(t * 25) % 50 == 0} == {2.0 * k for k in range(30)} - {2.0}
+    # The first GOP is decoded whole (its key interval is not known yet); every later one only up
+    # to the frame at 0.96 s: the key frame and 24 more.
+    assert decoded == 50 + 29 * 25
+    assert not plan.keyframes_only
+
+
+def test_decode_plan_key_frames_only_when_they_suffice_and_everything_while_watched() -> None:
+    plan = DecodePlan(analysis_fps=1.0)
+    decoded, taken = simulate(plan, fps=25, gop=25, seconds=20)
+    assert plan.keyframes_only
+    assert len(taken) == 20 and decoded == 25 + 19          # first GOP whole, then key frames
+    watched = DecodePlan(analysis_fps=1.0)
+    decoded, taken = simulate(watched, fps=25, gop=50, seconds=20, watched=True)
+    assert decoded == 500 and len(taken) == 21               # the viewer gets every frame
+    assert watched.skip_mode == "DEFAULT"
+
+
+def test_decode_plan_on_a_gop_that_is_not_a_multiple_of_the_period() -> None:
+    # A key frame every 1.5 s at 1 frame/s: slots fall between key frames; nothing due is skipped.
+    plan = DecodePlan(analysis_fps=1.0)
+    decoded, taken = simulate(plan, fps=25, gop=round(1.5 * 25), seconds=30)
+    assert len(taken) == 30
+    # A key frame just after a slot (within its 5 % slack) serves it: gaps of up to 1.05 s + a frame.
+    assert all(0.95 <= b - a <= 1.05 + 1 / 25 for a, b in itertools.pairwise(taken))
+    assert decoded < 0.6 * 25 * 30
+
+
+def test_decode_plan_after_a_reconnect_decodes_everything_until_it_knows_again() -> None:
+    plan = DecodePlan(analysis_fps=1.0)
+    simulate(plan, fps=25, gop=50, seconds=10)
+    plan.new_pass()
+    assert plan.skip_mode == "DEFAULT"
+    decoded, taken = simulate(plan, fps=25, gop=50, seconds=10)
+    assert len(taken) == 10
+    assert decoded == 5 * 25  # the key interval was kept: the GOP skip starts with the first GOP
 
 
 def test_sampler_rearms_after_time_jumps_back() -> None:
