@@ -30,6 +30,7 @@ class Reference:
     grad: np.ndarray  # coarse gradient map (health: has the view moved?)
     sharpness: float
     frames: int
+    serial: int = 0  # which reference of this camera it is (1, 2, ...): tells a new one from an old one
 
 
 class SceneModel:
@@ -41,6 +42,7 @@ class SceneModel:
         self.banks: list[Reference] = []
         self._warm: list[np.ndarray] = []
         self._warm_level: float | None = None
+        self._made = 0
 
     @property
     def ready(self) -> bool:
@@ -100,7 +102,8 @@ class SceneModel:
         g8 = np.clip(grey, 0, 255).astype(np.uint8)
         sharp = float(np.median([sharpness_of(_grey_u8(f)) for f in self._warm]))
         level = float(grey.mean())
-        self.banks.append(Reference(level, med, grey, gradient_map(g8), sharp, len(self._warm)))
+        self._made += 1
+        self.banks.append(Reference(level, med, grey, gradient_map(g8), sharp, len(self._warm), self._made))
         if len(self.banks) > MAX_BANKS:
             self.banks.pop(0)
         self._warm.clear()

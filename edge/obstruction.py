@@ -39,10 +39,19 @@ ON_AT, OFF_AT = 0.6, 0.35
 STILL_DIFF = 7.0
 #: A landslide's material must have arrived within this many seconds (first change to rest).
 ARRIVAL_S = 20.0
+#: Without seen slope activity, material from the slope must have spread this many blocks (mean) further
+#: from the slope than where it first appeared.
+SPREAD_AWAY = 1.0
 #: Slope activity counts as the origin if it happened this long before the material arrived.
 SLOPE_LOOKBACK_S = 8.0
 #: Blocks anomalous without a standing event this long are absorbed into the reference.
 ABSORB_S = 1800.0
+#: A block that differs from a reference from the very first frame it is compared with (within this
+#: many seconds) shows a flaw of that reference, not something that arrived: a "ghost" of a person or
+#: car that stood still through most of the warm-up, whose median then kept it. Such blocks are not
+#: standing obstructions and are learned away (by design an obstruction present while a reference is
+#: learned is part of the scene; see MODEL_CARD.md, "Warm-up").
+GHOST_WITHIN_S = 1.5
 #: Least share of the road's area standing water must cover to be flooding.
 FLOOD_MIN_AREA = 0.03
 #: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
@@ -66,6 +75,9 @@ MIN_BLOCKS_FAR = 2
 #: difference of the road's pixels in this frame (their noise), and at least PIXEL_DIFF_MIN grey levels.
 PIXEL_NOISE_X = 4.0
 PIXEL_DIFF_MIN = 8.0
+#: Vegetation (a fallen tree) turns the road greener by at least this factor more than it turns it
+#: redder (leaves are green; soil and turf torn off a slope, olive to brown, shift both alike).
+GREEN_OVER_RED = 1.25
 OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
 
 
@@ -124,12 +136,24 @@ class ObstructionDetector:
         # Road blocks where slope material first lands: next to the slope, or the road's border.
         if self.slope is not None:
             self.entry = self.road & (cv2.dilate(self.slope.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+            # the strip of road (2 blocks deep) on the slope's side: where material from the slope
+            # lands even when its way down the slope is not seen (torn-off turf looks like the slope)
+            self.side: np.ndarray = self.road & (
+                cv2.dilate(self.slope.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+            # distance of every block from the slope (blocks), to tell material spreading away from it
+            self.slope_dist: np.ndarray | None = cv2.distanceTransform(
+                (~self.slope).astype(np.uint8), cv2.DIST_L2, 3)
             # slope blocks at the road's edge: where fallen material may rest partly off the road
             self.verge: np.ndarray | None = self.slope & (
                 cv2.dilate(self.road.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
         else:
             self.entry = self.edge_band
+            self.side = self.edge_band
+            self.slope_dist = None
             self.verge = None
+        # when each reference (by serial) was first compared with; kept through pause(), so something
+        # that arrived while the picture was bad is not taken for a ghost
+        self._ref_first: dict[int, float] = {}
         self._reset()
 
     def _road_is_horizontal(self) -> bool:
@@ -176,6 +200,7 @@ class ObstructionDetector:
         self.probs = np.zeros((*shape, 4), np.float32)
         self.slope_last = np.full(shape, -1e9)
         self.origin = np.zeros(shape, bool)
+        self.origin_side = np.zeros(shape, bool)
         self.prev_grey: np.ndarray | None = None
         self.prev_gain = 1.0
         self._features = np.zeros((self.gy, self.gx, 1), np.float32)
@@ -183,6 +208,15 @@ class ObstructionDetector:
         self._dim = False
         self._held: list[tuple[float, BBox]] = []  # (last time, box) of blockage candidates
         self._pix_diff = np.zeros(self.masks.shape, np.float32)
+        self._ghost = np.zeros(shape, bool)
+
+    def _ghosts(self, t: float, ref: Reference, now_on: np.ndarray) -> np.ndarray:
+        """Blocks anomalous ever since this reference was first used (see GHOST_WITHIN_S)."""
+        first = self._ref_first.setdefault(ref.serial, t)
+        if t - first <= GHOST_WITHIN_S:
+            self._ghost |= now_on
+        self._ghost &= now_on
+        return self._ghost
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -210,6 +244,7 @@ class ObstructionDetector:
         still_now = moving_diff < STILL_DIFF
         self.prev_grey, self.prev_gain = st.grey, st.gain
 
+        ghost = self._ghosts(t, ref, now_on)
         started = now_on & ~was_on & (self.run == 0)
         self.first_t[started] = t
         # Did new anomalies come from the slope? They must start in the entry zone beside the slope
@@ -227,6 +262,9 @@ class ObstructionDetector:
         arriving = self.origin & self.on & (self.first_t >= t - ARRIVAL_S)
         spread = cv2.dilate(arriving.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         self.origin[started] = (near | spread)[started]
+        arriving_side = self.origin_side & self.on & (self.first_t >= t - ARRIVAL_S)
+        spread_side = cv2.dilate(arriving_side.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        self.origin_side[started] = (self.side | spread_side)[started]
 
         keep_on = now_on
         self.run = np.where(keep_on, self.run + 1, 0)
@@ -236,6 +274,7 @@ class ObstructionDetector:
         self.rest_t[newly_still] = t
         self.still = np.where(now_on, np.where(inc, self.still + 1, self.still), 0)
         self.origin &= now_on
+        self.origin_side &= now_on
         a = 0.3
         upd = now_on[..., None]
         mixed = np.where((self.run == 1)[..., None], probs, (1 - a) * self.probs + a * probs)
@@ -243,7 +282,7 @@ class ObstructionDetector:
         self.on = now_on
 
         water = self.probs[..., 2] > np.maximum(self.probs[..., 1], self.probs[..., 3])
-        standing_mask = self.road & now_on & ((self.still >= 1) | (water & (self.run >= 3)))
+        standing_mask = self.road & now_on & ~ghost & ((self.still >= 1) | (water & (self.run >= 3)))
         self._features = st.features
         self._lit = block_max(grey.astype(np.float32) - ref.grey * st.gain)
         self._pix_diff = st.grey - ref.grey * st.gain
@@ -252,7 +291,7 @@ class ObstructionDetector:
         comps = self._components(t, standing_mask, colour, ref_colour)
         if self.verge is not None and not any(c.kind == EventKind.LANDSLIDE for c in comps):
             # material that came down the slope and lies at the road's edge, mostly on the verge
-            verge_mask = (self.road | self.verge) & now_on & (self.still >= 1)
+            verge_mask = (self.road | self.verge) & now_on & ~ghost & (self.still >= 1)
             comps += self._components(t, verge_mask, colour, ref_colour, self.road | self.verge, True)
         self._held = [(ht, hb) for ht, hb in self._held if t - ht <= HOLD_S]
         self._held += [(t, c.bbox) for c in comps if c.kind == EventKind.ROAD_BLOCKAGE]
@@ -261,7 +300,7 @@ class ObstructionDetector:
             o = obs[comp.kind]
             if comp.score > o.score:
                 obs[comp.kind] = Observation(True, comp.score, comp.bbox, "road", comp.details)
-        keep = self._keep_mask(t, now_on, standing)
+        keep = self._keep_mask(t, now_on & ~ghost, standing)
         return Findings(obs, keep, anom)
 
     def _components(self, t: float, mask: np.ndarray, colour: np.ndarray, ref_colour: np.ndarray,
@@ -293,16 +332,26 @@ class ObstructionDetector:
             t_min = float(self.first_t[sel].min())
             early = sel & (self.first_t <= t_min + 1.0)
             origin = float(self.origin[early].mean())
+            side = float(self.origin_side[early].mean())
+            # with a slope ROI, material from the slope also spreads away from it: its very first blocks
+            # lie nearer the slope than the whole (a pile dumped or collapsing in place grows from its
+            # middle; water rises from the lowest ground)
+            away = 0.0 if self.slope_dist is None else \
+                float(self.slope_dist[sel].mean() - self.slope_dist[sel & (self.first_t <= t_min)].mean())
             # fallen trees and branches turn the road greener; a landslide brings earth and rock
             cur_c, ref_c = colour[sel].mean(axis=0), ref_colour[sel].mean(axis=0)
             d_chroma = cur_c / (cur_c.sum() + 3.0) - ref_c / (ref_c.sum() + 3.0)
-            vegetation = bool(d_chroma[1] > 0.015 and d_chroma[1] > d_chroma[2])
+            # clearly more green than red: soil and turf torn off a slope, olive to brown, turn a grey
+            # or bluish road greener and redder about alike
+            vegetation = bool(d_chroma[1] > 0.015 and d_chroma[1] > GREEN_OVER_RED * max(0.0, d_chroma[2]))
             strength = float(1.0 - p[0])
             bbox = self._bbox(x, y, w, h)
             details: Details = {"width_share": round(share, 3), "area_share": round(area_share, 4),
                                 "debris": round(kind_p["debris"], 3), "water": round(kind_p["water"], 3),
                                 "object": round(kind_p["object"], 3), "arrival_s": round(arrival, 1),
-                                "from_slope": round(origin, 3), "vegetation": vegetation,
+                                "from_slope": round(origin, 3), "from_side": round(side, 3),
+                                "spread_away": round(away, 2),
+                                "vegetation": vegetation,
                                 "d_green": round(float(d_chroma[1]), 4),
                                 "d_red": round(float(d_chroma[2]), 4)}
             feats = self._features[sel].mean(axis=0)
@@ -327,9 +376,14 @@ class ObstructionDetector:
             natural = kind_p["debris"] + kind_p["water"]
             earthy = (natural >= 0.7 and kind_p["debris"] >= 0.2
                       and kind_p["debris"] >= 2.5 * kind_p["object"])
-            # without a slope ROI the road's border is a weaker hint of where material came from
-            need_origin = 0.1 if self.slope is not None else 0.5
-            landslide = (area >= MIN_BLOCKS and earthy and arrival <= ARRIVAL_S and origin >= need_origin
+            # Where it came from: seen coming down the slope (a few of its first blocks beside active
+            # slope blocks), or, a weaker hint, most of its first blocks on the road's slope side (its
+            # border when there is no slope ROI). A slope ROI must never make a landslide harder to see
+            # than no slope ROI: material torn off with the slope's own surface does not change the
+            # slope's look on its way down.
+            came = (self.slope is not None and origin >= 0.1) or (
+                side >= 0.5 and (self.slope_dist is None or away >= SPREAD_AWAY))
+            landslide = (area >= MIN_BLOCKS and earthy and arrival <= ARRIVAL_S and came
                          and not vegetation and not self_lit and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))

@@ -220,3 +220,58 @@ def fault(kind: str, at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
             return cv2.warpAffine(clean_img, mat, (W, H), borderMode=cv2.BORDER_REFLECT)
         raise ValueError(kind)
     return f
+
+
+def _turf(c: Clip) -> np.ndarray:
+    """Slope surface torn off with its soil: olive-brown textured material."""
+    g = _tex(skimage.data.grass(), H, W, 0.8)
+    return np.array([45, 95, 105], np.float32) * np.clip(1 + 0.4 * g[..., None], 0.3, 3)
+
+
+def landslide_unseen_on_slope(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Material lands on the road at the slope's edge at ``at`` and spreads across it over 3 s (rest at
+    at+3), with nothing to see on the slope itself (it came down behind vegetation, or looks like it)."""
+    c = Clip(seed)
+    turf = _turf(c)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 3.0)
+            bottom = ROAD_Y0 + 12 + k * 50  # the front moves away from the slope, down the road
+            m = blob(H, W, 170, (ROAD_Y0 + bottom) / 2, 30 + 40 * k, (bottom - ROAD_Y0) / 2)
+            m *= (np.arange(H)[:, None] >= ROAD_Y0)
+            img = img * (1 - m[..., None]) + turf * m[..., None]
+        return c.finish(img)
+    return f
+
+
+def pile_in_place_beside_slope(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """The same material dumped at the slope's edge of the road: it grows from its middle over 2 s from
+    ``at`` and stays; nothing came from the slope, so it is a blockage, not a landslide."""
+    c = Clip(seed)
+    turf = _turf(c)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 2.0)
+            m = blob(H, W, 170, ROAD_Y0 + 14, 12 + 60 * k, 8 + 8 * k)  # spreads along the edge
+            m *= (np.arange(H)[:, None] >= ROAD_Y0)
+            img = img * (1 - m[..., None]) + turf * m[..., None]
+        return c.finish(img)
+    return f
+
+
+def ghost_of_warmup(leave_at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """A lorry stands across the road from the start (through the scene's warm-up) and drives off at
+    ``leave_at``: the empty road then differs from what was learned, but nothing is on it."""
+    c = Clip(seed)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t < leave_at:
+            cv2.rectangle(img, (70, 126), (250, 190), (40, 90, 170), -1)
+            cv2.rectangle(img, (80, 132), (130, 150), (30, 30, 30), -1)
+        return c.finish(img)
+    return f

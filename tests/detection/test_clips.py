@@ -64,3 +64,36 @@ def test_traffic_only_raises_nothing_even_without_rois(make_clip, run) -> None:
     video = make_clip("clean", synth.clean(), 45)
     assert run(video) == []
     assert run(video, rois=[]) == []
+
+
+def test_landslide_not_seen_on_the_slope_is_still_a_landslide(make_clip, run) -> None:
+    # material lands at the slope's edge of the road and spreads away from it; the slope itself never
+    # looks different (turf torn off with its soil): the road's slope side and the spread tell
+    video = make_clip("landslide_unseen", synth.landslide_unseen_on_slope(at=22.0), 45)
+    got = run(video)
+    assert kinds(got) == ["landslide"], got
+    rest = 25.0
+    assert rest <= got[0].start_s <= rest + 5.0
+
+
+def test_pile_growing_in_place_beside_the_slope_is_a_blockage(make_clip, run) -> None:
+    # the same material at the same edge, but it grows where it lies instead of spreading away from
+    # the slope: dumped, not fallen
+    video = make_clip("pile_beside_slope", synth.pile_in_place_beside_slope(at=22.0), 45)
+    got = run(video)
+    assert kinds(got) == ["road_blockage"], got
+    assert got[0].start_s >= 22.0 + FAST.blockage_persist_s
+
+
+def test_ghost_of_a_vehicle_that_stood_through_warmup_raises_nothing(make_clip, run) -> None:
+    # the learned scene holds the lorry; once it leaves, the empty road differs from the reference from
+    # the first compared frame on: a flaw of the reference, learned away, not an obstruction
+    video = make_clip("ghost", synth.ghost_of_warmup(leave_at=12.0), 50)
+    assert run(video) == []
+
+
+def test_blockage_arriving_after_warmup_is_still_raised(make_clip, run) -> None:
+    # the ghost rule only covers what differs from the reference's first frame on
+    video = make_clip("blockage_after_ghost_window", synth.blockage(at=17.0), 40)
+    got = run(video)
+    assert kinds(got) == ["road_blockage"], got
