@@ -139,6 +139,11 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     (tmp / "town.yaml").write_text(yaml.safe_dump(town, allow_unicode=True), encoding="utf-8")
     cfg = load_town(tmp / "town.yaml")
     worker = EdgeWorker(cfg, node, dead_hub, lambda: "bench", tmp / node)
+    if args.fast_decode:  # the variant without the deblocking filter (not the default)
+        from edge.decode import FAST_DECODER_OPTIONS
+
+        for unit in worker.units:
+            unit.reader.decoder_options = dict(FAST_DECODER_OPTIONS)
     fps = cfg.detection.analysis_fps
 
     def snap() -> dict[str, Any]:
@@ -168,7 +173,8 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     # figure honest, and ``video_speed``/``keep_up`` say whether it kept up.
     video_s = sum(advanced) if advanced else args.streams * window
     return {
-        "streams": args.streams, "analysis_fps": fps, "analysis_width": cfg.detection.analysis_width,
+        "streams": args.streams, "analysis_fps": fps, "fast_decode": bool(args.fast_decode),
+        "analysis_width": cfg.detection.analysis_width,
         "gop_s": args.gop, "warmup_s": args.warmup, "window_s": round(window, 2),
         "cpu_s": round(cpu, 3), "cpu_s_incl_startup": round(b["cpu"] - c0, 3),
         "core_busy": round(cpu / window, 3),
@@ -211,18 +217,18 @@ def phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
     """Decoding alone, one stream, unpaced: every frame, key frames only, and what the reader decodes
-    (``DecodePlan`` at the analysis rate), each with FFmpeg's default options and with the reader's
-    (``DECODER_OPTIONS``: no deblocking filter); plus the conversion of the taken frames."""
+    (``DecodePlan`` at the analysis rate), each with FFmpeg's default options (the reader's default)
+    and with ``FAST_DECODER_OPTIONS`` (no deblocking filter); plus the conversion of a taken frame."""
     import av
     from av.video.reformatter import VideoReformatter
 
-    from edge.decode import ANALYSIS_INTERPOLATION, DECODER_OPTIONS, DecodePlan, analysis_size, scale_bgr
+    from edge.decode import ANALYSIS_INTERPOLATION, FAST_DECODER_OPTIONS, DecodePlan, analysis_size, scale_bgr
     from gridwatch.config import load_town
 
     detection = load_town(ROOT / "configs" / "yongshan").detection
     out: dict[str, Any] = {}
     clip = clip_path("a", args.gop)
-    for opts_name, opts in (("", {}), ("_no_deblock", DECODER_OPTIONS)):
+    for opts_name, opts in (("", {}), ("_no_deblock", FAST_DECODER_OPTIONS)):
         for mode in ("all_frames", "key_frames", "reader_plan"):
             frames = taken = 0
             plan = DecodePlan(detection.analysis_fps)
@@ -334,6 +340,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--warmup", type=float, default=20.0)
     p.add_argument("--fps", type=float, default=0.0, help=argparse.SUPPRESS)
+    p.add_argument("--fast_decode", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--gop", type=float, default=2.0, help="key-frame interval of the test streams, s")
     p.add_argument("--no-variants", action="store_true", help="skip the GOP 1 s / 0.5 fps variants")
     args = p.parse_args()
@@ -354,19 +361,22 @@ def main() -> int:
     core = args.core
     res: dict[str, Any] = {"machine": before, "command": command_line(), "core": core,
                            "stream": "720p H.264 25 fps ~2 Mbit/s, 60 s looped, from vtest.avi"}
-    configs = [("worker", 2.0, 0.0)]
+    configs = [("worker", 2.0, 0.0, 0)]
     if not args.no_variants:
-        configs += [("worker_gop1", 1.0, 0.0), ("worker_half_fps", 2.0, 0.5)]
-    for key, gop, fps in configs:
+        configs += [("worker_no_deblock", 2.0, 0.0, 1), ("worker_gop1", 1.0, 0.0, 0),
+                    ("worker_half_fps", 2.0, 0.5, 0)]
+    for key, gop, fps, fast in configs:
         # Calibrate on a few cameras, then check: as many cameras as the calibration says fit in 85 %
         # of the core (at least 20), pinned to that one core, played at real time.
-        calib = run_phase("worker", core, streams=8, seconds=window, warmup=warmup, gop=gop, fps=fps)
+        calib = run_phase("worker", core, streams=8, seconds=window, warmup=warmup, gop=gop, fps=fps,
+                          fast_decode=fast)
         res[key + "_calibration"] = calib
         n = args.streams or max(20, int(0.85 / calib["cpu_per_camera_s"]))
-        if quick:
+        if quick or fast:  # the decoder variant: its cost only
             res[key] = calib
             continue
-        res[key] = run_phase("worker", core, streams=n, seconds=window, warmup=warmup, gop=gop, fps=fps)
+        res[key] = run_phase("worker", core, streams=n, seconds=window, warmup=warmup, gop=gop, fps=fps,
+                             fast_decode=fast)
     res["baseline"] = run_phase("baseline", core, streams=2 if quick else 3, seconds=10 if quick else 20,
                                 gop=2)
     res["decode"] = run_phase("decode", core, gop=2)
@@ -398,7 +408,7 @@ def main() -> int:
             res["worker_calibration"]["decoded_frames"] / res["worker_calibration"]["camera_video_s"], 2),
         "pipeline_ms_per_frame": round(res["pipeline"]["ms_per_frame"], 2),
     }
-    for key in ("worker_gop1", "worker_half_fps"):
+    for key in ("worker_no_deblock", "worker_gop1", "worker_half_fps"):
         if key in res:
             v = res[key]
             res["summary"][f"{key}_cameras_per_core"] = round(1 / v["cpu_per_camera_s"], 1)
@@ -412,12 +422,13 @@ def main() -> int:
 
     rows = [("run (pinned to 1 core)", "cams", "fps", "gop s", "cpu ms/cam-s", "cams/core", "frames/cpu-s",
              "keep-up", "core busy", "min video speed")]
-    for key, name in (("worker", "gridwatch (defaults)"), ("worker_gop1", "gridwatch, key frame 1 s"),
-                      ("worker_half_fps", "gridwatch, 0.5 fps")):
+    for key, name in (("worker", "gridwatch (defaults)"), ("worker_no_deblock", "gridwatch, no deblocking"),
+                      ("worker_gop1", "gridwatch, key frame 1 s"), ("worker_half_fps", "gridwatch, 0.5 fps")):
         if key in res:
-            if not quick:
+            if not quick and res[key] is not res[key + "_calibration"]:
                 rows.append(row(name + " calib.", res[key + "_calibration"]))
-            rows.append(row(name + (" check" if not quick else ""), res[key]))
+            rows.append(row(name + (" check" if not quick and res[key] is not res[key + "_calibration"]
+                                    else ""), res[key]))
     rows.append(("naive VideoCapture+MOG2", f"{b['streams']} (serial)", "25", "2",
                  f"{b['cpu_per_camera_s'] * 1000:.1f}", f"{base_cams:.2f}", f"{b['frames_per_cpu_s']:.1f}",
                  "-", "-", "-"))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# Options of every camera's decoder, set before its first packet. The H.264/HEVC deblocking filter
-# smooths block edges for the eye; the analysis sees the picture shrunk 4x (1280 -> 320 px), where
-# those edges average away, and every frame of a camera comes from the same decoder, so the scene
-# reference learns the same picture it is compared with. Skipping the filter saves ~20 % of the
-# decoding CPU (1.65 -> 1.29 ms per 720p frame of the bench stream); its effect on the detection
-# evaluation is measured in BENCHMARKS.md section 1. Live view shows that picture too: slightly
-# blockier edges at low bitrates.
-DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
+# Decoder options that trade picture for CPU, NOT used by default: without the H.264/HEVC deblocking
+# filter decoding costs ~20 % less (1.65 -> 1.29 ms per 720p frame of the bench stream), and at
+# 320 px the block edges mostly average away, but the detector is not indifferent to them: on the
+# 98-clip evaluation set it changed the outcome of 4 clips (one new false alarm on a negative clip,
+# two extra fault events, one kind; recall the same; BENCHMARKS.md section 1). The edge analyses the
+# pictures ``gridwatch eval`` scores, so this is only worth switching on together with the
+# evaluation (edge.analyze) and a re-run of it. ``StreamReader(decoder_options=...)`` takes them.
+FAST_DECODER_OPTIONS: dict[str, str] = {"skip_loop_filter": "all"}
 
 # swscale's interpolation for the one conversion to the analysis size (yuv -> bgr24 and shrink in
 # one pass): the same as ``gridwatch analyze`` and the detection evaluation use. Shrinking, swscale

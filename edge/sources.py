@@ -4,9 +4,9 @@ Each camera has its own thread (decoding releases the GIL), so a slow, stalled o
 holds up the others. A reader decodes only what analysis needs (``edge.decode.DecodePlan``): once it
 has seen two key frames it knows the group of pictures; if key frames alone give the analysis rate it
 tells the decoder to skip everything else, and otherwise it skips the rest of a group of pictures
-whose last analysis slot is served. The decoder runs without the deblocking filter
-(``edge.decode.DECODER_OPTIONS``). Of the frames decoded, only those due at the analysis rate are
-converted, in one pass straight to the analysis size. Failures (refused, dead, stalled, garbage)
+whose last analysis slot is served. Of the frames decoded, only those due at the analysis rate are
+converted, in one pass straight to the analysis size (as ``gridwatch analyze`` does, so the edge
+analyses the pictures the detection evaluation scores). Failures (refused, dead, stalled, garbage)
 reconnect with capped exponential backoff and jitter. Credentials in stream URLs never reach a log line.
 """
 
@@ -25,7 +25,6 @@ from av.video.reformatter import VideoReformatter
 from edge.backoff import Backoff
 from edge.decode import (
     ANALYSIS_INTERPOLATION,
-    DECODER_OPTIONS,
     DecodePlan,
     FrameClock,
     analysis_size,
@@ -72,13 +71,16 @@ class StreamReader:
     """Reads one camera in its own thread; newest analysis frame in ``slot``, counters in ``stats``."""
 
     def __init__(self, camera_id: str, url: str, analysis_fps: float, analysis_width: int,
-                 reconnect_max_s: float, loop_files: bool = True) -> None:
+                 reconnect_max_s: float, loop_files: bool = True,
+                 decoder_options: dict[str, str] | None = None) -> None:
         self.camera_id = camera_id
         self.url = url
         self.live = is_live(url)
         self.analysis_fps = analysis_fps
         self.analysis_width = analysis_width
         self.loop_files = loop_files
+        # FFmpeg decoder options (e.g. edge.decode.FAST_DECODER_OPTIONS), from the next (re)connect.
+        self.decoder_options = dict(decoder_options or {})
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
@@ -178,7 +180,8 @@ class StreamReader:
                 raise ValueError("no video stream")
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1  # many cameras per box: one decode thread each
-            stream.codec_context.options = dict(DECODER_OPTIONS)  # applied when the decoder opens
+            if self.decoder_options:
+                stream.codec_context.options = dict(self.decoder_options)  # applied when it opens
             before = self.stats.frames_in
             self._decode(container, stream)
             if self.stats.frames_in == before and not self._stop.is_set():

@@ -119,3 +119,39 @@ def test_dead_stream_is_retried_with_backoff_and_stops() -> None:
     wait_for(lambda: reader.stats.reconnects >= 3, 20, "reconnect attempts")
     assert "pw@" not in (reader.stats.last_error or "")
     assert reader.stop()  # the thread ends although it was sleeping in a backoff
+
+
+def test_fast_decoder_options_reach_the_decoder_and_change_the_small_picture_less(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    from edge.decode import FAST_DECODER_OPTIONS
+
+    # A noisy, low-bitrate 720p clip, where the deblocking filter has block edges to smooth.
+    video = tmp_path / "blocky.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
+                    "-vf", "noise=alls=20:allf=t", "-t", "2", "-c:v", "libx264", "-b:v", "300k", "-g", "50",
+                    "-bf", "0", "-pix_fmt", "yuv420p", str(video)], check=True)
+
+    def last_picture(options: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        with av.open(str(video)) as c:
+            s = c.streams.video[0]
+            s.codec_context.options = dict(options)
+            vf = list(c.decode(s))[-1]
+            return (vf.to_ndarray(format="gray").astype(int),
+                    vf.reformat(320, 180, format="gray").to_ndarray().astype(int))
+
+    full_default, small_default = last_picture({})
+    full_fast, small_fast = last_picture(FAST_DECODER_OPTIONS)
+    assert np.abs(full_fast - full_default).mean() > 0.5    # the filter really was skipped
+    assert np.abs(small_fast - small_default).mean() < np.abs(full_fast - full_default).mean()
+
+    reader = StreamReader("cam-f", str(video), analysis_fps=1.0, analysis_width=320, reconnect_max_s=1,
+                          decoder_options=FAST_DECODER_OPTIONS)
+    reader.start()
+    try:
+        frames = collect(reader, 2)
+    finally:
+        reader.stop()
+    assert all(f.image.shape == (180, 320, 3) for f in frames)
+    assert reader.stats.decode_errors == 0
