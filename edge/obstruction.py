@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from edge.background import Reference
-from edge.detectors_blocks import BLOCK, block_features, block_mean
+from edge.detectors_blocks import BLOCK, block_features, block_mean, norm_gain
 from edge.events import BBox, Details, EventTracker
 from edge.models import ModelBundle
 from edge.regions import RegionMasks
@@ -75,6 +75,8 @@ MIN_BLOCKS_FAR = 2
 #: difference of the road's pixels in this frame (their noise), and at least PIXEL_DIFF_MIN grey levels.
 PIXEL_NOISE_X = 4.0
 PIXEL_DIFF_MIN = 8.0
+#: ...and never under this many (compression noise), however dark the scene.
+PIXEL_DIFF_FLOOR = 3.0
 #: Vegetation (a fallen tree) turns the road greener by at least this factor more than it turns it
 #: redder (leaves are green; soil and turf torn off a slope, olive to brown, shift both alike).
 GREEN_OVER_RED = 1.25
@@ -146,11 +148,13 @@ class ObstructionDetector:
             # slope blocks at the road's edge: where fallen material may rest partly off the road
             self.verge: np.ndarray | None = self.slope & (
                 cv2.dilate(self.road.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+            self.slope_verge = self.verge
         else:
             self.entry = self.edge_band
             self.side = self.edge_band
             self.slope_dist = None
             self.verge = None
+            self.slope_verge = np.zeros_like(self.road)
         # when each reference (by serial) was first compared with; kept through pause(), so something
         # that arrived while the picture was bad is not taken for a ghost
         self._ref_first: dict[int, float] = {}
@@ -208,6 +212,7 @@ class ObstructionDetector:
         self._dim = False
         self._held: list[tuple[float, BBox]] = []  # (last time, box) of blockage candidates
         self._pix_diff = np.zeros(self.masks.shape, np.float32)
+        self._gain_k = 1.0
         self._ghost = np.zeros(shape, bool)
 
     def _ghosts(self, t: float, ref: Reference, now_on: np.ndarray) -> np.ndarray:
@@ -286,6 +291,7 @@ class ObstructionDetector:
         self._features = st.features
         self._lit = block_max(grey.astype(np.float32) - ref.grey * st.gain)
         self._pix_diff = st.grey - ref.grey * st.gain
+        self._gain_k = norm_gain(ref.level)
         self._dim = ref.level < DIM_LEVEL
         colour, ref_colour = block_colour(image), block_colour(ref.bgr)
         comps = self._components(t, standing_mask, colour, ref_colour)
@@ -308,7 +314,8 @@ class ObstructionDetector:
         """Standing components within ``area`` (the road) and their kinds.
 
         ``landslide_only``: components of road and verge, judged only as landslides, and only those
-        with some of their standing blocks on the road.
+        with some of their standing blocks on the road, or with differing pixels connected to them
+        reaching onto the road (``verge_reach``).
         """
         m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
         m &= (self.road if area is None else area).astype(np.uint8)
@@ -320,9 +327,19 @@ class ObstructionDetector:
             if area < (MIN_BLOCKS_FAR if not landslide_only else MIN_BLOCKS):
                 continue
             sel = (labels == i) & mask
-            if not sel.any() or (landslide_only and not (sel & self.road).any()):
+            if not sel.any():
                 continue
-            share = self.width_share(x, y, w, h)
+            reach = None
+            if landslide_only and not (sel & self.road).any():
+                # material resting on the verge whose thin on-road part is finer than a block: follow
+                # the pixels that differ from the reference and hang together with it onto the road
+                around = cv2.dilate(sel.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                if (around & self.on & (self.still == 0)).any():
+                    continue  # still flowing onto the road: not at rest yet
+                reach = self.verge_reach(sel)
+                if reach <= 0.0:
+                    continue
+            share = self.width_share(x, y, w, h) if reach is None else reach
             area_share = float(area) / self.road_area
             p = self.probs[sel].mean(axis=0)
             kind_p = {"debris": float(p[1]), "water": float(p[2]), "object": float(p[3])}
@@ -332,6 +349,10 @@ class ObstructionDetector:
             t_min = float(self.first_t[sel].min())
             early = sel & (self.first_t <= t_min + 1.0)
             origin = float(self.origin[early].mean())
+            if reach is not None:
+                # nothing of it stands on the road at block level: it lies on the slope's verge, where
+                # it came down
+                origin = float((self.origin | self.slope_verge)[early].mean())
             side = float(self.origin_side[early].mean())
             # with a slope ROI, material from the slope also spreads away from it: its very first blocks
             # lie nearer the slope than the whole (a pile dumped or collapsing in place grows from its
@@ -431,6 +452,49 @@ class ObstructionDetector:
         else:
             span = int(sel.any(axis=0).sum())
             band = int(road_px[y * b:(y + h) * b].any(axis=0).sum())
+        return span / max(1, band)
+
+    def pixel_threshold(self) -> float:
+        """Grey levels a pixel must differ by: over the road's own noise, and over PIXEL_DIFF_MIN scaled
+        by the gain compensation of the block features (a dark scene differs by few grey levels)."""
+        diff = np.abs(self._pix_diff)
+        road_px = self.masks.road
+        noise = float(np.median(diff[road_px])) if road_px.any() else 0.0
+        return max(PIXEL_DIFF_MIN / self._gain_k, PIXEL_NOISE_X * noise, PIXEL_DIFF_FLOOR)
+
+    def verge_reach(self, sel: np.ndarray) -> float:
+        """Share of the road's width covered by differing pixels connected to the verge component
+        ``sel`` (blocks), measured across the road where they lie."""
+        b = BLOCK
+        H, W = self.masks.shape
+        comp = np.zeros((H, W), bool)
+        up = np.repeat(np.repeat(sel, b, axis=0), b, axis=1)
+        comp[: up.shape[0], : up.shape[1]] = up
+        road_px = self.masks.road
+        # the component and a block around it (its blocks are where it is clearly seen; its rim and the
+        # verge's last pixels before the road's edge are not)
+        near = cv2.dilate(comp.astype(np.uint8), np.ones((2 * b + 1, 2 * b + 1), np.uint8)) > 0
+        if not near[road_px].any():
+            return 0.0
+        d8 = np.clip(np.abs(self._pix_diff), 0, 255).astype(np.uint8)
+        differs = (cv2.medianBlur(d8, 3) > self.pixel_threshold()) & (road_px | near)
+        # hang together across a pixel's gap (a thin band's rim on a compressed picture)
+        joined = cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8))
+        n, labels = cv2.connectedComponents(joined, connectivity=8)
+        if n <= 1:
+            return 0.0
+        hit = np.unique(labels[comp & differs])
+        hit = hit[hit > 0]
+        on_road = np.isin(labels, hit) & differs & road_px
+        if on_road.sum() < b:  # a few pixels at the edge are not material on the road
+            return 0.0
+        ys, xs = np.nonzero(on_road)
+        if self.road_runs_across_image:
+            span = len(np.unique(ys))
+            band = int(road_px[:, xs.min():xs.max() + 1].any(axis=1).sum())
+        else:
+            span = len(np.unique(xs))
+            band = int(road_px[ys.min():ys.max() + 1].any(axis=0).sum())
         return span / max(1, band)
 
     def _min_width(self, bbox: BBox) -> float:
