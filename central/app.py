@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
 
 from central import health, open311
+from central.alert_writer import AlertWriter
 from central.api import alerts, cameras, feed, incidents, town, work_orders
 from central.context import Clock, Hub, system_clock
 from central.db import Database
@@ -69,11 +70,13 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
         ]
 
     notifier = FeedNotifier(hub_config.db_url) if hub.db.is_postgres and hub_config.feed_listen else None
+    writer = AlertWriter(hub)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if hub_config.migrate_on_start:
             await run_in_threadpool(upgrade, hub.db)
+        writer.start()
         for w in watchers:
             w.start()
         if notifier is not None:
@@ -85,6 +88,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
                 await run_in_threadpool(notifier.stop)
             for w in watchers:
                 await run_in_threadpool(w.stop)
+            await run_in_threadpool(writer.stop)  # stores what is queued before the engine goes
             hub.db.dispose()
 
     app = FastAPI(
@@ -96,6 +100,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     app.state.hub = hub
     app.state.watchers = watchers
     app.state.feed_notifier = notifier
+    app.state.alert_writer = writer
     for module in (alerts, work_orders, incidents, cameras, feed, town):
         app.include_router(module.router)
     app.include_router(open311.router)

@@ -32,14 +32,20 @@ EVENT_TYPES = frozenset(
 )
 
 
+#: ``Session.info`` key: this transaction has already sent its NOTIFY.
+_NOTIFIED = "gridwatch_feed_notified"
+
+
 def publish(session: Session, type_: str, data: dict[str, Any], now: datetime) -> None:
     """Append one event inside the caller's write transaction (on PostgreSQL also NOTIFY, which is
-    delivered when the transaction commits)."""
+    delivered when the transaction commits; one per transaction wakes every listener, however many
+    events it appends)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
     session.add(FeedEvent(at=now, type=type_, data=data))
-    if session.get_bind().dialect.name == "postgresql":
+    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+        session.info[_NOTIFIED] = True
 
 
 def events_after(db: Database, last_id: int, limit: int = 500) -> list[FeedEvent]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.db import Database
@@ -49,35 +50,29 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         if cam.node != node_id:
             raise HeartbeatRefused(403, f"camera {cam.id!r} belongs to node {cam.node!r}, not {node_id!r}")
     changed = 0
-    with db.write() as s, s.no_autoflush:  # one flush at commit, not one per camera look-up
-        node = s.get(NodeState, node_id)
+    with db.write() as s:
+        # Core statements throughout (an ORM flush of 20 tracked rows cost more than the rest of
+        # the request): one upsert of the node, one read of the cameras' status, one executemany
+        # UPDATE of every camera's figures. Status changes, which are rare, are written and logged
+        # one by one.
         health = hb.node.model_dump(mode="json") | {"sent_at": hb.sent_at.isoformat()}
-        if node is None:
-            s.add(
-                NodeState(
-                    node_id=node_id,
-                    last_heartbeat_at=now,
-                    last_heartbeat_id=hb.id,
-                    live_url=hb.live_url,
-                    health=health,
-                )
-            )
-        else:
-            node.last_heartbeat_at, node.last_heartbeat_id = now, hb.id
-            node.live_url, node.health = hb.live_url, health
-        # Every heartbeat refreshes every camera's figures: one executemany UPDATE for all of them
-        # (ORM bulk update by primary key), not a unit-of-work flush of 20 tracked objects. Status
-        # changes, which are rare, are written and logged one by one.
+        node_row = {
+            "node_id": node_id,
+            "last_heartbeat_at": now,
+            "last_heartbeat_id": hb.id,
+            "live_url": hb.live_url,
+            "health": health,
+        }
+        s.execute(_upsert_node(s), node_row)
         ids = [ch.camera_id for ch in hb.cameras]
         known = {
             cid: (status, list(faults or []))
             for cid, status, faults in s.execute(
-                select(CameraState.camera_id, CameraState.status, CameraState.faults).where(
-                    CameraState.camera_id.in_(ids)
-                )
+                select(_CAMS.c.camera_id, _CAMS.c.status, _CAMS.c.faults).where(_CAMS.c.camera_id.in_(ids))
             ).all()
         }
         figures: list[dict[str, Any]] = []
+        first: list[dict[str, Any]] = []  # cameras heard of for the first time
         for ch in hb.cameras:
             faults = sorted(f.value for f in ch.faults)
             values: dict[str, Any] = {
@@ -92,14 +87,14 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             }
             was = known.get(ch.camera_id)
             if was is None:
-                s.add(
-                    CameraState(
-                        camera_id=ch.camera_id,
-                        status=ch.status.value,
-                        faults=faults,
-                        status_since=now,
-                        **values,
-                    )
+                first.append(
+                    {
+                        "camera_id": ch.camera_id,
+                        "status": ch.status.value,
+                        "faults": faults,
+                        "status_since": now,
+                    }
+                    | values
                 )
                 known[ch.camera_id] = (ch.status.value, faults)
                 _log_change(s, ch.camera_id, node_id, ch.status.value, faults, None, now, "heartbeat")
@@ -110,19 +105,31 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
                 change: dict[str, Any] = {"status": ch.status.value, "faults": faults}
                 if old_status != ch.status.value:
                     change["status_since"] = now
-                s.execute(
-                    update(CameraState)
-                    .where(CameraState.camera_id == ch.camera_id)
-                    .values(change)
-                    .execution_options(synchronize_session=False)
-                )
+                s.execute(update(_CAMS).where(_CAMS.c.camera_id == ch.camera_id).values(change))
                 known[ch.camera_id] = (ch.status.value, faults)
                 _log_change(s, ch.camera_id, node_id, ch.status.value, faults, old_status, now, "heartbeat")
                 changed += 1
-            figures.append({"camera_id": ch.camera_id, **values})
+            figures.append({"b_id": ch.camera_id, **values})
+        if first:
+            s.execute(insert(_CAMS), first)
         if figures:
-            s.execute(update(CameraState), figures)
+            s.execute(_FIGURES, figures)
     return changed
+
+
+_CAMS = CameraState.__table__
+_NODES = NodeState.__table__
+#: Every heartbeat's figures of its cameras, one executemany (SET columns come from the rows' keys).
+_FIGURES = update(_CAMS).where(_CAMS.c.camera_id == bindparam("b_id"))
+
+
+def _upsert_node(s: Session) -> Any:
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(_NODES)
+    fields = ("last_heartbeat_at", "last_heartbeat_id", "live_url", "health")
+    return stmt.on_conflict_do_update(
+        index_elements=[_NODES.c.node_id], set_={f: stmt.excluded[f] for f in fields}
+    )
 
 
 def _log_change(

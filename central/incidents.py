@@ -11,8 +11,9 @@ An active silence (made by a false-alarm rejection) keeps the incident but makes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,93 @@ from gridwatch.wire import OBSTRUCTION_KINDS, Alert, EventKind, Phase
 class Outcome:
     incident_id: int
     work_order_id: int | None
+
+
+class Stored(Protocol):
+    """The stored alert as folding sees it (its files; the incident it joins is written back)."""
+
+    snapshot: str | None
+    clip: str | None
+    incident_id: int | None
+
+
+@dataclass(slots=True)
+class Fold:
+    """What one intake transaction has learnt, so that folding a batch of alerts costs a few
+    queries for the whole batch instead of several per alert: open keys and their incidents and
+    orders, the incidents each event already joined, the silences in force (only people make
+    those, never intake), and the incidents joined by alerts of this transaction (their alert rows
+    are linked at the end, so a query on the alerts table cannot see them yet)."""
+
+    orders: dict[int, int | None] = field(default_factory=dict)
+    events: dict[str, list[int]] = field(default_factory=dict)
+    #: Keys known to have no open incident (a look-up would only find what this batch adds).
+    absent: set[str] = field(default_factory=set)
+    #: Event id -> incidents its stored alerts joined (any state; read live from the session).
+    stored_events: dict[str, set[int]] = field(default_factory=dict)
+    #: (camera, kind) pairs silenced now; None until loaded.
+    silences: set[tuple[str, str]] | None = None
+    #: (kind, road) -> ids of the incidents open for it (grouping candidates), where loaded.
+    groups: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    #: Strong references: the session's identity map holds unmodified objects only weakly.
+    loaded: list[Any] = field(default_factory=list)
+
+    def preload(
+        self,
+        s: Session,
+        keys: set[str],
+        events: set[str],
+        pairs: set[tuple[str, str]],
+        now: datetime,
+        roads: set[tuple[str, str]] | None = None,
+    ) -> None:
+        """Load, in six queries, what folding alerts of these keys, events, (camera, kind) pairs
+        and (kind, road) pairs (for grouping) will look at."""
+        if roads:
+            q0 = select(Incident).where(
+                Incident.state == "open",
+                Incident.kind.in_(sorted({k for k, _ in roads})),
+                Incident.road.in_(sorted({r for _, r in roads})),
+            )
+            for pair in roads:
+                self.groups[pair] = set()
+            for inc in s.execute(q0).scalars():
+                self.loaded.append(inc)
+                if (inc.kind, inc.road) in roads:
+                    self.groups[(inc.kind, inc.road)].add(inc.id)
+        if keys:
+            held = list(s.execute(select(OpenKey).where(OpenKey.key.in_(sorted(keys)))).scalars())
+            self.loaded += held
+            self.absent |= keys - {h.key for h in held}
+            ids = {h.incident_id for h in held}
+        else:
+            ids = set()
+        if events:
+            q = (
+                select(AlertRow.event_id, AlertRow.incident_id)
+                .where(AlertRow.event_id.in_(sorted(events)), AlertRow.incident_id.is_not(None))
+                .distinct()
+            )
+            for event_id in events:
+                self.stored_events.setdefault(event_id, set())
+            for event_id, incident_id in s.execute(q).all():
+                self.stored_events[event_id].add(incident_id)
+                ids.add(incident_id)
+        ids -= self.orders.keys()
+        if ids:
+            self.loaded += list(s.execute(select(Incident).where(Incident.id.in_(sorted(ids)))).scalars())
+            q2 = select(WorkOrder.incident_id, WorkOrder.id).where(WorkOrder.incident_id.in_(sorted(ids)))
+            found = dict(s.execute(q2).all())
+            for i in ids:
+                self.orders[i] = found.get(i)
+        if pairs:
+            cameras = sorted({c for c, _ in pairs})
+            active = s.execute(
+                select(Silence.camera_id, Silence.kind).where(
+                    Silence.camera_id.in_(cameras), Silence.starts_at <= now, Silence.ends_at > now
+                )
+            ).all()
+            self.silences = {(c, k) for c, k in active}
 
 
 def open_key(camera_id: str, kind: str) -> str:
@@ -51,32 +139,45 @@ def silenced(s: Session, camera_id: str, kind: str, now: datetime) -> bool:
 
 
 def apply_alert(
-    s: Session, town: Town, camera: Camera, alert: Alert, row: AlertRow, now: datetime
+    s: Session, town: Town, camera: Camera, alert: Alert, row: Stored, now: datetime, fold: Fold | None = None
 ) -> Outcome:
-    """Fold one stored alert row into incidents and work orders (inside the intake transaction)."""
+    """Fold one stored alert into incidents and work orders (inside the intake transaction)."""
+    fold = fold if fold is not None else Fold()
+    out = _apply(s, town, camera, alert, row, now, fold)
+    fold.events.setdefault(alert.event_id, []).append(out.incident_id)
+    return out
+
+
+def _apply(
+    s: Session, town: Town, camera: Camera, alert: Alert, row: Stored, now: datetime, fold: Fold
+) -> Outcome:
     key = open_key(camera.id, alert.kind.value)
-    held = s.get(OpenKey, key)
+    held = None if key in fold.absent else s.get(OpenKey, key)
     if alert.phase is Phase.CLEAR:
-        return _clear(s, town, alert, row, held, now)
+        return _clear(s, town, alert, row, held, now, fold)
     if held is not None:
         inc = s.get_one(Incident, held.incident_id)
         _merge(inc, alert, row)
         publish(s, "incident.updated", orders.incident_json(town, inc), now)
-        return Outcome(inc.id, _order_id(s, inc.id))
-    ended = _ended_incident_of_event(s, alert.event_id)
+        return Outcome(inc.id, _order_id(s, inc.id, fold))
+    ended = _ended_incident_of_event(s, alert.event_id, fold)
     if ended is not None:
         # A late update (or onset) of an event already cleared or whose order was closed: part of
         # that record, not a new incident and a second order for the same thing.
         _merge(ended, alert, row)
-        return Outcome(ended.id, _order_id(s, ended.id))
-    group = _group_candidate(s, town, camera, alert, now)
+        return Outcome(ended.id, _order_id(s, ended.id, fold))
+    group = _group_candidate(s, town, camera, alert, now, fold)
     if group is not None:
         group.cameras = [*group.cameras, camera.id]
         s.add(OpenKey(key=key, incident_id=group.id))
+        fold.absent.discard(key)
         _merge(group, alert, row)
         publish(s, "incident.updated", orders.incident_json(town, group), now)
-        return Outcome(group.id, _order_id(s, group.id))
-    quiet = silenced(s, camera.id, alert.kind.value, now)
+        return Outcome(group.id, _order_id(s, group.id, fold))
+    if fold.silences is not None:
+        quiet = (camera.id, alert.kind.value) in fold.silences
+    else:
+        quiet = silenced(s, camera.id, alert.kind.value, now)
     inc = Incident(
         kind=alert.kind.value,
         camera_id=camera.id,
@@ -94,10 +195,13 @@ def apply_alert(
     s.add(inc)
     s.flush()
     s.add(OpenKey(key=key, incident_id=inc.id))
+    fold.absent.discard(key)
+    fold.groups.get((inc.kind, inc.road), set()).add(inc.id)
     s.flush()  # a second process opening the same key fails here -> intake retries and merges
     _merge(inc, alert, row)
     publish(s, "incident.created", orders.incident_json(town, inc), now)
     routing = route_camera(town, camera, alert.kind.value, now)
+    fold.orders[inc.id] = None
     if not routing.work_order or quiet:
         return Outcome(inc.id, None)
     desc = f"{alert.kind.value} at {camera.name}"
@@ -114,11 +218,12 @@ def apply_alert(
         description=desc,
         service_code=_service_code(town, alert.kind.value),
     )
+    fold.orders[inc.id] = wo.id
     return Outcome(inc.id, wo.id)
 
 
 def _clear(
-    s: Session, town: Town, alert: Alert, row: AlertRow, held: OpenKey | None, now: datetime
+    s: Session, town: Town, alert: Alert, row: Stored, held: OpenKey | None, now: datetime, fold: Fold
 ) -> Outcome:
     inc: Incident | None = None
     if held is not None:
@@ -145,18 +250,24 @@ def _clear(
                 )
         else:
             publish(s, "incident.updated", orders.incident_json(town, inc), now)
-        return Outcome(inc.id, _order_id(s, inc.id))
+        return Outcome(inc.id, _order_id(s, inc.id, fold))
     # No open incident: the clear of an event already ended (order closed) or never seen (onset lost).
-    earlier = s.execute(
-        select(AlertRow.incident_id)
-        .where(AlertRow.event_id == alert.event_id, AlertRow.incident_id.is_not(None))
-        .order_by(AlertRow.received_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    # The latest alert of the event wins; alerts of this transaction are later than any stored one.
+    recent = fold.events.get(alert.event_id)
+    earlier = (
+        recent[-1]
+        if recent
+        else s.execute(
+            select(AlertRow.incident_id)
+            .where(AlertRow.event_id == alert.event_id, AlertRow.incident_id.is_not(None))
+            .order_by(AlertRow.received_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    )
     if earlier is not None:
         inc = s.get_one(Incident, earlier)
         _merge(inc, alert, row)
-        return Outcome(inc.id, _order_id(s, inc.id))
+        return Outcome(inc.id, _order_id(s, inc.id, fold))
     inc = Incident(
         kind=alert.kind.value,
         camera_id=alert.camera_id,
@@ -174,23 +285,35 @@ def _clear(
     )
     s.add(inc)
     s.flush()
+    fold.orders[inc.id] = None
     _merge(inc, alert, row)
     publish(s, "incident.cleared", orders.incident_json(town, inc), now)
     return Outcome(inc.id, None)
 
 
-def _ended_incident_of_event(s: Session, event_id: str) -> Incident | None:
-    q = (
-        select(Incident)
-        .join(AlertRow, AlertRow.incident_id == Incident.id)
-        .where(AlertRow.event_id == event_id, Incident.state != "open")
-        .order_by(Incident.id.desc())
-        .limit(1)
-    )
-    return s.execute(q).scalars().first()
+def _ended_incident_of_event(s: Session, event_id: str, fold: Fold) -> Incident | None:
+    """The latest incident this event's alerts joined that is no longer open, if any."""
+    stored = fold.stored_events.get(event_id)
+    found: Incident | None = None
+    if stored is None:
+        q = (
+            select(Incident)
+            .join(AlertRow, AlertRow.incident_id == Incident.id)
+            .where(AlertRow.event_id == event_id, Incident.state != "open")
+            .order_by(Incident.id.desc())
+            .limit(1)
+        )
+        found = s.execute(q).scalars().first()
+        stored = set()
+    # alerts of this transaction are not in the alerts table with their incident yet
+    for inc_id in sorted({*stored, *fold.events.get(event_id, ())}):
+        inc = s.get_one(Incident, inc_id)
+        if inc.state != "open" and (found is None or inc.id > found.id):
+            found = inc
+    return found
 
 
-def _merge(inc: Incident, alert: Alert, row: AlertRow) -> None:
+def _merge(inc: Incident, alert: Alert, row: Stored) -> None:
     inc.alert_count += 1
     inc.first_seen = min(inc.first_seen, alert.started_at)
     inc.last_seen = max(inc.last_seen, alert.raised_at)
@@ -202,13 +325,29 @@ def _merge(inc: Incident, alert: Alert, row: AlertRow) -> None:
     row.incident_id = inc.id
 
 
-def _group_candidate(s: Session, town: Town, camera: Camera, alert: Alert, now: datetime) -> Incident | None:
+def _group_candidate(
+    s: Session, town: Town, camera: Camera, alert: Alert, now: datetime, fold: Fold
+) -> Incident | None:
+    """The first (oldest) incident open for this kind on this road, seen within the grouping window,
+    that has a camera neighbouring this one."""
     window = town.hub.incident_group_window_s
     if window <= 0 or not camera.road or EventKind(alert.kind) not in OBSTRUCTION_KINDS:
         return None
     since = now - timedelta(seconds=window)
+    candidates = fold.groups.get((alert.kind.value, camera.road))
+    if candidates is not None:  # preloaded for the batch; read live from the session
+        for inc_id in sorted(candidates):
+            inc = s.get_one(Incident, inc_id)
+            if (
+                inc.state == "open"
+                and inc.last_seen >= since
+                and any(neighbours(town, c, camera.id) for c in inc.cameras)
+            ):
+                return inc
+        return None
+    # ids and cameras only: a busy road has many open incidents, and only one is wanted whole
     q = (
-        select(Incident)
+        select(Incident.id, Incident.cameras)
         .where(
             Incident.kind == alert.kind.value,
             Incident.road == camera.road,
@@ -217,14 +356,18 @@ def _group_candidate(s: Session, town: Town, camera: Camera, alert: Alert, now: 
         )
         .order_by(Incident.id)
     )
-    for inc in s.execute(q).scalars():
-        if any(neighbours(town, c, camera.id) for c in inc.cameras):
-            return inc
+    for inc_id, cameras in s.execute(q).all():
+        if any(neighbours(town, c, camera.id) for c in cameras):
+            return s.get_one(Incident, inc_id)
     return None
 
 
-def _order_id(s: Session, incident_id: int) -> int | None:
-    return s.execute(select(WorkOrder.id).where(WorkOrder.incident_id == incident_id)).scalar_one_or_none()
+def _order_id(s: Session, incident_id: int, fold: Fold) -> int | None:
+    if incident_id not in fold.orders:
+        fold.orders[incident_id] = s.execute(
+            select(WorkOrder.id).where(WorkOrder.incident_id == incident_id)
+        ).scalar_one_or_none()
+    return fold.orders[incident_id]
 
 
 def _service_code(town: Town, kind: str) -> str | None:

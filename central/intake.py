@@ -1,25 +1,34 @@
 """Alert intake: check an alert, store it once, fold it into incidents and work orders.
 
-Idempotent on the alert id without check-then-insert: the alert row is inserted first in the
-transaction, and the primary key refuses a second copy (another process's insert blocks ours until it
-commits, then ours fails). The loser rolls back, deletes the files it wrote, and answers the stored
-receipt with ``duplicate=true``. Nothing is half-written: one transaction or nothing.
+Alerts are stored in batches (see :mod:`central.alert_writer`): one transaction takes every alert
+queued meanwhile. Idempotent on the alert id without check-then-insert: the batch's alert rows go in
+first with ``INSERT .. ON CONFLICT (id) DO NOTHING RETURNING id``, so the primary key decides which
+copies are new (another process's uncommitted copy makes ours wait, then yields to it); only those
+are folded into incidents, the rest answer the stored receipt with ``duplicate=true``. Snapshot and
+clip files are written for the new ones and made durable once per batch before the commit. Nothing
+is half-written: a failed batch is rolled back whole and its files deleted.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from central.auth import Principal
 from central.context import Hub
-from central.incidents import apply_alert
-from central.media import BadMedia, check_jpeg
+from central.incidents import Fold, apply_alert, open_key
+from central.media import BadMedia, check_jpeg, new_name
 from central.models import AlertRow, Incident
-from gridwatch.wire import Alert, AlertReceipt
+from gridwatch.wire import OBSTRUCTION_KINDS, Alert, AlertReceipt
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -33,7 +42,16 @@ class IntakeError(Exception):
         self.status, self.message = status, message
 
 
-def check(hub: Hub, alert: Alert, who: Principal) -> None:
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """An alert that passed :func:`check`, with its decoded media (decoded once)."""
+
+    alert: Alert
+    snapshot: bytes | None
+    clip: bytes | None
+
+
+def check(hub: Hub, alert: Alert, who: Principal) -> Checked:
     """Everything that can be said about an alert before touching the database."""
     if who.node_id != alert.node_id:
         raise IntakeError(403, f"this token is for node {who.node_id!r}, the alert says {alert.node_id!r}")
@@ -59,7 +77,7 @@ def check(hub: Hub, alert: Alert, who: Principal) -> None:
         )
     if alert.raised_at < now - timedelta(seconds=hub.config.max_alert_age_s):
         raise IntakeError(422, f"raised_at {alert.raised_at.isoformat()} is too old to act on")
-    snapshot = alert.snapshot_bytes()
+    snapshot, clip = alert.snapshot_bytes(), alert.clip_bytes()
     if snapshot is not None:
         if len(snapshot) > hub.town.hub.max_snapshot_bytes:
             raise IntakeError(
@@ -69,94 +87,172 @@ def check(hub: Hub, alert: Alert, who: Principal) -> None:
             check_jpeg(snapshot)
         except BadMedia as exc:
             raise IntakeError(422, f"snapshot_jpeg: {exc}") from None
-
-
-def stored_receipt(hub: Hub, alert_id: str) -> AlertReceipt | None:
-    with hub.db.read() as s:
-        row = s.get(AlertRow, alert_id)
-        if row is None or row.incident_id is None:
-            return None
-        return AlertReceipt(
-            alert_id=row.id, incident_id=row.incident_id, work_order_id=row.work_order_id, duplicate=True
-        )
+    return Checked(alert, snapshot, clip)
 
 
 def ingest(hub: Hub, alert: Alert, who: Principal) -> AlertReceipt:
-    """Store the alert once; answer its receipt (``duplicate`` true for any copy after the first)."""
-    check(hub, alert, who)
+    """Check and store one alert in its own transaction (``duplicate`` true for any copy after the
+    first). The HTTP intake goes through :class:`central.alert_writer.AlertWriter` instead."""
+    return store_one(hub, check(hub, alert, who))
+
+
+def store_one(hub: Hub, item: Checked) -> AlertReceipt:
+    """Store one checked alert; a conflict with another writer is retried from the start."""
     for _ in range(RETRIES):
-        known = stored_receipt(hub, alert.id)
-        if known is not None:
-            _count(hub, alert, duplicate=True)
-            return known
-        files = _save_media(hub, alert)
         try:
-            receipt = _store(hub, alert, files)
+            return store_batch(hub, [item])[0]
         except IntegrityError as exc:
-            log.debug("intake of %s conflicted, retrying: %s", alert.id, exc.orig)
-            # Same alert stored by someone else meanwhile, or an incident opened for the same
-            # camera+kind: start over and find it.
-            for name in files:
-                hub.media.delete(name)
-            continue
-        except BaseException:
-            for name in files:
-                hub.media.delete(name)
-            raise
-        _count(hub, alert, duplicate=False)
-        return receipt
+            # An incident opened for the same camera+kind by someone else meanwhile: start over
+            # and merge into it.
+            log.debug("intake of %s conflicted, retrying: %s", item.alert.id, exc.orig)
     raise IntakeError(503, "could not store the alert (conflicting writers); retry")
 
 
-def _save_media(hub: Hub, alert: Alert) -> list[str]:
-    names: list[str] = []
-    snap, clip = alert.snapshot_bytes(), alert.clip_bytes()
-    if snap is not None:
-        names.append(hub.media.save(snap, "jpg"))
-    if clip is not None:
-        names.append(hub.media.save(clip, "mp4"))
-    return names
+@dataclass(slots=True)
+class _Ref:
+    """The stored alert as incidents see it: its files, and the incident it joined."""
+
+    snapshot: str | None
+    clip: str | None
+    incident_id: int | None = None
 
 
-def _store(hub: Hub, alert: Alert, files: list[str]) -> AlertReceipt:
-    now = hub.now()
-    snap = next((f for f in files if f.endswith(".jpg")), None)
-    clip = next((f for f in files if f.endswith(".mp4")), None)
-    with hub.db.write() as s:
-        row = AlertRow(
-            id=alert.id,
-            event_id=alert.event_id,
-            node_id=alert.node_id,
-            camera_id=alert.camera_id,
-            kind=alert.kind.value,
-            phase=alert.phase.value,
-            seq=alert.seq,
-            raised_at=alert.raised_at,
-            started_at=alert.started_at,
-            video_time_s=alert.video_time_s,
-            score=alert.score,
-            bbox=list(alert.bbox) if alert.bbox else None,
-            region=alert.region,
-            details=dict(alert.details),
-            snapshot=snap,
-            clip=clip,
-            received_at=now,
-            silenced=False,
-            incident_id=None,
-            work_order_id=None,
+def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
+    """Store a batch in ONE transaction and answer a receipt per alert, in order.
+
+    Raises on any database error, and then nothing of the batch is stored (the caller retries the
+    alerts one by one, so that each gets its own answer). Copies of one id within the batch: the
+    first is stored, the others are duplicates of it.
+    """
+    firsts: dict[str, int] = {}
+    for i, item in enumerate(batch):
+        firsts.setdefault(item.alert.id, i)
+    refs = {
+        i: _Ref(
+            new_name("jpg") if batch[i].snapshot is not None else None,
+            new_name("mp4") if batch[i].clip is not None else None,
         )
-        s.add(row)
-        s.flush()  # the idempotency point: a second copy of this id fails here
-        outcome = apply_alert(s, hub.town, hub.cameras[alert.camera_id], alert, row, now)
-        row.work_order_id = outcome.work_order_id
-        inc = s.get_one(Incident, outcome.incident_id)
-        row.silenced = inc.silenced
-    return AlertReceipt(
-        alert_id=alert.id,
-        incident_id=outcome.incident_id,
-        work_order_id=outcome.work_order_id,
-        duplicate=False,
-    )
+        for i in firsts.values()
+    }
+    written: list[str] = []
+    outcomes: dict[str, tuple[int, int | None]] = {}
+    stored: dict[str, tuple[int, int | None]] = {}
+    try:
+        with hub.db.write() as s:
+            now = hub.now()
+            rows = [_row(batch[i].alert, refs[i], now) for i in firsts.values()]
+            fresh = set(s.execute(_insert_new(s), rows).scalars())
+            again = [aid for aid in firsts if aid not in fresh]
+            if again:
+                stored = _stored(s, again)
+            new = [i for aid, i in firsts.items() if aid in fresh]
+            for i in new:
+                written += _write_media(hub, batch[i], refs[i])
+            fold = Fold()
+            news = [batch[i].alert for i in new]
+            fold.preload(
+                s,
+                keys={open_key(a.camera_id, a.kind.value) for a in news},
+                events={a.event_id for a in news},
+                pairs={(a.camera_id, a.kind.value) for a in news},
+                now=now,
+                roads=_grouping(hub, news),
+            )
+            links: list[dict[str, Any]] = []
+            for i in new:
+                alert = batch[i].alert
+                out = apply_alert(s, hub.town, hub.cameras[alert.camera_id], alert, refs[i], now, fold)
+                quiet = s.get_one(Incident, out.incident_id).silenced
+                outcomes[alert.id] = (out.incident_id, out.work_order_id)
+                links.append(
+                    {"b_id": alert.id, "b_inc": out.incident_id, "b_wo": out.work_order_id, "b_quiet": quiet}
+                )
+            s.flush()
+            if links:
+                s.execute(_LINK, links)
+            hub.media.sync(written)  # durable before the rows that name them commit
+    except BaseException:
+        for name in written:
+            hub.media.delete(name)
+        raise
+    receipts = []
+    for i, item in enumerate(batch):
+        aid = item.alert.id
+        first = aid in outcomes and firsts[aid] == i
+        incident_id, order_id = outcomes.get(aid) or stored[aid]
+        receipts.append(
+            AlertReceipt(alert_id=aid, incident_id=incident_id, work_order_id=order_id, duplicate=not first)
+        )
+        _count(hub, item.alert, duplicate=not first)
+    return receipts
+
+
+_ALERTS = AlertRow.__table__
+#: Write back what folding decided (one executemany for the batch).
+_LINK = (
+    update(_ALERTS)
+    .where(_ALERTS.c.id == bindparam("b_id"))
+    .values(incident_id=bindparam("b_inc"), work_order_id=bindparam("b_wo"), silenced=bindparam("b_quiet"))
+)
+
+
+def _insert_new(s: Session) -> Any:
+    """INSERT of alert rows that skips ids already stored and returns the ids it inserted."""
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(_ALERTS).on_conflict_do_nothing(index_elements=["id"]).returning(_ALERTS.c.id)
+
+
+def _grouping(hub: Hub, alerts: list[Alert]) -> set[tuple[str, str]]:
+    """(kind, road) of the alerts that may join a neighbour's incident."""
+    if hub.town.hub.incident_group_window_s <= 0:
+        return set()
+    roads = ((a.kind, hub.cameras[a.camera_id].road) for a in alerts)
+    return {(k.value, road) for k, road in roads if road and k in OBSTRUCTION_KINDS}
+
+
+def _row(alert: Alert, ref: _Ref, now: datetime) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "event_id": alert.event_id,
+        "node_id": alert.node_id,
+        "camera_id": alert.camera_id,
+        "kind": alert.kind.value,
+        "phase": alert.phase.value,
+        "seq": alert.seq,
+        "raised_at": alert.raised_at,
+        "started_at": alert.started_at,
+        "video_time_s": alert.video_time_s,
+        "score": alert.score,
+        "bbox": list(alert.bbox) if alert.bbox else None,
+        "region": alert.region,
+        "details": dict(alert.details),
+        "snapshot": ref.snapshot,
+        "clip": ref.clip,
+        "received_at": now,
+        "silenced": False,
+        "incident_id": None,
+        "work_order_id": None,
+    }
+
+
+def _stored(s: Session, ids: list[str]) -> dict[str, tuple[int, int | None]]:
+    """Receipts of alerts stored before this batch."""
+    out: dict[str, tuple[int, int | None]] = {}
+    q = select(AlertRow.id, AlertRow.incident_id, AlertRow.work_order_id).where(AlertRow.id.in_(ids))
+    for aid, incident_id, order_id in s.execute(q).all():
+        if incident_id is None:  # cannot be committed so; refuse rather than answer a half receipt
+            raise IntakeError(503, f"alert {aid} is stored without its incident; retry")
+        out[aid] = (incident_id, order_id)
+    return out
+
+
+def _write_media(hub: Hub, item: Checked, ref: _Ref) -> list[str]:
+    names = []
+    for name, data in ((ref.snapshot, item.snapshot), (ref.clip, item.clip)):
+        if name is not None and data is not None:
+            hub.media.write(name, data)
+            names.append(name)
+    return names
 
 
 def _count(hub: Hub, alert: Alert, duplicate: bool) -> None:

@@ -304,4 +304,4 @@ def _village(town: Town, vid: str | None) -> Any:
 
 
 def _camera(town: Town, cid: str | None) -> Any:
-    return next((c for c in town.cameras if c.id == cid), None) if cid else None
+    return town.cameras_by_id().get(cid) if cid else None

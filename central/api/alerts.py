@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from central.alert_writer import AlertWriter
 from central.api.deps import EDGE, hub_of
 from central.auth import Principal, require
 from central.health import HeartbeatRefused, record_heartbeat
-from central.intake import IntakeError, ingest
+from central.intake import IntakeError, check
 from gridwatch.wire import Alert, AlertReceipt, Heartbeat
 
 router = APIRouter(prefix="/api/v1", tags=["edge"])
@@ -21,14 +23,18 @@ router = APIRouter(prefix="/api/v1", tags=["edge"])
     status_code=201,
     responses={200: {"description": "A resend of a stored alert (duplicate=true)."}},
 )
-def post_alert(
+async def post_alert(
     alert: Alert, request: Request, response: Response, who: Principal = Depends(require(*EDGE))
 ) -> AlertReceipt:
-    """Take in one alert; the same id again answers the same receipt with duplicate=true."""
+    """Take in one alert; the same id again answers the same receipt with duplicate=true.
+
+    The answer comes after the alert's batch committed (see central.alert_writer)."""
     hub = hub_of(request)
+    writer: AlertWriter = request.app.state.alert_writer
     started = time.perf_counter()
     try:
-        receipt = ingest(hub, alert, who)
+        item = check(hub, alert, who)
+        receipt = await asyncio.wrap_future(writer.submit(item))
     except IntakeError as exc:
         raise HTTPException(exc.status, exc.message) from None
     hub.metrics.intake_seconds.observe(time.perf_counter() - started)

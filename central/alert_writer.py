@@ -1,0 +1,109 @@
+"""Group commit for alert intake: one writer thread stores whatever alerts are queued in ONE transaction.
+
+A burst of alerts costs one transaction (one lock, one commit, one file-system sync) per batch, not
+per alert. Requests check their alert first (a bad one never joins a batch), hand it over and wait
+for its receipt, which is set only after the batch committed: an answer still means "stored
+durably". Batches form by themselves: while one commits, the next alerts queue; a lone alert is
+written at once. If a batch's transaction fails, its alerts are stored again one by one, so one bad
+alert cannot fail the others and each request gets its own answer; only an unreachable database
+fails them all alike (each caller is told to retry).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Future
+
+from sqlalchemy.exc import OperationalError
+
+from central.context import Hub
+from central.intake import Checked, IntakeError, store_batch, store_one
+from gridwatch.wire import AlertReceipt
+
+log = logging.getLogger(__name__)
+
+#: Most alerts in one transaction (bounded so one batch never holds the database for long, and a
+#: multi-row INSERT stays under SQLite's limit of bound parameters).
+MAX_BATCH = 200
+
+_Job = tuple[Checked, "Future[AlertReceipt]"]
+
+
+class AlertWriter:
+    """The hub's single alert writer per process; ``start()`` in the app's start-up, ``stop()`` at
+    shutdown (it stores everything already queued, then returns)."""
+
+    def __init__(self, hub: Hub, max_batch: int = MAX_BATCH) -> None:
+        self._hub = hub
+        self._max = max_batch
+        self._queue: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._open = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                raise RuntimeError("alert writer already started")
+            self._open = True
+            self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Refuse new alerts, store the queued ones, and wait for the thread to end."""
+        with self._cond:
+            self._open = False
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def submit(self, item: Checked) -> Future[AlertReceipt]:
+        """Queue a checked alert; the future gets its receipt after commit, or the error."""
+        fut: Future[AlertReceipt] = Future()
+        with self._cond:
+            if not self._open:
+                raise IntakeError(503, "alert intake is not running (hub starting or stopping); retry")
+            self._queue.append((item, fut))
+            self._cond.notify()
+        return fut
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and self._open:
+                    self._cond.wait()
+                if not self._queue:
+                    return  # stopped and drained
+                jobs = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
+            # A caller that gave up (cancelled its future) gets nothing stored: it had no answer.
+            jobs = [(item, fut) for item, fut in jobs if fut.set_running_or_notify_cancel()]
+            if jobs:
+                self.write(jobs)
+
+    def write(self, jobs: list[_Job]) -> None:
+        """Store one batch and settle every future (never raises)."""
+        if len(jobs) > 1:
+            try:
+                receipts = store_batch(self._hub, [item for item, _ in jobs])
+            except OperationalError as exc:  # database away: the one-by-one retry would fail alike
+                for _, fut in jobs:
+                    fut.set_exception(exc)
+                return
+            except Exception as exc:  # any failure: each alert on its own
+                log.info("batch of %d alerts failed (%s); storing them one by one", len(jobs), exc)
+            else:
+                for (_, fut), receipt in zip(jobs, receipts, strict=True):
+                    fut.set_result(receipt)
+                return
+        for item, fut in jobs:
+            try:
+                fut.set_result(store_one(self._hub, item))
+            except Exception as exc:  # the caller answers it (4xx/5xx)
+                fut.set_exception(exc)

@@ -1,0 +1,276 @@
+"""The batching alert writer: one transaction per batch, each alert still answered on its own.
+
+Every test runs on SQLite and on a real PostgreSQL (the ``hub`` fixture's ``db_url``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from central.alert_writer import AlertWriter
+from central.auth import Principal
+from central.db import Database
+from central.intake import Checked, IntakeError, check, store_batch
+from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
+from central.routing import neighbours
+from gridwatch.config import HubSettings
+from gridwatch.wire import Alert, AlertReceipt
+from tests.central.conftest import T0, HubUnderTest, alert, jpeg, make_hub
+
+
+def _checked(h: HubUnderTest, body: dict[str, Any]) -> Checked:
+    node = body["node_id"]
+    parsed = Alert.model_validate_json(json.dumps(body))  # as the wire brings it (JSON escapes too)
+    return check(h.hub, parsed, Principal(role="edge", name=node, node_id=node))
+
+
+def _counts(h: HubUnderTest) -> tuple[int, int, int]:
+    with h.hub.db.read() as s:
+        return (
+            s.execute(select(func.count()).select_from(AlertRow)).scalar_one(),
+            s.execute(select(func.count()).select_from(Incident)).scalar_one(),
+            s.execute(select(func.count()).select_from(WorkOrder)).scalar_one(),
+        )
+
+
+def _jobs(items: list[Checked]) -> list[tuple[Checked, Future[AlertReceipt]]]:
+    jobs: list[tuple[Checked, Future[AlertReceipt]]] = []
+    for item in items:
+        fut: Future[AlertReceipt] = Future()
+        assert fut.set_running_or_notify_cancel()
+        jobs.append((item, fut))
+    return jobs
+
+
+def _neighbour_pair(town: Any) -> tuple[str, str]:
+    cams = town.cameras_of("edge-01")
+    return next((a.id, b.id) for a in cams for b in cams if a.id < b.id and neighbours(town, a.id, b.id))
+
+
+def test_one_batch_of_new_duplicate_and_conflicting_alerts(hub: HubUnderTest) -> None:
+    hub.clock.advance(minutes=10)
+    town = hub.hub.town
+    near_a, near_b = _neighbour_pair(town)
+    far = next(c.id for c in town.cameras_of("edge-01") if c.road != town.camera(near_a).road)
+    stored_before = hub.post_alert(alert(far, event="old", snapshot=jpeg())).json()
+    bodies = [
+        alert(far, event="old", snapshot=jpeg()),  # stored before: a duplicate
+        alert(near_a, event="a1", snapshot=jpeg()),  # opens an incident and an order
+        alert(near_a, event="a1", snapshot=jpeg()),  # the same alert again within the batch
+        alert(near_a, event="a2", at=T0 + timedelta(minutes=1)),  # another event, same camera+kind
+        alert(near_b, event="b1", at=T0 + timedelta(minutes=2)),  # neighbour on the road: grouped
+        alert(near_a, kind="camera_blurred", event="f1"),  # a fault: incident, no order
+        alert(near_a, phase="update", seq=2, event="a1", score=0.95, snapshot=jpeg(colour=(9, 9, 9))),
+    ]
+    receipts = store_batch(hub.hub, [_checked(hub, b) for b in bodies])
+
+    assert [r.alert_id for r in receipts] == [b["id"] for b in bodies]
+    assert [r.duplicate for r in receipts] == [True, False, True, False, False, False, False]
+    assert (receipts[0].incident_id, receipts[0].work_order_id) == (
+        stored_before["incident_id"],
+        stored_before["work_order_id"],
+    )
+    first = receipts[1]
+    assert first.work_order_id is not None
+    for r in (receipts[2], receipts[3], receipts[4], receipts[6]):
+        assert (r.incident_id, r.work_order_id) == (first.incident_id, first.work_order_id)
+    assert receipts[5].incident_id != first.incident_id and receipts[5].work_order_id is None
+    # 1 + 5 new alert rows, 2 + 1 incidents, 1 + 1 work orders
+    assert _counts(hub) == (6, 3, 2)
+    with hub.hub.db.read() as s:
+        inc = s.get_one(Incident, first.incident_id)
+        assert inc.alert_count == 4 and inc.best_score == 0.95
+        assert sorted(inc.cameras) == sorted([near_a, near_b])
+        rows = {r.id: r for r in s.execute(select(AlertRow)).scalars()}
+        created = s.execute(
+            select(func.count()).select_from(FeedEvent).where(FeedEvent.type == "incident.created")
+        ).scalar_one()
+    assert created == 3
+    for body, receipt in zip(bodies, receipts, strict=True):
+        row = rows[body["id"]]
+        assert (row.incident_id, row.work_order_id) == (receipt.incident_id, receipt.work_order_id)
+    # every stored snapshot exists; no file for a duplicate copy
+    snaps = {r.snapshot for r in rows.values() if r.snapshot}
+    assert snaps == {p.name for p in hub.hub.config.media_dir.glob("*.jpg")}
+    assert len(snaps) == 3  # "old", a1's onset, a1's update
+    assert inc.snapshot == rows[bodies[6]["id"]].snapshot  # the best score's picture
+
+
+def test_clear_and_late_update_in_one_batch(hub: HubUnderTest) -> None:
+    """The steps of one event in one batch end as they do one by one: the late update after the
+    clear stays with the cleared incident instead of opening a second one."""
+    hub.clock.advance(minutes=10)
+    steps = [
+        alert(seq=1),
+        alert(phase="clear", seq=3, at=T0 + timedelta(minutes=5)),
+        alert(phase="update", seq=2, at=T0 + timedelta(minutes=3)),
+        alert(event="ev-next", at=T0 + timedelta(minutes=6)),  # a new event: a new incident
+    ]
+    receipts = store_batch(hub.hub, [_checked(hub, b) for b in steps])
+    assert len({r.incident_id for r in receipts[:3]}) == 1
+    assert receipts[2].work_order_id == receipts[0].work_order_id is not None
+    assert receipts[3].incident_id != receipts[0].incident_id
+    assert receipts[3].work_order_id not in (None, receipts[0].work_order_id)
+    with hub.hub.db.read() as s:
+        inc = s.get_one(Incident, receipts[0].incident_id)
+        assert inc.state == "cleared" and inc.alert_count == 3
+    assert _counts(hub) == (4, 2, 2)
+
+
+def _refuse_alerts_of(h: HubUnderTest, camera_id: str) -> None:
+    """Make the database itself refuse alert rows of one camera (a trigger), the way it refuses a
+    value it cannot store."""
+    with h.hub.db.write() as s:
+        if h.hub.db.is_postgres:
+            s.execute(
+                text(
+                    "CREATE FUNCTION refuse_alert() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'refused by the database'; END $$"
+                )
+            )
+            s.execute(
+                text(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON alerts FOR EACH ROW "
+                    f"WHEN (NEW.camera_id = '{camera_id}') EXECUTE FUNCTION refuse_alert()"
+                )
+            )
+        else:
+            s.execute(
+                text(
+                    f"CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.camera_id = '{camera_id}' "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the database'); END"
+                )
+            )
+
+
+def test_a_failing_batch_falls_back_to_one_by_one(ungrouped: HubUnderTest) -> None:
+    """An alert the database refuses fails alone: the others of its batch are stored and answered,
+    and the refused one leaves no file behind."""
+    hub = ungrouped
+    hub.clock.advance(minutes=10)
+    _refuse_alerts_of(hub, "cam-004")
+    good = [alert(f"cam-00{n}", event=f"g{n}", snapshot=jpeg()) for n in (1, 2, 3)]
+    bad = alert("cam-004", event="bad", snapshot=jpeg())
+    items = [_checked(hub, b) for b in (good[0], bad, good[1], good[2])]
+    with pytest.raises(Exception, match="refused by the database"):
+        store_batch(hub.hub, items)  # the batch as one transaction fails, and stores nothing
+    assert _counts(hub) == (0, 0, 0)
+    writer = AlertWriter(hub.hub)
+    jobs = _jobs(items)
+    writer.write(jobs)
+    results = [fut.exception() or fut.result() for _, fut in jobs]
+    # its own error: the database's (PostgreSQL), or "retry" after the retries of an integrity
+    # error (SQLite's RAISE(ABORT) counts as a constraint)
+    assert isinstance(results[1], Exception) and not isinstance(results[1], AlertReceipt)
+    ok = [r for r in results if isinstance(r, AlertReceipt)]
+    assert [r.alert_id for r in ok] == [b["id"] for b in good]
+    assert all(not r.duplicate and r.work_order_id is not None for r in ok)
+    assert _counts(hub) == (3, 3, 3)
+    with hub.hub.db.read() as s:
+        snaps = set(s.execute(select(AlertRow.snapshot)).scalars())
+    assert snaps == {p.name for p in hub.hub.config.media_dir.iterdir()}  # no orphan of the bad one
+
+
+def test_stop_stores_every_queued_alert(ungrouped: HubUnderTest) -> None:
+    """stop() returns only after everything queued is stored and answered; afterwards new alerts
+    are refused with 503 (retry), never dropped silently."""
+    hub = ungrouped
+    hub.clock.advance(minutes=10)
+    writer = AlertWriter(hub.hub, max_batch=4)
+    writer.start()
+    blocker = Database(hub.db_url)
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold_the_write_lock() -> None:
+        # another writer's transaction: SQLite's write lock, PostgreSQL's feed lock
+        with blocker.write() as s:
+            s.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    assert holding.wait(60)
+    try:
+        bodies = [alert(f"cam-0{10 + n}", event=f"q{n}", snapshot=jpeg()) for n in range(10)]
+        futures = [writer.submit(_checked(hub, b)) for b in bodies]
+        stopper = threading.Thread(target=writer.stop)
+        stopper.start()
+        with pytest.raises(IntakeError) as refused:
+            writer.submit(_checked(hub, alert("cam-020", event="late")))
+        assert refused.value.status == 503
+    finally:
+        release.set()
+        holder.join()
+        blocker.dispose()
+    stopper.join(120)
+    assert not stopper.is_alive()
+    receipts = [f.result(timeout=0) for f in futures]
+    assert [r.alert_id for r in receipts] == [b["id"] for b in bodies]
+    assert not any(r.duplicate for r in receipts)
+    assert _counts(hub) == (10, 10, 10)
+
+
+@pytest.fixture()
+def ungrouped(town: Any, db_url: str, tmp_path: Any, clock: Any) -> Any:
+    """A hub whose town does not group neighbours, so the expected incidents do not depend on the
+    order in which concurrent alerts happen to be stored."""
+    flat = town.model_copy(update={"hub": HubSettings(incident_group_window_s=0)})
+    yield from make_hub(flat, db_url, tmp_path, clock)
+
+
+def test_burst_of_concurrent_posts_makes_exactly_the_right_records(ungrouped: HubUnderTest) -> None:
+    h = ungrouped
+    h.clock.advance(minutes=30)
+    town = h.hub.town
+    cams = [(c.id, node) for node in ("edge-01", "edge-02") for c in town.cameras_of(node)[:8]]
+    bodies = []
+    for n, (cam, node) in enumerate(cams):
+        at = T0 + timedelta(seconds=n)
+        bodies += [
+            alert(cam, node=node, event=f"e-{cam}", at=at, snapshot=jpeg()),
+            alert(cam, node=node, event=f"e-{cam}", phase="update", seq=2, at=at, score=0.9),
+            alert(cam, node=node, event=f"f-{cam}", at=at),  # a second event: same incident
+            alert(cam, "flooding", node=node, event=f"w-{cam}", at=at),
+            alert(cam, "camera_blurred", node=node, event=f"b-{cam}", at=at),
+        ]
+    sends = bodies + bodies[::7]  # some resends, racing their first copies
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(h.post_alert, sends))
+    assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers if a.status_code > 201]
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for body, a in zip(sends, answers, strict=True):
+        by_id.setdefault(body["id"], []).append(a.json())
+    for copies in by_id.values():
+        assert sorted(c["duplicate"] for c in copies) == [False] + [True] * (len(copies) - 1)
+        assert len({(c["incident_id"], c["work_order_id"]) for c in copies}) == 1
+    incident_of: dict[tuple[str, str], set[int]] = {}
+    order_of: dict[tuple[str, str], set[int | None]] = {}
+    for body in bodies:
+        r = by_id[body["id"]][0]
+        incident_of.setdefault((body["camera_id"], body["kind"]), set()).add(r["incident_id"])
+        order_of.setdefault((body["camera_id"], body["kind"]), set()).add(r["work_order_id"])
+    assert all(len(v) == 1 for v in incident_of.values())  # one incident per camera and kind
+    assert len({next(iter(v)) for v in incident_of.values()}) == 3 * len(cams)  # all different
+    for (_, kind), orders in order_of.items():
+        (order,) = orders
+        assert (order is None) == (kind == "camera_blurred")
+    assert _counts(h) == (len(bodies), 3 * len(cams), 2 * len(cams))
+    with h.hub.db.read() as s:
+        types = Counter(s.execute(select(FeedEvent.type)).scalars())
+        history = s.execute(select(func.count()).select_from(HistoryRow)).scalar_one()
+        per_kind = select(Incident.kind, func.sum(Incident.alert_count)).group_by(Incident.kind)
+        counts = dict(s.execute(per_kind).all())
+    assert types["incident.created"] == 3 * len(cams) and types["work_order.created"] == 2 * len(cams)
+    assert history == 2 * len(cams)
+    assert counts == {"landslide": 3 * len(cams), "flooding": len(cams), "camera_blurred": len(cams)}
+    assert len(list(h.hub.config.media_dir.glob("*.jpg"))) == len(cams)
