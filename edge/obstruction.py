@@ -329,17 +329,18 @@ class ObstructionDetector:
             sel = (labels == i) & mask
             if not sel.any():
                 continue
+            share = self.width_share(x, y, w, h) if (sel & self.road).any() else 0.0
             reach = None
-            if landslide_only and not (sel & self.road).any():
-                # material resting on the verge whose thin on-road part is finer than a block: follow
-                # the pixels that differ from the reference and hang together with it onto the road
+            if landslide_only and share < 0.5 * s.blockage_min_width:
+                # material resting on the verge whose on-road part is finer than a block: follow the
+                # pixels that differ from the reference and hang together with it onto the road
                 around = cv2.dilate(sel.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 if (around & self.on & (self.still == 0)).any():
                     continue  # still flowing onto the road: not at rest yet
                 reach = self.verge_reach(sel)
-                if reach <= 0.0:
+                if reach <= share:
                     continue
-            share = self.width_share(x, y, w, h) if reach is None else reach
+                share = reach
             area_share = float(area) / self.road_area
             p = self.probs[sel].mean(axis=0)
             kind_p = {"debris": float(p[1]), "water": float(p[2]), "object": float(p[3])}
@@ -350,8 +351,8 @@ class ObstructionDetector:
             early = sel & (self.first_t <= t_min + 1.0)
             origin = float(self.origin[early].mean())
             if reach is not None:
-                # nothing of it stands on the road at block level: it lies on the slope's verge, where
-                # it came down
+                # (almost) nothing of it stands on the road at block level: it lies on the slope's
+                # verge, where it came down
                 origin = float((self.origin | self.slope_verge)[early].mean())
             side = float(self.origin_side[early].mean())
             # with a slope ROI, material from the slope also spreads away from it: its very first blocks
@@ -375,6 +376,8 @@ class ObstructionDetector:
                                 "vegetation": vegetation,
                                 "d_green": round(float(d_chroma[1]), 4),
                                 "d_red": round(float(d_chroma[2]), 4)}
+            if reach is not None:
+                details["verge_reach"] = round(reach, 3)
             feats = self._features[sel].mean(axis=0)
             details["tex_vs_bright"] = round(float(feats[3]), 3)
             details["d_bright"] = round(float(feats[1]), 3)

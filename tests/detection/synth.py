@@ -275,3 +275,23 @@ def ghost_of_warmup(leave_at: float, seed: int = 0) -> Callable[[float], np.ndar
             cv2.rectangle(img, (80, 132), (130, 150), (30, 30, 30), -1)
         return c.finish(img)
     return f
+
+
+def verge_landslide(at: float, reach_road: bool, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Material slides down the slope over 2 s from ``at`` and comes to rest on its verge, just above
+    the road's edge; with ``reach_road`` thin tongues of it (narrower than a block) run across the road."""
+    c = Clip(seed)
+    rock = c.debris
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 2.0)
+            bottom = 60 + k * (ROAD_Y0 - 2 - 60)
+            m = blob(H, W, 170, (60 + bottom) / 2, 60, (bottom - 60) / 2)
+            if reach_road and k >= 1.0:
+                for x in (140, 165, 190):
+                    cv2.line(m, (x, ROAD_Y0 - 4), (x + 2, ROAD_Y0 + 30), 0.6, 2)
+            img = img * (1 - m[..., None]) + rock * m[..., None]
+        return c.finish(img)
+    return f

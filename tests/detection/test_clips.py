@@ -97,3 +97,18 @@ def test_blockage_arriving_after_warmup_is_still_raised(make_clip, run) -> None:
     video = make_clip("blockage_after_ghost_window", synth.blockage(at=17.0), 40)
     got = run(video)
     assert kinds(got) == ["road_blockage"], got
+
+
+def test_landslide_resting_on_the_verge_with_thin_tongues_across_the_road(make_clip, run) -> None:
+    # the mass stops on the slope just above the road; what reaches the road is narrower than a block,
+    # so it is followed at pixel level from the mass onto the road
+    video = make_clip("verge_landslide", synth.verge_landslide(at=22.0, reach_road=True), 40)
+    got = run(video)
+    assert kinds(got) == ["landslide"], got
+    assert 24.0 <= got[0].start_s <= 24.0 + 5.0
+    assert "verge_reach" in got[0].details
+
+
+def test_material_resting_on_the_verge_without_reaching_the_road_raises_nothing(make_clip, run) -> None:
+    video = make_clip("verge_only", synth.verge_landslide(at=22.0, reach_road=False), 40)
+    assert run(video) == []
