@@ -41,24 +41,34 @@ class AlertWriter:
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._open = False
+        self._users = 0
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the writer thread; an app whose lifespan is entered again while running (a test
+        harness on the same app) shares it: each start() is matched by one stop()."""
         with self._cond:
+            self._users += 1
             if self._thread is not None:
-                raise RuntimeError("alert writer already started")
+                return
             self._open = True
             self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
-        """Refuse new alerts, store the queued ones, and wait for the thread to end."""
+        """The last user's stop: refuse new alerts, store the queued ones, wait for the thread."""
         with self._cond:
+            self._users = max(0, self._users - 1)
+            if self._users > 0:
+                return
             self._open = False
             self._cond.notify_all()
             thread = self._thread
         if thread is not None:
             thread.join()
+        with self._cond:
+            if self._thread is thread:
+                self._thread = None
 
     def submit(self, item: Checked) -> Future[AlertReceipt]:
         """Queue a checked alert; the future gets its receipt after commit, or the error."""

@@ -45,9 +45,10 @@ class Stored(Protocol):
 class Fold:
     """What one intake transaction has learnt, so that folding a batch of alerts costs a few
     queries for the whole batch instead of several per alert: open keys and their incidents and
-    orders, the incidents each event already joined, the silences in force (only people make
-    those, never intake), and the incidents joined by alerts of this transaction (their alert rows
-    are linked at the end, so a query on the alerts table cannot see them yet)."""
+    orders; for alerts with no open incident also the incidents their event already joined, the
+    silences in force (only people make those, never intake) and the grouping candidates; and the
+    incidents joined by alerts of this transaction (their alert rows are linked at the end, so a
+    query on the alerts table cannot see them yet). Anything not preloaded is queried as needed."""
 
     orders: dict[int, int | None] = field(default_factory=dict)
     events: dict[str, list[int]] = field(default_factory=dict)
@@ -55,69 +56,84 @@ class Fold:
     absent: set[str] = field(default_factory=set)
     #: Event id -> incidents its stored alerts joined (any state; read live from the session).
     stored_events: dict[str, set[int]] = field(default_factory=dict)
-    #: (camera, kind) pairs silenced now; None until loaded.
-    silences: set[tuple[str, str]] | None = None
+    #: (camera, kind) pairs whose silences were loaded, and those of them silenced now.
+    silence_known: set[tuple[str, str]] = field(default_factory=set)
+    silenced: set[tuple[str, str]] = field(default_factory=set)
     #: (kind, road) -> ids of the incidents open for it (grouping candidates), where loaded.
     groups: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     #: Strong references: the session's identity map holds unmodified objects only weakly.
     loaded: list[Any] = field(default_factory=list)
 
-    def preload(
-        self,
-        s: Session,
-        keys: set[str],
-        events: set[str],
-        pairs: set[tuple[str, str]],
-        now: datetime,
-        roads: set[tuple[str, str]] | None = None,
-    ) -> None:
-        """Load, in six queries, what folding alerts of these keys, events, (camera, kind) pairs
-        and (kind, road) pairs (for grouping) will look at."""
-        if roads:
-            q0 = select(Incident).where(
-                Incident.state == "open",
-                Incident.kind.in_(sorted({k for k, _ in roads})),
-                Incident.road.in_(sorted({r for _, r in roads})),
-            )
-            for pair in roads:
-                self.groups[pair] = set()
-            for inc in s.execute(q0).scalars():
-                self.loaded.append(inc)
-                if (inc.kind, inc.road) in roads:
-                    self.groups[(inc.kind, inc.road)].add(inc.id)
-        if keys:
-            held = list(s.execute(select(OpenKey).where(OpenKey.key.in_(sorted(keys)))).scalars())
-            self.loaded += held
-            self.absent |= keys - {h.key for h in held}
-            ids = {h.incident_id for h in held}
-        else:
-            ids = set()
-        if events:
-            q = (
-                select(AlertRow.event_id, AlertRow.incident_id)
-                .where(AlertRow.event_id.in_(sorted(events)), AlertRow.incident_id.is_not(None))
-                .distinct()
-            )
-            for event_id in events:
-                self.stored_events.setdefault(event_id, set())
-            for event_id, incident_id in s.execute(q).all():
-                self.stored_events[event_id].add(incident_id)
-                ids.add(incident_id)
+    def preload(self, s: Session, town: Town, alerts: list[Alert], now: datetime) -> None:
+        """Load what folding these alerts will look at, in at most six queries."""
+        if not alerts:
+            return
+        keys = {open_key(a.camera_id, a.kind.value) for a in alerts}
+        held = list(s.execute(select(OpenKey).where(OpenKey.key.in_(sorted(keys)))).scalars())
+        self.loaded += held
+        self.absent |= keys - {h.key for h in held}
+        ids = {h.incident_id for h in held}
+        lonely = [a for a in alerts if open_key(a.camera_id, a.kind.value) in self.absent]
+        if lonely:
+            ids |= self._load_events(s, {a.event_id for a in lonely})
+            opening = [a for a in lonely if a.phase is not Phase.CLEAR]
+            self._load_silences(s, {(a.camera_id, a.kind.value) for a in opening}, now)
+            self._load_groups(s, town, opening)
         ids -= self.orders.keys()
         if ids:
             self.loaded += list(s.execute(select(Incident).where(Incident.id.in_(sorted(ids)))).scalars())
-            q2 = select(WorkOrder.incident_id, WorkOrder.id).where(WorkOrder.incident_id.in_(sorted(ids)))
-            found = dict(s.execute(q2).all())
+            q = select(WorkOrder.incident_id, WorkOrder.id).where(WorkOrder.incident_id.in_(sorted(ids)))
+            found = dict(s.execute(q).all())
             for i in ids:
                 self.orders[i] = found.get(i)
-        if pairs:
-            cameras = sorted({c for c, _ in pairs})
-            active = s.execute(
-                select(Silence.camera_id, Silence.kind).where(
-                    Silence.camera_id.in_(cameras), Silence.starts_at <= now, Silence.ends_at > now
-                )
-            ).all()
-            self.silences = {(c, k) for c, k in active}
+
+    def _load_events(self, s: Session, events: set[str]) -> set[int]:
+        q = (
+            select(AlertRow.event_id, AlertRow.incident_id)
+            .where(AlertRow.event_id.in_(sorted(events)), AlertRow.incident_id.is_not(None))
+            .distinct()
+        )
+        for event_id in events:
+            self.stored_events.setdefault(event_id, set())
+        ids = set()
+        for event_id, incident_id in s.execute(q).all():
+            self.stored_events[event_id].add(incident_id)
+            ids.add(incident_id)
+        return ids
+
+    def _load_silences(self, s: Session, pairs: set[tuple[str, str]], now: datetime) -> None:
+        if not pairs:
+            return
+        q = select(Silence.camera_id, Silence.kind).where(
+            Silence.camera_id.in_(sorted({c for c, _ in pairs})),
+            Silence.starts_at <= now,
+            Silence.ends_at > now,
+        )
+        self.silenced |= {(c, k) for c, k in s.execute(q).all()}
+        self.silence_known |= pairs
+
+    def _load_groups(self, s: Session, town: Town, alerts: list[Alert]) -> None:
+        if town.hub.incident_group_window_s <= 0:
+            return
+        cams = town.cameras_by_id()
+        roads = {
+            (a.kind.value, cams[a.camera_id].road)
+            for a in alerts
+            if a.kind in OBSTRUCTION_KINDS and cams[a.camera_id].road
+        }
+        if not roads:
+            return
+        q = select(Incident).where(
+            Incident.state == "open",
+            Incident.kind.in_(sorted({k for k, _ in roads})),
+            Incident.road.in_(sorted({r for _, r in roads})),
+        )
+        for pair in roads:
+            self.groups[pair] = set()
+        for inc in s.execute(q).scalars():
+            self.loaded.append(inc)
+            if (inc.kind, inc.road) in roads:
+                self.groups[(inc.kind, inc.road)].add(inc.id)
 
 
 def open_key(camera_id: str, kind: str) -> str:
@@ -174,8 +190,9 @@ def _apply(
         _merge(group, alert, row)
         publish(s, "incident.updated", orders.incident_json(town, group), now)
         return Outcome(group.id, _order_id(s, group.id, fold))
-    if fold.silences is not None:
-        quiet = (camera.id, alert.kind.value) in fold.silences
+    pair = (camera.id, alert.kind.value)
+    if pair in fold.silence_known:
+        quiet = pair in fold.silenced
     else:
         quiet = silenced(s, camera.id, alert.kind.value, now)
     inc = Incident(

@@ -5,7 +5,9 @@ queued meanwhile. Idempotent on the alert id without check-then-insert: the batc
 first with ``INSERT .. ON CONFLICT (id) DO NOTHING RETURNING id``, so the primary key decides which
 copies are new (another process's uncommitted copy makes ours wait, then yields to it); only those
 are folded into incidents, the rest answer the stored receipt with ``duplicate=true``. Snapshot and
-clip files are written for the new ones and made durable once per batch before the commit. Nothing
+clip files are written before the transaction and made durable by one file-system sync per batch
+(running while the transaction works; the commit waits for it), so a committed row never names a
+file that a crash could lose; files of copies already stored are deleted after the commit. Nothing
 is half-written: a failed batch is rolled back whole and its files deleted.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from central.auth import Principal
 from central.context import Hub
-from central.incidents import Fold, apply_alert, open_key
-from central.media import BadMedia, check_jpeg, new_name
+from central.incidents import Fold, apply_alert
+from central.media import BadMedia, MediaStore, check_jpeg, new_name
 from central.models import AlertRow, Incident
-from gridwatch.wire import OBSTRUCTION_KINDS, Alert, AlertReceipt
+from gridwatch.wire import Alert, AlertReceipt
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -134,10 +137,15 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
         )
         for i in firsts.values()
     }
-    written: list[str] = []
     outcomes: dict[str, tuple[int, int | None]] = {}
     stored: dict[str, tuple[int, int | None]] = {}
+    # Files first, then their sync runs while the transaction does its work; the commit waits for it.
+    written: list[str] = []
+    syncing: _Sync | None = None
     try:
+        for i in firsts.values():
+            written += _write_media(hub, batch[i], refs[i])
+        syncing = _Sync(hub.media, written)
         with hub.db.write() as s:
             now = hub.now()
             rows = [_row(batch[i].alert, refs[i], now) for i in firsts.values()]
@@ -146,18 +154,8 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             if again:
                 stored = _stored(s, again)
             new = [i for aid, i in firsts.items() if aid in fresh]
-            for i in new:
-                written += _write_media(hub, batch[i], refs[i])
             fold = Fold()
-            news = [batch[i].alert for i in new]
-            fold.preload(
-                s,
-                keys={open_key(a.camera_id, a.kind.value) for a in news},
-                events={a.event_id for a in news},
-                pairs={(a.camera_id, a.kind.value) for a in news},
-                now=now,
-                roads=_grouping(hub, news),
-            )
+            fold.preload(s, hub.town, [batch[i].alert for i in new], now)
             links: list[dict[str, Any]] = []
             for i in new:
                 alert = batch[i].alert
@@ -170,11 +168,17 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             s.flush()
             if links:
                 s.execute(_LINK, links)
-            hub.media.sync(written)  # durable before the rows that name them commit
+            syncing.wait()  # the files are durable before the rows that name them commit
     except BaseException:
+        if syncing is not None:
+            syncing.wait(quiet=True)
         for name in written:
             hub.media.delete(name)
         raise
+    for aid, i in firsts.items():  # copies of alerts stored before: their files are not needed
+        if aid not in outcomes:
+            hub.media.delete(refs[i].snapshot)
+            hub.media.delete(refs[i].clip)
     receipts = []
     for i, item in enumerate(batch):
         aid = item.alert.id
@@ -200,14 +204,6 @@ def _insert_new(s: Session) -> Any:
     """INSERT of alert rows that skips ids already stored and returns the ids it inserted."""
     dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(_ALERTS).on_conflict_do_nothing(index_elements=["id"]).returning(_ALERTS.c.id)
-
-
-def _grouping(hub: Hub, alerts: list[Alert]) -> set[tuple[str, str]]:
-    """(kind, road) of the alerts that may join a neighbour's incident."""
-    if hub.town.hub.incident_group_window_s <= 0:
-        return set()
-    roads = ((a.kind, hub.cameras[a.camera_id].road) for a in alerts)
-    return {(k.value, road) for k, road in roads if road and k in OBSTRUCTION_KINDS}
 
 
 def _row(alert: Alert, ref: _Ref, now: datetime) -> dict[str, Any]:
@@ -244,6 +240,31 @@ def _stored(s: Session, ids: list[str]) -> dict[str, tuple[int, int | None]]:
             raise IntakeError(503, f"alert {aid} is stored without its incident; retry")
         out[aid] = (incident_id, order_id)
     return out
+
+
+class _Sync:
+    """``MediaStore.sync`` of a batch's files in a helper thread (the disk works while the
+    transaction does); ``wait()`` gives its error, if any."""
+
+    def __init__(self, media: MediaStore, names: list[str]) -> None:
+        self._names, self._media = names, media
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if names:
+            self._thread = threading.Thread(target=self._run, name="media-sync", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._media.sync(self._names)
+        except BaseException as exc:  # handed to the waiting writer
+            self._error = exc
+
+    def wait(self, quiet: bool = False) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None and not quiet:
+            raise self._error
 
 
 def _write_media(hub: Hub, item: Checked, ref: _Ref) -> list[str]:

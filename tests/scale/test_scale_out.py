@@ -255,3 +255,55 @@ def _event_ids_after(pair: Pair, start: int) -> list[int]:
             return list(s.scalars(select(FeedEvent.id).where(FeedEvent.id > start).order_by(FeedEvent.id)))
     finally:
         db.dispose()
+
+
+def test_burst_through_both_processes_makes_exactly_the_right_records(pair: Pair) -> None:
+    """Every alert of a burst posted to both processes at once (batched by each process's writer):
+    each stored once, one incident per camera and kind, one work order per obstruction."""
+    from central.routing import neighbours
+
+    town = load_town(SAMPLE_TOWN)
+    chosen: list[str] = []  # cameras of edge-02 no two of which group (so the outcome is fixed)
+    for cam in town.cameras_of("edge-02"):
+        if cam.id != "cam-021" and not any(neighbours(town, cam.id, other) for other in chosen):
+            chosen.append(cam.id)
+    chosen = chosen[:6]
+    assert len(chosen) >= 3
+    now = datetime.now(UTC)
+    bodies = []
+    for cam in chosen:
+        bodies += [
+            alert(cam, "landslide", event=f"burst-{cam}-1", at=now, node="edge-02", snapshot=jpeg()),
+            alert(cam, "landslide", event=f"burst-{cam}-2", at=now, node="edge-02"),
+            alert(cam, "camera_blurred", event=f"burst-{cam}-f", at=now, node="edge-02"),
+        ]
+    token = pair.edge["edge-02"]
+    sends = [(url, body) for body in bodies for url in (pair.a.url, pair.b.url)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda s: post(s[0], token, s[1]), sends))
+    assert all(r.status_code in (200, 201) for r in answers), [r.text for r in answers if r.status_code > 201]
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for (_, body), r in zip(sends, answers, strict=True):
+        by_id.setdefault(body["id"], []).append(r.json())
+    for copies in by_id.values():
+        assert sorted(c["duplicate"] for c in copies) == [False, True]
+        assert copies[0]["incident_id"] == copies[1]["incident_id"]
+        assert copies[0]["work_order_id"] == copies[1]["work_order_id"]
+    per_key: dict[tuple[str, str], set[tuple[int, int | None]]] = {}
+    for body in bodies:
+        r = by_id[body["id"]][0]
+        key = (body["camera_id"], body["kind"])
+        per_key.setdefault(key, set()).add((r["incident_id"], r["work_order_id"]))
+    assert all(len(v) == 1 for v in per_key.values())
+    for (_, kind), ((_, order),) in ((k, tuple(v)) for k, v in per_key.items()):
+        assert (order is None) == (kind == "camera_blurred")
+    db = pair.db()
+    try:
+        with db.read() as s:
+            counts = [
+                s.scalar(select(func.count()).select_from(table).where(table.camera_id.in_(chosen)))
+                for table in (AlertRow, Incident, WorkOrder)
+            ]
+    finally:
+        db.dispose()
+    assert counts == [len(bodies), 2 * len(chosen), len(chosen)]
