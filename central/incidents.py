@@ -64,6 +64,10 @@ class Fold:
     #: Strong references: the session's identity map holds unmodified objects only weakly.
     loaded: list[Any] = field(default_factory=list)
 
+    def keep(self, obj: Any) -> None:
+        """Hold an object made or joined in this transaction, so later alerts find it without SQL."""
+        self.loaded.append(obj)
+
     def preload(self, s: Session, town: Town, alerts: list[Alert], now: datetime) -> None:
         """Load what folding these alerts will look at, in at most six queries."""
         if not alerts:
@@ -78,7 +82,7 @@ class Fold:
             ids |= self._load_events(s, {a.event_id for a in lonely})
             opening = [a for a in lonely if a.phase is not Phase.CLEAR]
             self._load_silences(s, {(a.camera_id, a.kind.value) for a in opening}, now)
-            self._load_groups(s, town, opening)
+            ids |= self._load_groups(s, town, opening)
         ids -= self.orders.keys()
         if ids:
             self.loaded += list(s.execute(select(Incident).where(Incident.id.in_(sorted(ids)))).scalars())
@@ -112,9 +116,9 @@ class Fold:
         self.silenced |= {(c, k) for c, k in s.execute(q).all()}
         self.silence_known |= pairs
 
-    def _load_groups(self, s: Session, town: Town, alerts: list[Alert]) -> None:
+    def _load_groups(self, s: Session, town: Town, alerts: list[Alert]) -> set[int]:
         if town.hub.incident_group_window_s <= 0:
-            return
+            return set()
         cams = town.cameras_by_id()
         roads = {
             (a.kind.value, cams[a.camera_id].road)
@@ -122,7 +126,7 @@ class Fold:
             if a.kind in OBSTRUCTION_KINDS and cams[a.camera_id].road
         }
         if not roads:
-            return
+            return set()
         q = select(Incident).where(
             Incident.state == "open",
             Incident.kind.in_(sorted({k for k, _ in roads})),
@@ -130,10 +134,13 @@ class Fold:
         )
         for pair in roads:
             self.groups[pair] = set()
+        ids = set()
         for inc in s.execute(q).scalars():
             self.loaded.append(inc)
             if (inc.kind, inc.road) in roads:
                 self.groups[(inc.kind, inc.road)].add(inc.id)
+                ids.add(inc.id)
+        return ids
 
 
 def open_key(camera_id: str, kind: str) -> str:
@@ -186,6 +193,7 @@ def _apply(
     if group is not None:
         group.cameras = [*group.cameras, camera.id]
         s.add(OpenKey(key=key, incident_id=group.id))
+        fold.keep(group)
         fold.absent.discard(key)
         _merge(group, alert, row)
         publish(s, "incident.updated", orders.incident_json(town, group), now)
@@ -209,13 +217,16 @@ def _apply(
         region=alert.region,
         created_at=now,
     )
+    _merge(inc, alert, row)  # before the INSERT, so the new row is written once, complete
     s.add(inc)
+    fold.keep(inc)
     s.flush()
+    row.incident_id = inc.id
+    # A second process opening the same key fails at the next flush (at the latest the commit):
+    # the transaction is then retried and merges into the incident the other one opened.
     s.add(OpenKey(key=key, incident_id=inc.id))
     fold.absent.discard(key)
     fold.groups.get((inc.kind, inc.road), set()).add(inc.id)
-    s.flush()  # a second process opening the same key fails here -> intake retries and merges
-    _merge(inc, alert, row)
     publish(s, "incident.created", orders.incident_json(town, inc), now)
     routing = route_camera(town, camera, alert.kind.value, now)
     fold.orders[inc.id] = None
@@ -301,6 +312,7 @@ def _clear(
         created_at=now,
     )
     s.add(inc)
+    fold.keep(inc)
     s.flush()
     fold.orders[inc.id] = None
     _merge(inc, alert, row)
