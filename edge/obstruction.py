@@ -337,7 +337,7 @@ class ObstructionDetector:
                 around = cv2.dilate(sel.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 if (around & self.on & (self.still == 0)).any():
                     continue  # still flowing onto the road: not at rest yet
-                reach = self.verge_reach(sel)
+                reach, reach_box = self.verge_reach(sel)
                 if reach <= share:
                     continue
                 share = reach
@@ -368,6 +368,9 @@ class ObstructionDetector:
             vegetation = bool(d_chroma[1] > 0.015 and d_chroma[1] > GREEN_OVER_RED * max(0.0, d_chroma[2]))
             strength = float(1.0 - p[0])
             bbox = self._bbox(x, y, w, h)
+            if reach is not None and reach_box is not None:
+                bbox = (min(bbox[0], reach_box[0]), min(bbox[1], reach_box[1]),
+                        max(bbox[2], reach_box[2]), max(bbox[3], reach_box[3]))
             details: Details = {"width_share": round(share, 3), "area_share": round(area_share, 4),
                                 "debris": round(kind_p["debris"], 3), "water": round(kind_p["water"], 3),
                                 "object": round(kind_p["object"], 3), "arrival_s": round(arrival, 1),
@@ -465,9 +468,9 @@ class ObstructionDetector:
         noise = float(np.median(diff[road_px])) if road_px.any() else 0.0
         return max(PIXEL_DIFF_MIN / self._gain_k, PIXEL_NOISE_X * noise, PIXEL_DIFF_FLOOR)
 
-    def verge_reach(self, sel: np.ndarray) -> float:
+    def verge_reach(self, sel: np.ndarray) -> tuple[float, BBox | None]:
         """Share of the road's width covered by differing pixels connected to the verge component
-        ``sel`` (blocks), measured across the road where they lie."""
+        ``sel`` (blocks), measured across the road where they lie, and the box of those pixels."""
         b = BLOCK
         H, W = self.masks.shape
         comp = np.zeros((H, W), bool)
@@ -478,19 +481,27 @@ class ObstructionDetector:
         # verge's last pixels before the road's edge are not)
         near = cv2.dilate(comp.astype(np.uint8), np.ones((2 * b + 1, 2 * b + 1), np.uint8)) > 0
         if not near[road_px].any():
-            return 0.0
+            return 0.0, None
         d8 = np.clip(np.abs(self._pix_diff), 0, 255).astype(np.uint8)
         differs = (cv2.medianBlur(d8, 3) > self.pixel_threshold()) & (road_px | near)
         # hang together across a pixel's gap (a thin band's rim on a compressed picture)
         joined = cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8))
         n, labels = cv2.connectedComponents(joined, connectivity=8)
         if n <= 1:
-            return 0.0
+            return 0.0, None
         hit = np.unique(labels[comp & differs])
         hit = hit[hit > 0]
-        on_road = np.isin(labels, hit) & differs & road_px
+        # only across the road from where it lies: a difference spreading along the road (a wet surface,
+        # a lamp's pool) is not this material
+        ys_c, xs_c = np.nonzero(comp)
+        band_px = np.zeros((H, W), bool)
+        if self.road_runs_across_image:
+            band_px[:, max(0, xs_c.min() - b):xs_c.max() + b + 1] = True
+        else:
+            band_px[max(0, ys_c.min() - b):ys_c.max() + b + 1] = True
+        on_road = np.isin(labels, hit) & differs & road_px & band_px
         if on_road.sum() < b:  # a few pixels at the edge are not material on the road
-            return 0.0
+            return 0.0, None
         ys, xs = np.nonzero(on_road)
         if self.road_runs_across_image:
             span = len(np.unique(ys))
@@ -498,7 +509,9 @@ class ObstructionDetector:
         else:
             span = len(np.unique(xs))
             band = int(road_px[ys.min():ys.max() + 1].any(axis=0).sum())
-        return span / max(1, band)
+        box = (round(float(xs.min()) / W, 4), round(float(ys.min()) / H, 4),
+               round(float(xs.max() + 1) / W, 4), round(float(ys.max() + 1) / H, 4))
+        return span / max(1, band), box
 
     def _min_width(self, bbox: BBox) -> float:
         """Road share a blockage needs here: less where one stood a moment ago (hysteresis)."""
