@@ -402,7 +402,8 @@ def main() -> int:
         "ratio_cameras_per_core": round(gw_cams / base_cams, 1),
         "decode_all_frames_cpu_per_camera_s": round(res["decode"]["all_frames"]["cpu_per_camera_s"], 5),
         "decode_key_frames_cpu_per_camera_s": round(res["decode"]["key_frames"]["cpu_per_camera_s"], 5),
-        "decode_reader_plan_cpu_per_camera_s": round(
+        "decode_reader_plan_cpu_per_camera_s": round(res["decode"]["reader_plan"]["cpu_per_camera_s"], 5),
+        "decode_reader_plan_no_deblock_cpu_per_camera_s": round(
             res["decode"]["reader_plan_no_deblock"]["cpu_per_camera_s"], 5),
         "worker_decoded_frames_per_camera_s": round(
             res["worker_calibration"]["decoded_frames"] / res["worker_calibration"]["camera_video_s"], 2),
