@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from central.db import Database
@@ -43,6 +43,18 @@ def publish(session: Session, type_: str, data: dict[str, Any], now: datetime) -
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
     session.add(FeedEvent(at=now, type=type_, data=data))
+    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+        session.info[_NOTIFIED] = True
+
+
+def publish_many(session: Session, type_: str, datas: list[dict[str, Any]], now: datetime) -> None:
+    """Append several events of one type with one executemany INSERT (ids in list order)."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown feed event {type_!r}")
+    if not datas:
+        return
+    session.execute(insert(FeedEvent.__table__), [{"at": now, "type": type_, "data": d} for d in datas])
     if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         session.info[_NOTIFIED] = True

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from central.db import Database
-from central.feed import publish
+from central.feed import publish, publish_many
 from central.models import CameraState, CameraStatusLog, NodeState
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
@@ -49,7 +49,6 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             raise HeartbeatRefused(404, f"unknown camera {ch.camera_id!r}")
         if cam.node != node_id:
             raise HeartbeatRefused(403, f"camera {cam.id!r} belongs to node {cam.node!r}, not {node_id!r}")
-    changed = 0
     with db.write() as s:
         # Core statements throughout (an ORM flush of 20 tracked rows cost more than the rest of
         # the request): one upsert of the node, one read of the cameras' status, one executemany
@@ -73,6 +72,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         }
         figures: list[dict[str, Any]] = []
         first: list[dict[str, Any]] = []  # cameras heard of for the first time
+        changes: list[dict[str, Any]] = []  # status or fault changes, for the log and the feed
         for ch in hb.cameras:
             faults = sorted(f.value for f in ch.faults)
             values: dict[str, Any] = {
@@ -97,8 +97,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
                     | values
                 )
                 known[ch.camera_id] = (ch.status.value, faults)
-                _log_change(s, ch.camera_id, node_id, ch.status.value, faults, None, now, "heartbeat")
-                changed += 1
+                changes.append(_change(ch.camera_id, node_id, ch.status.value, faults, None))
                 continue
             old_status, old_faults = was
             if old_status != ch.status.value or old_faults != faults:
@@ -107,14 +106,38 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
                     change["status_since"] = now
                 s.execute(update(_CAMS).where(_CAMS.c.camera_id == ch.camera_id).values(change))
                 known[ch.camera_id] = (ch.status.value, faults)
-                _log_change(s, ch.camera_id, node_id, ch.status.value, faults, old_status, now, "heartbeat")
-                changed += 1
+                changes.append(_change(ch.camera_id, node_id, ch.status.value, faults, old_status))
             figures.append({"b_id": ch.camera_id, **values})
         if first:
             s.execute(insert(_CAMS), first)
         if figures:
             s.execute(_FIGURES, figures)
-    return changed
+        if changes:
+            log_rows = [
+                {
+                    "camera_id": c["camera_id"],
+                    "at": now,
+                    "status": c["status"],
+                    "faults": c["faults"],
+                    "reason": c["reason"],
+                }
+                for c in changes
+            ]
+            s.execute(insert(CameraStatusLog.__table__), log_rows)
+            publish_many(s, "camera.status", changes, now)
+    return len(changes)
+
+
+def _change(camera_id: str, node_id: str, status: str, faults: list[str], old: str | None) -> dict[str, Any]:
+    """A camera.status feed event's data (the same as :func:`_log_change` announces)."""
+    return {
+        "camera_id": camera_id,
+        "node_id": node_id,
+        "status": status,
+        "previous": old,
+        "faults": list(faults),
+        "reason": "heartbeat",
+    }
 
 
 _CAMS = CameraState.__table__
