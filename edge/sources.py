@@ -4,10 +4,12 @@ Each camera has its own thread (decoding releases the GIL), so a slow, stalled o
 holds up the others. A reader decodes only what analysis needs (``edge.decode.DecodePlan``): once it
 has seen two key frames it knows the group of pictures; if key frames alone give the analysis rate it
 tells the decoder to skip everything else, and otherwise it skips the rest of a group of pictures
-whose last analysis slot is served. Of the frames decoded, only those due at the analysis rate are
-converted, in one pass straight to the analysis size (as ``gridwatch analyze`` does, so the edge
-analyses the pictures the detection evaluation scores). Failures (refused, dead, stalled, garbage)
-reconnect with capped exponential backoff and jitter. Credentials in stream URLs never reach a log line.
+whose last analysis slot is served; the frames it must decode before a slot are decoded in one burst
+when the slot's packet arrives (the decoder stays in the CPU caches). Of the frames decoded, only
+those due at the analysis rate are converted, in one pass straight to the analysis size (as
+``gridwatch analyze`` does, so the edge analyses the pictures the detection evaluation scores).
+Failures (refused, dead, stalled, garbage) reconnect with capped exponential backoff and jitter.
+Credentials in stream URLs never reach a log line.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class StreamReader:
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
         self._plan = DecodePlan(analysis_fps)
+        self._reformatter = VideoReformatter()  # the reader thread's; keeps its swscale context
         self._backoff = Backoff(base=0.5, cap=reconnect_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -195,10 +198,9 @@ class StreamReader:
         plan = self._plan
         plan.new_pass()
         applied = "DEFAULT"  # the decoder's skip_frame, as opened
-        size: tuple[int, int] | None = None
-        reformatter = VideoReformatter()  # keeps its swscale context from frame to frame
-        pace_origin: tuple[float, float] | None = None  # files: (t, monotonic) to play at real time
+        pace_origin: tuple[float, float] | None = None  # files: (pts, monotonic) to play at real time
         announced = False
+        held: list[av.Packet] = []  # waiting to be decoded in one burst (DecodePlan.hold)
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
@@ -206,52 +208,63 @@ class StreamReader:
                 self.stats.packets_in += 1
             # Switched per packet, before decoding it, so no frame after a key frame is lost.
             plan.packet(packet.is_keyframe)
-            if plan.skip_mode != applied:
-                applied = stream.codec_context.skip_frame = plan.skip_mode
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError as exc:
-                self.stats.decode_errors += 1
-                log.debug("camera %s: decode error %s", self.camera_id, exc)
+            pts_s = (float(packet.pts * packet.time_base)
+                     if packet.pts is not None and packet.time_base is not None else None)
+            watched = self._live_viewers > 0
+            if packet.size and plan.hold(packet.is_keyframe, pts_s, len(held), watched):
+                held.append(packet)
                 continue
-            for vf in frames:
-                now = time.monotonic()
-                self.stats.frames_in += 1
-                if not announced:
-                    announced = True
-                    self.stats.connected = True
-                    self._backoff.reset()
-                    log.info("camera %s: reading %s (%dx%d, %s fps)", self.camera_id, redact(self.url),
-                             vf.width, vf.height, f"{stream_fps:.1f}" if stream_fps else "?")
-                pts_s = float(vf.time) if vf.time is not None else None
-                t = self.clock.t(pts_s, now)
-                watched = self._live_viewers > 0
-                due = plan.frame(t, vf.key_frame, watched)
-                self.stats.keyframes_only = plan.keyframes_only
-                if plan.skip_mode != applied:  # for the packets after this one
+            if not self.live and pts_s is not None and (plan.skip_mode == "DEFAULT" or packet.is_keyframe):
+                # Files play at their own speed, as a camera's packets would arrive: wait for this
+                # packet's time before decoding it (and the held ones before it).
+                pace_origin = self._pace(pts_s, time.monotonic(), pace_origin)
+                if self._stop.is_set():
+                    return
+            for pk in (*held, packet):
+                if plan.skip_mode != applied:
                     applied = stream.codec_context.skip_frame = plan.skip_mode
-                if not self.live:
-                    pace_origin = self._pace(t, now, pace_origin)
-                    if self._stop.is_set():
-                        return
-                if watched:
-                    self._live_frame = vf
-                if not due:
+                try:
+                    frames = pk.decode()
+                except av.error.FFmpegError as exc:
+                    self.stats.decode_errors += 1
+                    log.debug("camera %s: decode error %s", self.camera_id, exc)
                     continue
-                if size is None:
-                    size = analysis_size(vf.width, vf.height, self.analysis_width)
-                # Converted and shrunk in one swscale pass, straight to the analysis size (contiguous:
-                # rows of an odd width come padded).
-                image: np.ndarray = np.ascontiguousarray(reformatter.reformat(
-                    vf, size[0], size[1], format="bgr24", interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
-                wall = datetime.now(UTC)
-                self.stats.last_frame_wall = wall
-                self.stats.last_frame_mono = time.monotonic()
-                self.stats.frames_out += 1
-                self.slot.put(Frame(image=image, t=t, wall=wall))
+                for vf in frames:
+                    if not announced:
+                        announced = True
+                        self.stats.connected = True
+                        self._backoff.reset()
+                        log.info("camera %s: reading %s (%dx%d, %s fps)", self.camera_id, redact(self.url),
+                                 vf.width, vf.height, f"{stream_fps:.1f}" if stream_fps else "?")
+                    self._frame(vf, plan, watched)
+            held.clear()
+
+    def _frame(self, vf: av.VideoFrame, plan: DecodePlan, watched: bool) -> None:
+        """One decoded frame: its camera time, and to analysis if it is due."""
+        now = time.monotonic()
+        self.stats.frames_in += 1
+        pts_s = float(vf.time) if vf.time is not None else None
+        t = self.clock.t(pts_s, now)
+        due = plan.frame(t, vf.key_frame, watched, pts_s)
+        self.stats.keyframes_only = plan.keyframes_only
+        if watched:
+            self._live_frame = vf
+        if not due:
+            return
+        w, h = analysis_size(vf.width, vf.height, self.analysis_width)
+        # Converted and shrunk in one swscale pass, straight to the analysis size (contiguous: rows
+        # of an odd width come padded).
+        image: np.ndarray = np.ascontiguousarray(self._reformatter.reformat(
+            vf, w, h, format="bgr24", interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
+        wall = datetime.now(UTC)
+        self.stats.last_frame_wall = wall
+        self.stats.last_frame_mono = time.monotonic()
+        self.stats.frames_out += 1
+        self.slot.put(Frame(image=image, t=t, wall=wall))
 
     def _pace(self, t: float, now: float, origin: tuple[float, float] | None) -> tuple[float, float]:
-        """Files play at their own speed, as a camera would, not as fast as they decode."""
+        """Files play at their own speed, as a camera would, not as fast as they decode (``t``: the
+        stream time of the packet about to be decoded)."""
         if origin is None:
             return (t, now)
         ahead = (t - origin[0]) - (now - origin[1])

@@ -87,20 +87,48 @@ def test_sampler_takes_no_key_frame_long_before_its_slot_and_no_burst_after_a_st
     assert Sampler(1.0).skip_deadline() is None
 
 
-def simulate(plan: DecodePlan, fps: int, gop: int, seconds: float, watched: bool = False
-             ) -> tuple[int, list[float]]:
-    """A decoder honouring ``skip_frame`` as FFmpeg does for a stream without B-frames: frames
-    decoded, and camera times of the frames analysis took."""
-    decoded, taken = 0, []
+def simulate(plan: DecodePlan, fps: int, gop: int, seconds: float, watched: bool = False,
+             burst: bool = True) -> tuple[int, list[float]]:
+    """A decoder honouring ``skip_frame`` as FFmpeg does for a stream without B-frames, fed as the
+    reader feeds it (held packets decoded, in order, before the next one): frames decoded, and camera
+    times of the frames analysis took."""
+    decoded, taken, held = 0, [], []
     for i in range(round(seconds * fps)):
         t, key = i / fps, i % gop == 0
         plan.packet(key)
-        if plan.skip_mode == "NONKEY" and not key:
+        if burst and plan.hold(key, t, len(held), watched):
+            held.append((t, key))
             continue
-        decoded += 1
-        if plan.frame(t, key, watched):
-            taken.append(t)
+        for tp, kp in (*held, (t, key)):
+            if plan.skip_mode == "NONKEY" and not kp:
+                continue
+            decoded += 1
+            if plan.frame(tp, kp, watched, pts_s=tp):
+                taken.append(tp)
+        held.clear()
     return decoded, taken
+
+
+def test_decode_plan_holds_packets_for_one_burst_and_that_changes_no_decision() -> None:
+    plan = DecodePlan(analysis_fps=1.0)
+    assert not plan.hold(False, 0.0, 0)                    # nothing known yet: decode at once
+    holds = []
+    hold = plan.hold
+    plan.hold = lambda *a, **k: holds.append(hold(*a, **k)) or holds[-1]  # type: ignore[method-assign]
+    with_burst = simulate(plan, fps=25, gop=50, seconds=30)
+    plan.hold = hold  # type: ignore[method-assign]
+    assert sum(holds) >= 14 * 22                           # most packets of each later GOP waited
+    without = simulate(DecodePlan(analysis_fps=1.0), fps=25, gop=50, seconds=30, burst=False)
+    assert with_burst == without                           # the same frames decoded and taken
+    nxt = plan.sampler.next_slot
+    assert nxt is not None and plan.gate.interval is not None
+    plan.rest_of_gop = False
+    assert plan.hold(False, nxt - 0.5, 0)                  # before the next slot's window: may wait
+    assert not plan.hold(False, nxt - 0.01, 0)             # in the window: decode now
+    assert not plan.hold(True, nxt - 0.5, 0)               # a key frame: decode now
+    assert not plan.hold(False, nxt - 0.5, 0, watched=True)  # a viewer wants every frame now
+    assert not plan.hold(False, None, 0)                   # no timestamp: decode now
+    assert not plan.hold(False, nxt - 0.5, DecodePlan.MAX_HELD)  # bounded
 
 
 def test_decode_plan_skips_the_rest_of_a_2s_gop_and_keeps_every_slot() -> None:
