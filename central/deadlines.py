@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from central import orders
 from central.context import Hub
@@ -97,8 +97,25 @@ def escalate(hub: Hub, breach: Breach, now: datetime) -> bool:
 def check_deadlines(hub: Hub, now: datetime) -> list[Breach]:
     """One pass: find misses and escalate each; returns those this call escalated."""
     open_states = [s.value for s in State if s not in TERMINAL]
+    # Only orders with a deadline past and neither met nor escalated (what ``breaches`` looks for):
+    # a pass every few seconds must not load every open order of the county.
+    done = {
+        "acknowledge": WorkOrder.acknowledged_at,
+        "arrive": WorkOrder.arrived_at,
+        "close": WorkOrder.closed_at,
+    }
+    missed = or_(
+        *(
+            and_(
+                done[d].is_(None),
+                getattr(WorkOrder, f"{d}_by") < now,
+                getattr(WorkOrder, f"{d}_escalated_at").is_(None),
+            )
+            for d in DEADLINES
+        )
+    )
     with hub.db.read() as s:
-        rows = list(s.execute(select(WorkOrder).where(WorkOrder.state.in_(open_states))).scalars())
+        rows = list(s.execute(select(WorkOrder).where(WorkOrder.state.in_(open_states), missed)).scalars())
     return [b for b in breaches(rows, now) if escalate(hub, b, now)]
 
 

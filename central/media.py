@@ -70,8 +70,12 @@ class MediaStore:
         refers to it before that commit, so no temporary file and rename are needed."""
         if not NAME_RE.fullmatch(name):
             raise ValueError(name)
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        path = self.root / name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the first file: make the folder
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
             while view:
