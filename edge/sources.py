@@ -208,8 +208,8 @@ class StreamReader:
                 self.stats.packets_in += 1
             # Switched per packet, before decoding it, so no frame after a key frame is lost.
             plan.packet(packet.is_keyframe)
-            pts_s = (float(packet.pts * packet.time_base)
-                     if packet.pts is not None and packet.time_base is not None else None)
+            ts = packet.pts if packet.pts is not None else packet.dts  # some muxers give dts only
+            pts_s = float(ts * packet.time_base) if ts is not None and packet.time_base is not None else None
             watched = self._live_viewers > 0
             if packet.size and plan.hold(packet.is_keyframe, pts_s, len(held), watched):
                 held.append(packet)
