@@ -39,9 +39,15 @@ ON_AT, OFF_AT = 0.6, 0.35
 STILL_DIFF = 7.0
 #: A landslide's material must have arrived within this many seconds (first change to rest).
 ARRIVAL_S = 20.0
-#: Without seen slope activity, material from the slope must have spread this many blocks (mean) further
-#: from the slope than where it first appeared.
+#: Without seen slope activity, material from the slope must have spread on: the blocks it reached after
+#: its first ones lie this many blocks (mean) further from the slope than those first ones...
 SPREAD_AWAY = 1.0
+#: ...and it must have arrived within this many seconds (a landslide comes down within seconds; water
+#: rising from the road's lowest ground on the slope's side takes longer).
+SIDE_ARRIVAL_S = 8.0
+#: A landslide does not make the road smoother: the mean texture change beyond what the brightness
+#: change explains (feature d_texture_vs_bright, a log ratio) must not be under -SMOOTHER.
+SMOOTHER = 0.5
 #: Slope activity counts as the origin if it happened this long before the material arrived.
 SLOPE_LOOKBACK_S = 8.0
 #: Blocks anomalous without a standing event this long are absorbed into the reference.
@@ -355,11 +361,13 @@ class ObstructionDetector:
                 # verge, where it came down
                 origin = float((self.origin | self.slope_verge)[early].mean())
             side = float(self.origin_side[early].mean())
-            # with a slope ROI, material from the slope also spreads away from it: its very first blocks
-            # lie nearer the slope than the whole (a pile dumped or collapsing in place grows from its
-            # middle; water rises from the lowest ground)
-            away = 0.0 if self.slope_dist is None else \
-                float(self.slope_dist[sel].mean() - self.slope_dist[sel & (self.first_t <= t_min)].mean())
+            # with a slope ROI, material from the slope also spreads away from it: the blocks it reached
+            # after its very first ones lie further from the slope (a pile dumped or collapsing in place
+            # grows from its middle; water rises from the lowest ground)
+            first = sel & (self.first_t <= t_min)
+            later = sel & ~first
+            away = 0.0 if self.slope_dist is None or not later.any() else \
+                float(self.slope_dist[later].mean() - self.slope_dist[first].mean())
             # fallen trees and branches turn the road greener; a landslide brings earth and rock
             cur_c, ref_c = colour[sel].mean(axis=0), ref_colour[sel].mean(axis=0)
             d_chroma = cur_c / (cur_c.sum() + 3.0) - ref_c / (ref_c.sum() + 3.0)
@@ -408,9 +416,12 @@ class ObstructionDetector:
             # border when there is no slope ROI). A slope ROI must never make a landslide harder to see
             # than no slope ROI: material torn off with the slope's own surface does not change the
             # slope's look on its way down.
-            came = (self.slope is not None and origin >= 0.1) or (
-                side >= 0.5 and (self.slope_dist is None or away >= SPREAD_AWAY))
-            landslide = (area >= MIN_BLOCKS and earthy and arrival <= ARRIVAL_S and came
+            spread = self.slope_dist is None or (away >= SPREAD_AWAY and arrival <= SIDE_ARRIVAL_S)
+            came = (self.slope is not None and origin >= 0.1) or (side >= 0.5 and spread)
+            # rock and earth bring texture; a surface that turned much smoother than its change in
+            # brightness explains is a water film, or a light that was there and left, not a landslide
+            textured = float(feats[3]) >= -SMOOTHER
+            landslide = (area >= MIN_BLOCKS and earthy and textured and arrival <= ARRIVAL_S and came
                          and not vegetation and not self_lit and share >= 0.5 * s.blockage_min_width)
             if landslide:
                 score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))

@@ -295,3 +295,4 @@ def verge_landslide(at: float, reach_road: bool, seed: int = 0) -> Callable[[flo
             img = img * (1 - m[..., None]) + rock * m[..., None]
         return c.finish(img)
     return f
+
