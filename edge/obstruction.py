@@ -30,6 +30,7 @@ from edge.detectors_blocks import BLOCK, block_features, block_mean, norm_gain
 from edge.events import BBox, Details, EventTracker
 from edge.models import ModelBundle
 from edge.regions import RegionMasks
+from edge.road_geometry import RoadGeometry
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
 
@@ -77,12 +78,6 @@ HOLD_S = 5.0
 #: MIN_BLOCKS_FAR blocks; its width is then measured at pixel level.
 MIN_BLOCKS = 3
 MIN_BLOCKS_FAR = 2
-#: At pixel level a pixel differs from the reference when its difference is this many times the median
-#: difference of the road's pixels in this frame (their noise), and at least PIXEL_DIFF_MIN grey levels.
-PIXEL_NOISE_X = 4.0
-PIXEL_DIFF_MIN = 8.0
-#: ...and never under this many (compression noise), however dark the scene.
-PIXEL_DIFF_FLOOR = 3.0
 #: Vegetation (a fallen tree) turns the road greener by at least this factor more than it turns it
 #: redder (leaves are green; soil and turf torn off a slope, olive to brown, shift both alike).
 GREEN_OVER_RED = 1.25
@@ -137,10 +132,10 @@ class ObstructionDetector:
         if self.slope is not None:
             self.slope &= ~ign & ~self.road
         self.road_area = max(1, int(self.road.sum()))
-        self.road_runs_across_image = self._road_is_horizontal()
+        self.geometry = RoadGeometry(masks, self.road)
         # Where material may come from when no slope ROI is given: the road's own border (not the bottom
         # of the frame, where the camera's near side is).
-        self.edge_band = self._edge_band()
+        self.edge_band = self.geometry.edge_band()
         # Road blocks where slope material first lands: next to the slope, or the road's border.
         if self.slope is not None:
             self.entry = self.road & (cv2.dilate(self.slope.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
@@ -165,39 +160,6 @@ class ObstructionDetector:
         # that arrived while the picture was bad is not taken for a ghost
         self._ref_first: dict[int, float] = {}
         self._reset()
-
-    def _road_is_horizontal(self) -> bool:
-        """Does the carriageway run left-right in the image (camera looking across the road)?
-
-        Then the road's width is measured vertically; for a road receding from the camera it is
-        measured horizontally at the obstruction's row band.
-        """
-        if self.masks.whole_frame or self.road.sum() < 3:
-            return False
-        # a band across the picture spans most of its width in most rows; a road receding from the
-        # camera narrows with distance (perspective)
-        rows = self.road.sum(axis=1)
-        r = rows[rows > 0].astype(np.float64)
-        return float(np.median(r)) >= 0.7 * self.gx
-
-    def width_share(self, x: int, y: int, w: int, h: int) -> float:
-        """Share of the road's width a component with this block box spans."""
-        if self.road_runs_across_image:
-            band = self.road[:, x:x + w].any(axis=1)
-            span = np.zeros(self.gy, bool)
-            span[y:y + h] = True
-        else:
-            band = self.road[y:y + h].any(axis=0)
-            span = np.zeros(self.gx, bool)
-            span[x:x + w] = True
-        return float((span & band).sum()) / max(1, int(band.sum()))
-
-    def _edge_band(self) -> np.ndarray:
-        r = self.road.astype(np.uint8)
-        inner = cv2.erode(r, np.ones((5, 5), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        band = (r > 0) & (inner == 0)
-        band[-2:, :] = False
-        return band
 
     def _reset(self) -> None:
         shape = (self.gy, self.gx)
@@ -335,7 +297,7 @@ class ObstructionDetector:
             sel = (labels == i) & mask
             if not sel.any():
                 continue
-            share = self.width_share(x, y, w, h) if (sel & self.road).any() else 0.0
+            share = self.geometry.width_share(x, y, w, h) if (sel & self.road).any() else 0.0
             reach = None
             if landslide_only and share < 0.5 * s.blockage_min_width:
                 # material resting on the verge whose on-road part is finer than a block: follow the
@@ -343,7 +305,7 @@ class ObstructionDetector:
                 around = cv2.dilate(sel.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
                 if (around & self.on & (self.still == 0)).any():
                     continue  # still flowing onto the road: not at rest yet
-                reach, reach_box = self.verge_reach(sel)
+                reach, reach_box = self.geometry.verge_reach(sel, self._pix_diff, self._gain_k)
                 if reach <= share:
                     continue
                 share = reach
@@ -429,11 +391,11 @@ class ObstructionDetector:
             elif not landslide_only and strength >= MIN_STRENGTH:
                 need = self._min_width(bbox)
                 small = area < MIN_BLOCKS
-                if (share < need or small) and not self_lit and self.road_band_blocks(x, y, w, h) >= 4:
+                if (share < need or small) and not self_lit and self.geometry.band_blocks(x, y, w, h) >= 4:
                     # blocks of 8 px under-measure a small thing far away: measure it in pixels (not
                     # a lit one: the glare of its lights spreads far beyond it; and not where the
                     # road is only a few blocks wide, near the horizon)
-                    px = self.pixel_share(x, y, w, h)
+                    px = self.geometry.pixel_share(self._pix_diff, x, y, w, h)
                     share = px if small else max(share, px)
                     details["pixel_share"] = round(px, 3)
                 elif small:
@@ -442,87 +404,6 @@ class ObstructionDetector:
                     score = min(1.0, strength * min(1.0, share / need))
                     out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
         return out
-
-    def road_band_blocks(self, x: int, y: int, w: int, h: int) -> int:
-        """How many blocks wide the road is where this block box lies."""
-        if self.road_runs_across_image:
-            return int(self.road[:, x:x + w].any(axis=1).sum())
-        return int(self.road[y:y + h].any(axis=0).sum())
-
-    def pixel_share(self, x: int, y: int, w: int, h: int) -> float:
-        """Share of the road's width spanned by pixels that differ from the reference, in and around
-        this block box (finer than the block grid)."""
-        b = BLOCK
-        y0, y1 = max(0, (y - 1) * b), (y + h + 1) * b
-        x0, x1 = max(0, (x - 1) * b), (x + w + 1) * b
-        road_px = self.masks.road
-        diff = np.abs(self._pix_diff)
-        noise = float(np.median(diff[road_px])) if road_px.any() else 0.0
-        thr = max(PIXEL_DIFF_MIN, PIXEL_NOISE_X * noise)
-        d8 = np.clip(diff[y0:y1, x0:x1], 0, 255).astype(np.uint8)
-        sel = (cv2.medianBlur(d8, 3) > thr) & road_px[y0:y1, x0:x1]
-        if not sel.any():
-            return 0.0
-        if self.road_runs_across_image:
-            span = int(sel.any(axis=1).sum())
-            band = int(road_px[:, x0:x1].any(axis=1).sum())
-        else:
-            span = int(sel.any(axis=0).sum())
-            band = int(road_px[y * b:(y + h) * b].any(axis=0).sum())
-        return span / max(1, band)
-
-    def pixel_threshold(self) -> float:
-        """Grey levels a pixel must differ by: over the road's own noise, and over PIXEL_DIFF_MIN scaled
-        by the gain compensation of the block features (a dark scene differs by few grey levels)."""
-        diff = np.abs(self._pix_diff)
-        road_px = self.masks.road
-        noise = float(np.median(diff[road_px])) if road_px.any() else 0.0
-        return max(PIXEL_DIFF_MIN / self._gain_k, PIXEL_NOISE_X * noise, PIXEL_DIFF_FLOOR)
-
-    def verge_reach(self, sel: np.ndarray) -> tuple[float, BBox | None]:
-        """Share of the road's width covered by differing pixels connected to the verge component
-        ``sel`` (blocks), measured across the road where they lie, and the box of those pixels."""
-        b = BLOCK
-        H, W = self.masks.shape
-        comp = np.zeros((H, W), bool)
-        up = np.repeat(np.repeat(sel, b, axis=0), b, axis=1)
-        comp[: up.shape[0], : up.shape[1]] = up
-        road_px = self.masks.road
-        # the component and a block around it (its blocks are where it is clearly seen; its rim and the
-        # verge's last pixels before the road's edge are not)
-        near = cv2.dilate(comp.astype(np.uint8), np.ones((2 * b + 1, 2 * b + 1), np.uint8)) > 0
-        if not near[road_px].any():
-            return 0.0, None
-        d8 = np.clip(np.abs(self._pix_diff), 0, 255).astype(np.uint8)
-        differs = (cv2.medianBlur(d8, 3) > self.pixel_threshold()) & (road_px | near)
-        # hang together across a pixel's gap (a thin band's rim on a compressed picture)
-        joined = cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8))
-        n, labels = cv2.connectedComponents(joined, connectivity=8)
-        if n <= 1:
-            return 0.0, None
-        hit = np.unique(labels[comp & differs])
-        hit = hit[hit > 0]
-        # only across the road from where it lies: a difference spreading along the road (a wet surface,
-        # a lamp's pool) is not this material
-        ys_c, xs_c = np.nonzero(comp)
-        band_px = np.zeros((H, W), bool)
-        if self.road_runs_across_image:
-            band_px[:, max(0, xs_c.min() - b):xs_c.max() + b + 1] = True
-        else:
-            band_px[max(0, ys_c.min() - b):ys_c.max() + b + 1] = True
-        on_road = np.isin(labels, hit) & differs & road_px & band_px
-        if on_road.sum() < b:  # a few pixels at the edge are not material on the road
-            return 0.0, None
-        ys, xs = np.nonzero(on_road)
-        if self.road_runs_across_image:
-            span = len(np.unique(ys))
-            band = int(road_px[:, xs.min():xs.max() + 1].any(axis=1).sum())
-        else:
-            span = len(np.unique(xs))
-            band = int(road_px[ys.min():ys.max() + 1].any(axis=0).sum())
-        box = (round(float(xs.min()) / W, 4), round(float(ys.min()) / H, 4),
-               round(float(xs.max() + 1) / W, 4), round(float(ys.max() + 1) / H, 4))
-        return span / max(1, band), box
 
     def _min_width(self, bbox: BBox) -> float:
         """Road share a blockage needs here: less where one stood a moment ago (hysteresis)."""
