@@ -60,6 +60,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             "last_heartbeat_at": now,
             "last_heartbeat_id": hb.id,
             "live_url": hb.live_url,
+            "live_key": hb.live_key,
             "health": health,
         }
         s.execute(_upsert_node(s), node_row)
@@ -149,7 +150,7 @@ _FIGURES = update(_CAMS).where(_CAMS.c.camera_id == bindparam("b_id"))
 def _upsert_node(s: Session) -> Any:
     dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(_NODES)
-    fields = ("last_heartbeat_at", "last_heartbeat_id", "live_url", "health")
+    fields = ("last_heartbeat_at", "last_heartbeat_id", "live_url", "live_key", "health")
     return stmt.on_conflict_do_update(
         index_elements=[_NODES.c.node_id], set_={f: stmt.excluded[f] for f in fields}
     )
@@ -347,7 +348,8 @@ def list_nodes(db: Database, town: Town, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
-def live_url(db: Database, node_id: str) -> str | None:
+def live_endpoint(db: Database, node_id: str) -> tuple[str, str | None] | None:
+    """Where the node answers offers and the key it wants presented (None: no live view announced)."""
     with db.read() as s:
         st = s.get(NodeState, node_id)
-        return st.live_url if st else None
+        return (st.live_url, st.live_key) if st and st.live_url else None

@@ -237,4 +237,6 @@ class NodeState(Base):
     last_heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_heartbeat_id: Mapped[str] = mapped_column(String(64))
     live_url: Mapped[str | None] = mapped_column(String(256))
+    #: The node's current live-view secret (from its heartbeats), presented when relaying offers.
+    live_key: Mapped[str | None] = mapped_column(String(128))
     health: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -7,15 +7,19 @@ loop in one thread; each peer connection is owned by the server and closed on ``
 the peer goes away. While someone watches a camera its reader decodes every frame (not only key
 frames), and the track sends the newest decoded picture, at stream resolution (capped to 1280 wide).
 
-No authentication here: bind it to an address only the hub can reach (the hub checks the viewer's
-token and role before relaying).
+Offers must carry ``Authorization: Bearer KEY``, where KEY is a secret this process makes at start
+and reports to its hub in every heartbeat (``live_key``): the hub checks the viewer's token and role,
+then presents the key when it relays. Anyone else who reaches the port gets 401. The key travels in
+clear HTTP like the rest of the node's traffic: keep the edge-to-hub network private (VPN or TLS).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -77,6 +81,8 @@ class LiveServer:
                  port: int = 0) -> None:
         self.reader_of = reader_of
         self.host, self.port = host, port
+        #: What an offer must present (``Authorization: Bearer <key>``); reported to the hub only.
+        self.key = secrets.token_urlsafe(32)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -157,8 +163,9 @@ class LiveServer:
             log.exception("live view: request failed")
             status, body = 500, {"detail": f"live view failed: {type(exc).__name__}"}
         data = json.dumps(body).encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                  413: "Payload Too Large", 500: "Internal Server Error"}.get(status, "Error")
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+                  405: "Method Not Allowed", 413: "Payload Too Large",
+                  500: "Internal Server Error"}.get(status, "Error")
         writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
         try:
@@ -183,6 +190,9 @@ class LiveServer:
             return 404, {"detail": f"no such endpoint {url.path}"}
         if method != "POST":
             return 405, {"detail": "use POST"}
+        if not hmac.compare_digest(headers.get("authorization", "").encode(), f"Bearer {self.key}".encode()):
+            return 401, {"detail": "offers must carry this node's live key (Authorization: Bearer); "
+                                   "ask the hub, which relays them"}
         length = int(headers.get("content-length", "0"))
         if length > MAX_BODY:
             return 413, {"detail": f"offer larger than {MAX_BODY} bytes"}

@@ -268,7 +268,8 @@ class EdgeWorker:
         self._heartbeats += 1
         return Heartbeat(id=stable_id(self.node_id, "heartbeat", now_wall.isoformat(), self._heartbeats),
                          node_id=self.node_id, sent_at=now_wall,
-                         node=self.probe.health(self.outbox.stats()), cameras=cams, live_url=self.live_url)
+                         node=self.probe.health(self.outbox.stats()), cameras=cams, live_url=self.live_url,
+                         live_key=self.live.key if self.live_url and self.live is not None else None)
 
     def _live_reader(self, camera_id: str) -> StreamReader | None:
         unit = self._by_id.get(camera_id)

@@ -207,6 +207,11 @@ class Heartbeat(_Wire):
     live_url: str | None = Field(
         default=None, max_length=256,
         description="Base URL where this node answers WebRTC offers; the hub relays to it.")
+    live_key: str | None = Field(
+        default=None, min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$",
+        description="Secret the hub presents (Authorization: Bearer) when it relays an offer to "
+                    "live_url; made anew by every edge process, so only the hub this node reports to can "
+                    "ask it for video.")
 
     _aware_sent = field_validator("sent_at")(_aware)
 

@@ -70,13 +70,16 @@ async def live_offer(
     cam = hub.cameras.get(camera_id)
     if cam is None:
         raise HTTPException(404, f"unknown camera {camera_id!r}")
-    base = health.live_url(hub.db, cam.node)
-    if not base:
+    endpoint = health.live_endpoint(hub.db, cam.node)
+    if endpoint is None:
         raise HTTPException(503, f"node {cam.node!r} has not announced a live-view endpoint")
+    base, key = endpoint
     url = f"{base.rstrip('/')}/offer"
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
         async with httpx.AsyncClient(timeout=hub.config.live_relay_timeout_s) as client:
-            resp = await client.post(url, params={"camera_id": camera_id}, json=offer.model_dump())
+            resp = await client.post(url, params={"camera_id": camera_id}, json=offer.model_dump(),
+                                     headers=headers)
     except httpx.HTTPError as exc:
         raise HTTPException(502, f"node {cam.node!r} live view unreachable: {redact(str(exc))}") from None
     if resp.status_code != 200:

@@ -168,7 +168,8 @@ class EdgeSettings(Strict):
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Cap of reconnect backoff.")
     live_host: str = Field(
         default="127.0.0.1", description="Address the live-view endpoint (gridwatch edge --live-port) "
-        "binds to and announces to the hub; must be reachable from the hub.")
+        "binds to and announces to the hub; must be reachable from the hub. Offers must present the "
+        "key this process reports in its heartbeats, so only the hub can ask for video.")
 
 
 class HubSettings(Strict):

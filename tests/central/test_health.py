@@ -14,6 +14,7 @@ def heartbeat(
     overrides: dict[str, dict] | None = None,
     hid: str = "hb-000001",
     live_url: str | None = None,
+    live_key: str | None = None,
 ) -> dict:
     cams = []
     for cam in town.cameras_of(node):
@@ -35,6 +36,7 @@ def heartbeat(
         "node_id": node,
         "sent_at": at.isoformat(),
         "live_url": live_url,
+        "live_key": live_key,
         "node": {
             "cpu_percent": 40.0,
             "memory_percent": 30.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -69,9 +70,13 @@ def test_metrics(hub, town) -> None:
 
 
 class _FakeEdgeLive(BaseHTTPRequestHandler):
-    """A node's live endpoint on 127.0.0.1: answers an offer with a recognisable answer."""
+    """A node's live endpoint on 127.0.0.1: answers an offer with a recognisable answer, and keeps
+    the Authorization header each offer came with."""
+
+    seen_auth: ClassVar[list[str | None]] = []
 
     def do_POST(self) -> None:
+        self.seen_auth.append(self.headers.get("Authorization"))
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         out = json.dumps({"sdp": f"answer-to:{body['sdp']}:{self.path}", "type": "answer"}).encode()
         self.send_response(200)
@@ -102,6 +107,22 @@ def test_live_offer_is_relayed_to_the_node(hub, town) -> None:
         r = hub.client.post("/api/v1/cameras/cam-001/live/offer", json=offer, headers=m)
         assert r.status_code == 200, r.text
         assert r.json() == {"sdp": "answer-to:v=0 offer:/live/offer?camera_id=cam-001", "type": "answer"}
+        assert _FakeEdgeLive.seen_auth[-1] is None  # the node announced no key: none is sent
+        # a node with a live key gets it presented with every relayed offer, and never shown to viewers
+        key = "k" * 43
+        hub.client.post(
+            "/api/v1/heartbeats",
+            json=heartbeat(town, "edge-01", hub.clock.now, hid="hb-000002", live_url=live, live_key=key),
+            headers=hub.auth("edge-01"),
+        )
+        r = hub.client.post("/api/v1/cameras/cam-001/live/offer", json=offer, headers=m)
+        assert r.status_code == 200, r.text
+        assert _FakeEdgeLive.seen_auth[-1] == f"Bearer {key}"
+        for path in ("/api/v1/nodes", "/api/v1/cameras/cam-001/health", "/api/v1/cameras"):
+            shown = hub.client.get(path, headers=m)
+            assert shown.status_code == 200 and key not in shown.text, path
+        bad = heartbeat(town, "edge-01", hub.clock.now, hid="hb-000003", live_url=live, live_key="short")
+        assert hub.client.post("/api/v1/heartbeats", json=bad, headers=hub.auth("edge-01")).status_code == 422
         assert hub.client.post("/api/v1/cameras/cam-999/live/offer", json=offer, headers=m).status_code == 404
         assert (
             hub.client.post(

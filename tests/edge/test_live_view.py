@@ -83,15 +83,23 @@ async def test_viewer_gets_camera_video_through_the_hub(tmp_path: Path, video_fi
             # The generated test pattern has colour bars: real pictures, not a placeholder.
             assert pictures[-1].std() > 20
 
-            # The edge's own endpoint refuses what it cannot serve, with a reason.
+            # The edge's own endpoint serves only whoever presents the key it gave the hub...
+            ((key,),) = query(hub_db, "SELECT live_key FROM node_states WHERE node_id = ?", NODE)
+            assert key and len(key) >= 32 and key not in edge.log()
             async with httpx.AsyncClient(timeout=10) as client:
                 base = f"http://127.0.0.1:{live_port}"
-                r = await client.post(f"{base}/offer", params={"camera_id": "cam-999"},
+                for auth in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": key}):
+                    r = await client.post(f"{base}/offer", params={"camera_id": cam}, headers=auth,
+                                          json={"sdp": "x", "type": "offer"})
+                    assert r.status_code == 401, auth
+                # ...and refuses what it cannot serve, with a reason.
+                ok = {"Authorization": f"Bearer {key}"}
+                r = await client.post(f"{base}/offer", params={"camera_id": "cam-999"}, headers=ok,
                                       json={"sdp": "x", "type": "offer"})
                 assert r.status_code == 404 and "cam-999" in r.json()["detail"]
-                r = await client.post(f"{base}/offer", params={"camera_id": cam}, json={"sdp": 1})
+                r = await client.post(f"{base}/offer", params={"camera_id": cam}, json={"sdp": 1}, headers=ok)
                 assert r.status_code == 400
-                r = await client.post(f"{base}/offer", params={"camera_id": cam},
+                r = await client.post(f"{base}/offer", params={"camera_id": cam}, headers=ok,
                                       json={"sdp": "not sdp", "type": "offer"})
                 assert r.status_code == 400
             # And the hub refuses a viewer without a token.
