@@ -228,39 +228,38 @@ def _turf(c: Clip) -> np.ndarray:
     return np.array([45, 95, 105], np.float32) * np.clip(1 + 0.4 * g[..., None], 0.3, 3)
 
 
-def landslide_unseen_on_slope(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
-    """Material lands on the road at the slope's edge at ``at`` and spreads across it over 3 s (rest at
-    at+3), with nothing to see on the slope itself (it came down behind vegetation, or looks like it)."""
+def _turf_arriving(at: float, seconds: float, seed: int,
+                   mask: Callable[[float], np.ndarray]) -> Callable[[float], np.ndarray]:
+    """Turf (``_turf``) over ``mask(k)`` on the road from ``at``, ``k`` going 0 -> 1 over ``seconds``."""
     c = Clip(seed)
     turf = _turf(c)
 
     def f(t: float) -> np.ndarray:
         img = c.frame(t)
         if t >= at:
-            k = min(1.0, (t - at) / 3.0)
-            bottom = ROAD_Y0 + 12 + k * 50  # the front moves away from the slope, down the road
-            m = blob(H, W, 170, (ROAD_Y0 + bottom) / 2, 30 + 40 * k, (bottom - ROAD_Y0) / 2)
-            m *= (np.arange(H)[:, None] >= ROAD_Y0)
+            m = mask(min(1.0, (t - at) / seconds)) * (np.arange(H)[:, None] >= ROAD_Y0)
             img = img * (1 - m[..., None]) + turf * m[..., None]
         return c.finish(img)
     return f
+
+
+def landslide_unseen_on_slope(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Material lands on the road at the slope's edge at ``at`` and spreads across it over 3 s (rest at
+    at+3), with nothing to see on the slope itself (it came down behind vegetation, or looks like it)."""
+
+    def mask(k: float) -> np.ndarray:
+        bottom = ROAD_Y0 + 12 + k * 50  # the front moves away from the slope, down the road
+        return blob(H, W, 170, (ROAD_Y0 + bottom) / 2, 30 + 40 * k, (bottom - ROAD_Y0) / 2)
+    return _turf_arriving(at, 3.0, seed, mask)
 
 
 def pile_in_place_beside_slope(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
     """The same material dumped at the slope's edge of the road: it grows from its middle over 2 s from
     ``at`` and stays; nothing came from the slope, so it is a blockage, not a landslide."""
-    c = Clip(seed)
-    turf = _turf(c)
 
-    def f(t: float) -> np.ndarray:
-        img = c.frame(t)
-        if t >= at:
-            k = min(1.0, (t - at) / 2.0)
-            m = blob(H, W, 170, ROAD_Y0 + 14, 12 + 60 * k, 8 + 8 * k)  # spreads along the edge
-            m *= (np.arange(H)[:, None] >= ROAD_Y0)
-            img = img * (1 - m[..., None]) + turf * m[..., None]
-        return c.finish(img)
-    return f
+    def mask(k: float) -> np.ndarray:
+        return blob(H, W, 170, ROAD_Y0 + 14, 12 + 60 * k, 8 + 8 * k)  # spreads along the edge
+    return _turf_arriving(at, 2.0, seed, mask)
 
 
 def ghost_of_warmup(leave_at: float, seed: int = 0) -> Callable[[float], np.ndarray]:

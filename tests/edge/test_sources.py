@@ -162,17 +162,14 @@ def test_fast_decoder_options_reach_the_decoder_and_change_the_small_picture_les
 def test_rtsp_camera_with_a_2s_gop_is_analysed_every_second_decoding_about_half(tmp_path: Path) -> None:
     # A live RTSP camera, 25 fps, a key frame every 2 s: camera time comes from the RTP clock here,
     # the path the files do not take.
-    from tests.support.rtsp import SYSTEM_PYTHON, rtsp_available
+    from tests.support.rtsp import RtspServer, rtsp_available
 
     if not rtsp_available():
         pytest.skip("GStreamer RTSP server bindings missing for /usr/bin/python3 (see ENVIRONMENT.md)")
-    port = free_port()
-    server = subprocess.Popen([SYSTEM_PYTHON, str(Path(__file__).with_name("rtsp_gop_server.py")), str(port),
-                               "25", "50"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    server = RtspServer(fps=25, gop=50)
+    server.start()
     try:
-        assert server.stdout is not None and server.stdout.readline().decode().strip() == "READY"
-        reader = StreamReader("cam-r", f"rtsp://127.0.0.1:{port}/cam", analysis_fps=1.0, analysis_width=160,
-                              reconnect_max_s=1)
+        reader = StreamReader("cam-r", server.url, analysis_fps=1.0, analysis_width=160, reconnect_max_s=1)
         reader.start()
         try:
             frames = collect(reader, 9, timeout=60)
@@ -181,8 +178,7 @@ def test_rtsp_camera_with_a_2s_gop_is_analysed_every_second_decoding_about_half(
         finally:
             reader.stop()
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
     gaps = [b.t - a.t for a, b in itertools.pairwise(frames)]
     assert all(0.9 <= g <= 1.1 for g in gaps), gaps          # every slot served, 1 frame/s
     # The first GOP is decoded whole, then 25 of each 50 frames: well under all that arrived.

@@ -36,9 +36,11 @@ def rtsp_available() -> bool:
 class RtspServer:
     """One GStreamer RTSP server process; ``url`` is rtsp://[user:password@]127.0.0.1:PORT/cam."""
 
-    def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None) -> None:
+    def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
+                 fps: int = 10, gop: int = 10) -> None:
         self.port = port or free_port()
         self.user, self.password = user, password
+        self.fps, self.gop = fps, gop  # frame rate, and frames from one key frame to the next
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -52,6 +54,7 @@ class RtspServer:
         args = [SYSTEM_PYTHON, str(SCRIPT), str(self.port)]
         if self.user:
             args += [self.user, self.password or ""]
+        args += ["--fps", str(self.fps), "--gop", str(self.gop)]
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout

@@ -1,9 +1,12 @@
 """GStreamer RTSP server serving generated H.264, run by Debian's /usr/bin/python3 (which has ``gi``).
 
-Usage: rtsp_gst_server.py PORT [USER PASSWORD]. Serves rtsp://127.0.0.1:PORT/cam (and /cam2 ...,
-any path under /cam). Prints "READY" on stdout once listening. Stopped by SIGTERM.
+Usage: rtsp_gst_server.py PORT [USER PASSWORD] [--fps N] [--gop FRAMES]. Serves
+rtsp://127.0.0.1:PORT/cam (and /cam2 ..., any path under /cam): 320x240 H.264 baseline (no B-frames,
+as IP cameras send), 10 fps with a key frame every 10 frames unless told otherwise. Prints "READY"
+on stdout once listening. Stopped by SIGTERM.
 """
 
+import argparse
 import signal
 import sys
 
@@ -21,10 +24,15 @@ PIPELINE = (
 
 
 def main() -> int:
-    port = sys.argv[1]
-    user = sys.argv[2] if len(sys.argv) > 3 else None
-    password = sys.argv[3] if len(sys.argv) > 3 else None
-    width, height, fps, gop = 320, 240, 10, 10
+    ap = argparse.ArgumentParser()
+    ap.add_argument("port")
+    ap.add_argument("credentials", nargs="*", help="USER PASSWORD")
+    ap.add_argument("--fps", type=int, default=10)
+    ap.add_argument("--gop", type=int, default=10, help="frames from one key frame to the next")
+    args = ap.parse_args()
+    port, fps, gop = args.port, args.fps, args.gop
+    user, password = args.credentials if len(args.credentials) == 2 else (None, None)
+    width, height = 320, 240
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
