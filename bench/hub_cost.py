@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import collections
 import contextlib
 import hashlib
 import io
@@ -215,6 +216,9 @@ def server_cpu(proc: subprocess.Popen[bytes] | None) -> float:
 IDLE_REUSE_S = 3.0
 
 
+_Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
 class RawClient:
     """A minimal HTTP/1.1 keep-alive client for the load (pre-built bytes over asyncio streams).
 
@@ -229,35 +233,46 @@ class RawClient:
         self.size = size
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._open = 0
-        self._freed = asyncio.Condition()
+        # Requests waiting for a connection, served first come first served: a freed connection is
+        # handed to the oldest waiter (a plain condition variable let newer requests take it first,
+        # and an unlucky request waited seconds, which showed as server latency).
+        self._waiters: collections.deque[asyncio.Future[_Conn | None]] = collections.deque()
 
-    async def _get(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        async with self._freed:
-            while not self._idle and self._open >= self.size:
-                await self._freed.wait()
-            now = time.monotonic()
-            while self._idle:
-                reader, writer, used = self._idle.pop()
-                if now - used < IDLE_REUSE_S:
-                    return reader, writer
-                writer.close()  # the server may be closing it (uvicorn's keep-alive is 5 s)
-                self._open -= 1
+    async def _get(self) -> _Conn:
+        now = time.monotonic()
+        while self._idle:
+            reader, writer, used = self._idle.pop()
+            if now - used < IDLE_REUSE_S:
+                return reader, writer
+            writer.close()  # the server may be closing it (uvicorn's keep-alive is 5 s)
+            self._open -= 1
+        if self._open < self.size and not self._waiters:
             self._open += 1
+            return await self._connect()
+        fut: asyncio.Future[_Conn | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        conn = await fut
+        return conn if conn is not None else await self._connect()  # None: its slot, to open anew
+
+    async def _connect(self) -> _Conn:
+        """Open a connection for a slot already counted in ``_open``."""
         try:
             return await asyncio.open_connection(self.host, self.port)
         except OSError:
-            async with self._freed:
-                self._open -= 1
-                self._freed.notify()
+            await self._put(None)
             raise
 
-    async def _put(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> None:
-        async with self._freed:
-            if conn is None:
-                self._open -= 1
-            else:
-                self._idle.append((*conn, time.monotonic()))
-            self._freed.notify()
+    async def _put(self, conn: _Conn | None) -> None:
+        """Give back a connection (None: it was closed, its slot is free)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # (a cancelled request no longer waits)
+                waiter.set_result(conn)
+                return
+        if conn is None:
+            self._open -= 1
+        else:
+            self._idle.append((*conn, time.monotonic()))
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         head = f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Length: {len(body)}\r\n"

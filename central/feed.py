@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from central.db import Database
+from central.ids import Ids
 from central.models import FeedEvent
 
 #: PostgreSQL NOTIFY channel announcing new feed events (see central.notify).
@@ -36,15 +37,19 @@ EVENT_TYPES = frozenset(
 _NOTIFIED = "gridwatch_feed_notified"
 
 
-def publish(session: Session, type_: str, data: dict[str, Any], now: datetime) -> None:
+def publish(
+    session: Session, type_: str, data: dict[str, Any], now: datetime, ids: Ids | None = None
+) -> None:
     """Append one event inside the caller's write transaction (on PostgreSQL also NOTIFY, which is
     delivered when the transaction commits; one per transaction wakes every listener, however many
-    events it appends)."""
+    events it appends). With ``ids`` the event's id is known now, so many events go in with one
+    INSERT at the next flush (without, each needs its own, to learn its id)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
-    session.add(FeedEvent(at=now, type=type_, data=data))
+    session.add(FeedEvent(id=ids.take(FeedEvent) if ids is not None else None, at=now, type=type_, data=data))
     if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+        with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
+            session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         session.info[_NOTIFIED] = True
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from central import orders
 from central.feed import publish
+from central.ids import Ids
 from central.models import AlertRow, Incident, OpenKey, Silence, WorkOrder
 from central.routing import neighbours, route_camera
 from gridwatch.config import Town
@@ -63,6 +64,38 @@ class Fold:
     groups: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     #: Strong references: the session's identity map holds unmodified objects only weakly.
     loaded: list[Any] = field(default_factory=list)
+    #: Ids for new rows (None: each new row is flushed to learn its id). With ids, what a batch makes
+    #: stays pending until the batch's one flush, so it is found here, not in the identity map.
+    ids: Ids | None = None
+    made: dict[int, Incident] = field(default_factory=dict)
+    new_keys: dict[str, OpenKey] = field(default_factory=dict)
+
+    def incident(self, s: Session, incident_id: int) -> Incident:
+        """An incident by id, made in this batch or stored."""
+        made = self.made.get(incident_id)
+        return made if made is not None else s.get_one(Incident, incident_id)
+
+    def open_key(self, s: Session, key: str) -> OpenKey | None:
+        if key in self.absent:
+            return None
+        made = self.new_keys.get(key)
+        return made if made is not None else s.get(OpenKey, key)
+
+    def add_key(self, s: Session, key: str, incident_id: int) -> None:
+        ok = OpenKey(key=key, incident_id=incident_id)
+        s.add(ok)
+        self.new_keys[key] = ok
+        self.absent.discard(key)
+
+    def add_incident(self, s: Session, inc: Incident) -> None:
+        """Add a new incident; it has its id afterwards (from ``ids``, or by a flush)."""
+        if self.ids is not None:
+            inc.id = self.ids.take(Incident)
+        s.add(inc)
+        self.keep(inc)
+        if self.ids is None:
+            s.flush()
+        self.made[inc.id] = inc
 
     def keep(self, obj: Any) -> None:
         """Hold an object made or joined in this transaction, so later alerts find it without SQL."""
@@ -175,13 +208,18 @@ def _apply(
     s: Session, town: Town, camera: Camera, alert: Alert, row: Stored, now: datetime, fold: Fold
 ) -> Outcome:
     key = open_key(camera.id, alert.kind.value)
-    held = None if key in fold.absent else s.get(OpenKey, key)
     if alert.phase is Phase.CLEAR:
+        # clears are rare and look at the database (how many keys still hold their incident): write
+        # out what the batch made so far, then everything is found the usual way
+        s.flush()
+        fold.new_keys.clear()
+        held = None if key in fold.absent else s.get(OpenKey, key)
         return _clear(s, town, alert, row, held, now, fold)
+    held = fold.open_key(s, key)
     if held is not None:
-        inc = s.get_one(Incident, held.incident_id)
+        inc = fold.incident(s, held.incident_id)
         _merge(inc, alert, row)
-        publish(s, "incident.updated", orders.incident_json(town, inc), now)
+        publish(s, "incident.updated", orders.incident_json(town, inc), now, fold.ids)
         return Outcome(inc.id, _order_id(s, inc.id, fold))
     ended = _ended_incident_of_event(s, alert.event_id, fold)
     if ended is not None:
@@ -192,11 +230,10 @@ def _apply(
     group = _group_candidate(s, town, camera, alert, now, fold)
     if group is not None:
         group.cameras = [*group.cameras, camera.id]
-        s.add(OpenKey(key=key, incident_id=group.id))
+        fold.add_key(s, key, group.id)
         fold.keep(group)
-        fold.absent.discard(key)
         _merge(group, alert, row)
-        publish(s, "incident.updated", orders.incident_json(town, group), now)
+        publish(s, "incident.updated", orders.incident_json(town, group), now, fold.ids)
         return Outcome(group.id, _order_id(s, group.id, fold))
     pair = (camera.id, alert.kind.value)
     if pair in fold.silence_known:
@@ -218,16 +255,13 @@ def _apply(
         created_at=now,
     )
     _merge(inc, alert, row)  # before the INSERT, so the new row is written once, complete
-    s.add(inc)
-    fold.keep(inc)
-    s.flush()
+    fold.add_incident(s, inc)
     row.incident_id = inc.id
     # A second process opening the same key fails at the next flush (at the latest the commit):
     # the transaction is then retried and merges into the incident the other one opened.
-    s.add(OpenKey(key=key, incident_id=inc.id))
-    fold.absent.discard(key)
+    fold.add_key(s, key, inc.id)
     fold.groups.get((inc.kind, inc.road), set()).add(inc.id)
-    publish(s, "incident.created", orders.incident_json(town, inc), now)
+    publish(s, "incident.created", orders.incident_json(town, inc), now, fold.ids)
     routing = route_camera(town, camera, alert.kind.value, now)
     fold.orders[inc.id] = None
     if not routing.work_order or quiet:
@@ -238,6 +272,7 @@ def _apply(
         town,
         routing,
         now,
+        ids=fold.ids,
         source="camera",
         actor=alert.node_id,
         role="edge",
@@ -265,7 +300,7 @@ def _clear(
         if still == 0 and inc.state == "open":
             inc.state = "cleared"
             inc.cleared_at = now
-            publish(s, "incident.cleared", orders.incident_json(town, inc), now)
+            publish(s, "incident.cleared", orders.incident_json(town, inc), now, fold.ids)
             wo = s.execute(select(WorkOrder).where(WorkOrder.incident_id == inc.id)).scalar_one_or_none()
             if wo is not None and wo.detection_cleared_at is None:
                 wo.detection_cleared_at = now
@@ -275,9 +310,10 @@ def _clear(
                     "work_order.updated",
                     orders.summary(town, wo, now) | {"action": "detection_cleared"},
                     now,
+                    fold.ids,
                 )
         else:
-            publish(s, "incident.updated", orders.incident_json(town, inc), now)
+            publish(s, "incident.updated", orders.incident_json(town, inc), now, fold.ids)
         return Outcome(inc.id, _order_id(s, inc.id, fold))
     # No open incident: the clear of an event already ended (order closed) or never seen (onset lost).
     # The latest alert of the event wins; alerts of this transaction are later than any stored one.
@@ -311,12 +347,10 @@ def _clear(
         region=alert.region,
         created_at=now,
     )
-    s.add(inc)
-    fold.keep(inc)
-    s.flush()
+    fold.add_incident(s, inc)
     fold.orders[inc.id] = None
     _merge(inc, alert, row)
-    publish(s, "incident.cleared", orders.incident_json(town, inc), now)
+    publish(s, "incident.cleared", orders.incident_json(town, inc), now, fold.ids)
     return Outcome(inc.id, None)
 
 
@@ -336,7 +370,7 @@ def _ended_incident_of_event(s: Session, event_id: str, fold: Fold) -> Incident 
         stored = set()
     # alerts of this transaction are not in the alerts table with their incident yet
     for inc_id in sorted({*stored, *fold.events.get(event_id, ())}):
-        inc = s.get_one(Incident, inc_id)
+        inc = fold.incident(s, inc_id)
         if inc.state != "open" and (found is None or inc.id > found.id):
             found = inc
     return found
@@ -366,7 +400,7 @@ def _group_candidate(
     candidates = fold.groups.get((alert.kind.value, camera.road))
     if candidates is not None:  # preloaded for the batch; read live from the session
         for inc_id in sorted(candidates):
-            inc = s.get_one(Incident, inc_id)
+            inc = fold.incident(s, inc_id)
             if (
                 inc.state == "open"
                 and inc.last_seen >= since

@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from central.auth import Principal
 from central.context import Hub
+from central.ids import Ids
 from central.incidents import Fold, apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
-from central.models import AlertRow, Incident
+from central.models import AlertRow
 from gridwatch.wire import Alert, AlertReceipt
 
 log = logging.getLogger(__name__)
@@ -154,13 +155,13 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             if again:
                 stored = _stored(s, again)
             new = [i for aid, i in firsts.items() if aid in fresh]
-            fold = Fold()
+            fold = Fold(ids=Ids(s))
             fold.preload(s, hub.town, [batch[i].alert for i in new], now)
             links: list[dict[str, Any]] = []
             for i in new:
                 alert = batch[i].alert
                 out = apply_alert(s, hub.town, hub.cameras[alert.camera_id], alert, refs[i], now, fold)
-                quiet = s.get_one(Incident, out.incident_id).silenced
+                quiet = fold.incident(s, out.incident_id).silenced
                 outcomes[alert.id] = (out.incident_id, out.work_order_id)
                 links.append(
                     {"b_id": alert.id, "b_inc": out.incident_id, "b_wo": out.work_order_id, "b_quiet": quiet}

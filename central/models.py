@@ -26,7 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -101,6 +101,9 @@ class OpenKey(Base):
     __tablename__ = "open_keys"
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    #: Never loaded (lazy="raise"); declared so that one flush inserts an incident before the rows
+    #: that refer to it (the unit of work orders tables by relationships, not by foreign keys).
+    incident: Mapped[Incident] = relationship(lazy="raise")
 
 
 class AlertRow(Base):
@@ -141,6 +144,7 @@ class WorkOrder(Base):
     camera_id: Mapped[str | None] = mapped_column(String(64), index=True)
     assignee_id: Mapped[str | None] = mapped_column(String(64))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), unique=True)
+    incident: Mapped[Incident | None] = relationship(lazy="raise")  # flush order only (see OpenKey)
     description: Mapped[str] = mapped_column(Text, default="")
     address: Mapped[str | None] = mapped_column(String(512))
     lat: Mapped[float | None] = mapped_column(Float)
@@ -168,6 +172,7 @@ class HistoryRow(Base):
     __tablename__ = "work_order_history"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     work_order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id"), index=True)
+    work_order: Mapped[WorkOrder] = relationship(lazy="raise")  # flush order only (see OpenKey)
     action: Mapped[str] = mapped_column(String(32))
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))

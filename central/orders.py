@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from central.feed import publish
+from central.ids import Ids
 from central.media import media_url
 from central.models import HistoryRow, Incident, OpenKey, Silence, WorkOrder
 from central.routing import Routing, department_for
@@ -28,6 +29,7 @@ def create(
     routing: Routing,
     now: datetime,
     *,
+    ids: Ids | None = None,
     source: str,
     actor: str,
     role: str,
@@ -41,6 +43,7 @@ def create(
     media: str | None = None,
 ) -> WorkOrder:
     wo = WorkOrder(
+        id=ids.take(WorkOrder) if ids is not None else None,
         source=source,
         kind=routing.kind,
         service_code=service_code,
@@ -65,9 +68,11 @@ def create(
         close_by=routing.deadlines.close_by,
     )
     s.add(wo)
-    s.flush()
+    if ids is None:  # the id comes from the INSERT (a caller with ids saves this flush)
+        s.flush()
     s.add(
         HistoryRow(
+            id=ids.take(HistoryRow) if ids is not None else None,
             work_order_id=wo.id,
             action="create",
             from_state=None,
@@ -80,7 +85,7 @@ def create(
             details={"department": wo.department_id, "assignee": wo.assignee_id, "priority": wo.priority},
         )
     )
-    publish(s, "work_order.created", summary(town, wo, now), now)
+    publish(s, "work_order.created", summary(town, wo, now), now, ids)
     return wo
 
 

@@ -125,6 +125,58 @@ def test_clear_and_late_update_in_one_batch(hub: HubUnderTest) -> None:
     assert _counts(hub) == (4, 2, 2)
 
 
+def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(hub: HubUnderTest) -> None:
+    """New incidents get their ids without a round trip each: the batch's incidents, orders and their
+    history rows each go in with one INSERT (what makes bursts of new events affordable), with ids
+    that carry on from the stored rows, and every feed event still in alert order."""
+    from sqlalchemy import event
+
+    hub.clock.advance(minutes=10)
+    town = hub.hub.town
+    first = hub.post_alert(alert("cam-001", event="before")).json()  # rows stored before the batch
+    roads = {town.camera("cam-001").road: "cam-001"}
+    for c in town.cameras:  # one camera per road: no grouping, every alert opens its own incident
+        roads.setdefault(c.road, c.id)
+    cams = [c for c in roads.values() if c != "cam-001"][:12]
+    assert len(cams) == 12
+    bodies = [alert(c, node=town.camera(c).node, event=f"new-{c}") for c in cams]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]).lower())
+
+    engine = hub.hub.db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        receipts = store_batch(hub.hub, [_checked(hub, b) for b in bodies])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements.count("insert into incidents") == 1, statements
+    assert statements.count("insert into work_orders") == 1, statements
+    assert statements.count("insert into work_order_history") == 1, statements
+    assert statements.count("insert into feed_events") == 1, statements
+    incidents = sorted({r.incident_id for r in receipts})
+    orders = sorted(r.work_order_id for r in receipts if r.work_order_id is not None)
+    assert incidents[0] > first["incident_id"] and orders[0] > first["work_order_id"]
+    assert len(incidents) == len(orders) == len(set(orders)) == 12
+    with hub.hub.db.read() as s:
+        for r in receipts:
+            inc = s.get_one(Incident, r.incident_id)
+            assert inc.state == "open" and inc.alert_count >= 1
+            if r.work_order_id is not None:
+                wo = s.get_one(WorkOrder, r.work_order_id)
+                assert wo.incident_id == r.incident_id
+                hist = s.execute(select(HistoryRow).where(HistoryRow.work_order_id == wo.id)).scalars().all()
+                assert [h.action for h in hist] == ["create"]
+        created = [
+            e.data["id"]
+            for e in s.execute(
+                select(FeedEvent).where(FeedEvent.type == "incident.created").order_by(FeedEvent.id)
+            ).scalars()
+        ]
+    assert created[1:] == [i for i in dict.fromkeys(r.incident_id for r in receipts)]
+
+
 def _refuse_alerts_of(h: HubUnderTest, camera_id: str) -> None:
     """Make the database itself refuse alert rows of one camera (a trigger), the way it refuses a
     value it cannot store."""
