@@ -58,6 +58,7 @@ async def run_once(tmp: Path) -> dict[str, Any]:
     with HubProcess(db_url=f"sqlite:///{tmp / 'hub.db'}", config=town, workers=1, start_timeout_s=120) as hub:
         c = RawClient(hub.url)
         await warm(c, alert_request(p, hub.url))
+        await c.prime(RATE // 5)  # as bench/hub_cost.py's open loop: connections edges keep open
         rec = await burst(c, alert_request(p, hub.url))
         await c.aclose()
     chunks = []
