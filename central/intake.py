@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -159,6 +160,10 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             fold.preload(s, hub.town, [batch[i].alert for i in new], now)
             links: list[dict[str, Any]] = []
             for i in new:
+                # Let the event loop have the GIL between alerts: folding is pure Python, and without
+                # a pause the requests' thread waits for whole stretches of it (A/B bursts: p99 and
+                # the 3-4 s stragglers went away; BENCHMARKS.md section 2).
+                time.sleep(0)
                 alert = batch[i].alert
                 out = apply_alert(s, hub.town, hub.cameras[alert.camera_id], alert, refs[i], now, fold)
                 quiet = fold.incident(s, out.incident_id).silenced
