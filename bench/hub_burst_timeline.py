@@ -21,35 +21,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import machine, percentile, write_result
-from bench.hub_cost import Payloads, RawClient, Request, alert_request, warm, write_town
+from bench.hub_cost import Payloads, RawClient, alert_request, scheduled, warm, write_town
 from tests.support.hub import HubProcess
 
 RATE, SECONDS, CHUNK = 500, 4.0, 200
-
-
-async def burst(client: RawClient, make: Any) -> list[tuple[int, float, int]]:
-    """(position, latency from its scheduled time, status) of every alert of one burst."""
-    loop = asyncio.get_running_loop()
-    n = round(RATE * SECONDS)
-    requests: list[Request] = [make(i) for i in range(n)]
-    out: list[tuple[int, float, int]] = []
-
-    async def one(i: int, req: Request, due: float) -> None:
-        try:
-            status = await req(client)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            status = 599
-        out.append((i, loop.time() - due, status))
-
-    start = loop.time() + 0.05
-    tasks = []
-    for i, req in enumerate(requests):
-        due = start + i / RATE
-        if (delay := due - loop.time()) > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, req, due)))
-    await asyncio.gather(*tasks)
-    return sorted(out)
 
 
 async def run_once(tmp: Path) -> dict[str, Any]:
@@ -58,8 +33,7 @@ async def run_once(tmp: Path) -> dict[str, Any]:
     with HubProcess(db_url=f"sqlite:///{tmp / 'hub.db'}", config=town, workers=1, start_timeout_s=120) as hub:
         c = RawClient(hub.url)
         await warm(c, alert_request(p, hub.url))
-        await c.prime(RATE // 5)  # as bench/hub_cost.py's open loop: connections edges keep open
-        rec = await burst(c, alert_request(p, hub.url))
+        rec, _ = await scheduled(c, RATE, SECONDS, alert_request(p, hub.url))
         await c.aclose()
     chunks = []
     for lo in range(0, len(rec), CHUNK):

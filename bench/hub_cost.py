@@ -339,23 +339,22 @@ def stats(lat: list[float], statuses: list[int], elapsed: float, sent: int) -> d
     }
 
 
-async def open_loop(client: RawClient, rate: float, duration: float,
-                    make: Callable[[int], Request]) -> dict[str, Any]:
-    """Send ``rate`` requests per second for ``duration`` s on schedule; latency from the schedule."""
+async def scheduled(client: RawClient, rate: float, duration: float,
+                    make: Callable[[int], Request]) -> tuple[list[tuple[int, float, int]], float]:
+    """Send ``rate`` requests per second for ``duration`` s on schedule, whether or not earlier ones
+    came back: (position, latency from its scheduled time, status) of each, sorted by position, and
+    the seconds the whole run took."""
     loop = asyncio.get_running_loop()
-    n = round(rate * duration)
-    requests = [make(i) for i in range(n)]  # bodies built before the clock starts
+    requests = [make(i) for i in range(round(rate * duration))]  # bodies built before the clock starts
     await client.prime(max(8, int(rate / 5)))  # open connections for 200 ms worth of requests
-    lat: list[float] = []
-    statuses: list[int] = []
+    out: list[tuple[int, float, int]] = []
 
-    async def one(req: Request, due: float) -> None:
+    async def one(i: int, req: Request, due: float) -> None:
         try:
             status = await req(client)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             status = 599
-        lat.append(loop.time() - due)
-        statuses.append(status)
+        out.append((i, loop.time() - due, status))
 
     start = loop.time() + 0.05
     tasks = []
@@ -364,9 +363,16 @@ async def open_loop(client: RawClient, rate: float, duration: float,
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(req, due)))
+        tasks.append(asyncio.create_task(one(i, req, due)))
     await asyncio.gather(*tasks)
-    out = stats(lat, statuses, loop.time() - start, n)
+    return sorted(out), loop.time() - start
+
+
+async def open_loop(client: RawClient, rate: float, duration: float,
+                    make: Callable[[int], Request]) -> dict[str, Any]:
+    """Send ``rate`` requests per second for ``duration`` s on schedule; latency from the schedule."""
+    rec, elapsed = await scheduled(client, rate, duration, make)
+    out = stats([r[1] for r in rec], [r[2] for r in rec], elapsed, len(rec))
     out["offered_per_s"] = rate
     return out
 

@@ -97,10 +97,11 @@ class RoadGeometry:
             band = int(road_px[y * b:(y + h) * b].any(axis=0).sum())
         return span / max(1, band)
 
-    def pixel_threshold(self, pix_diff: np.ndarray, gain_k: float) -> float:
-        """Grey levels a pixel must differ by: over the road's own noise, and over PIXEL_DIFF_MIN scaled
-        by the gain compensation of the block features (a dark scene differs by few grey levels)."""
-        return max(PIXEL_DIFF_MIN / gain_k, PIXEL_NOISE_X * self._noise(np.abs(pix_diff)), PIXEL_DIFF_FLOOR)
+    def pixel_threshold(self, diff: np.ndarray, gain_k: float) -> float:
+        """Grey levels a pixel must differ by (``diff``: the absolute difference from the reference):
+        over the road's own noise, and over PIXEL_DIFF_MIN scaled by the gain compensation of the block
+        features (a dark scene differs by few grey levels)."""
+        return max(PIXEL_DIFF_MIN / gain_k, PIXEL_NOISE_X * self._noise(diff), PIXEL_DIFF_FLOOR)
 
     def verge_reach(self, sel: np.ndarray, pix_diff: np.ndarray, gain_k: float) -> tuple[float, BBox | None]:
         """Share of the road's width covered by differing pixels connected to the verge component
@@ -116,8 +117,9 @@ class RoadGeometry:
         near = cv2.dilate(comp.astype(np.uint8), np.ones((2 * b + 1, 2 * b + 1), np.uint8)) > 0
         if not near[road_px].any():
             return 0.0, None
-        d8 = np.clip(np.abs(pix_diff), 0, 255).astype(np.uint8)
-        differs = (cv2.medianBlur(d8, 3) > self.pixel_threshold(pix_diff, gain_k)) & (road_px | near)
+        diff = np.abs(pix_diff)
+        d8 = np.clip(diff, 0, 255).astype(np.uint8)
+        differs = (cv2.medianBlur(d8, 3) > self.pixel_threshold(diff, gain_k)) & (road_px | near)
         # hang together across a pixel's gap (a thin band's rim on a compressed picture)
         joined = cv2.dilate(differs.astype(np.uint8), np.ones((3, 3), np.uint8))
         n, labels = cv2.connectedComponents(joined, connectivity=8)

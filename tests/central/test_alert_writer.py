@@ -174,7 +174,7 @@ def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(h
                 select(FeedEvent).where(FeedEvent.type == "incident.created").order_by(FeedEvent.id)
             ).scalars()
         ]
-    assert created[1:] == [i for i in dict.fromkeys(r.incident_id for r in receipts)]
+    assert created[1:] == list(dict.fromkeys(r.incident_id for r in receipts))
 
 
 def _refuse_alerts_of(h: HubUnderTest, camera_id: str) -> None:
