@@ -6,7 +6,10 @@ for its receipt, which is set only after the batch committed: an answer still me
 durably". Batches form by themselves: while one commits, the next alerts queue; a lone alert is
 written at once. If a batch's transaction fails, its alerts are stored again one by one, so one bad
 alert cannot fail the others and each request gets its own answer; only an unreachable database
-fails them all alike (each caller is told to retry).
+fails them all alike (each caller is told to retry). Before it is queued, each alert's snapshot is
+decoded (:func:`central.intake.check_media`) on one more thread, in arrival order: Pillow decodes
+without the GIL, so this runs beside both the requests' event loop and the writer instead of holding
+either up; a picture that does not decode is answered 422 and never queued.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.exc import OperationalError
 
 from central.context import Hub
-from central.intake import Checked, IntakeError, store_batch, store_one
+from central.intake import Checked, IntakeError, check_media, store_batch, store_one
 from gridwatch.wire import AlertReceipt
 
 log = logging.getLogger(__name__)
@@ -40,9 +43,11 @@ class AlertWriter:
         self._max = max_batch
         self._queue: deque[_Job] = deque()
         self._cond = threading.Condition()
-        self._open = False
+        self._open = False  # the writer takes alerts into its queue
+        self._accepting = False  # submit() takes alerts (closed first when stopping)
         self._users = 0
         self._thread: threading.Thread | None = None
+        self._media: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         """Start the writer thread; an app whose lifespan is entered again while running (a test
@@ -51,16 +56,22 @@ class AlertWriter:
             self._users += 1
             if self._thread is not None:
                 return
-            self._open = True
+            self._open = self._accepting = True
+            self._media = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-media")
             self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
-        """The last user's stop: refuse new alerts, store the queued ones, wait for the thread."""
+        """The last user's stop: refuse new alerts, store the queued ones, wait for the threads."""
         with self._cond:
             self._users = max(0, self._users - 1)
             if self._users > 0:
                 return
+            self._accepting = False
+            media, self._media = self._media, None
+        if media is not None:
+            media.shutdown(wait=True)  # every alert already taken is checked and queued
+        with self._cond:
             self._open = False
             self._cond.notify_all()
             thread = self._thread
@@ -71,14 +82,25 @@ class AlertWriter:
                 self._thread = None
 
     def submit(self, item: Checked) -> Future[AlertReceipt]:
-        """Queue a checked alert; the future gets its receipt after commit, or the error."""
+        """Take a checked alert; the future gets its receipt after commit, or the error."""
         fut: Future[AlertReceipt] = Future()
         with self._cond:
-            if not self._open:
+            media = self._media if self._accepting else None
+            if media is None:
                 raise IntakeError(503, "alert intake is not running (hub starting or stopping); retry")
+            media.submit(self._admit, item, fut)  # under the lock: stop() cannot shut it down meanwhile
+        return fut
+
+    def _admit(self, item: Checked, fut: Future[AlertReceipt]) -> None:
+        """On the media thread: queue the alert for the writer if its snapshot decodes."""
+        try:
+            check_media(item)
+        except IntakeError as exc:
+            fut.set_exception(exc)
+            return
+        with self._cond:
             self._queue.append((item, fut))
             self._cond.notify()
-        return fut
 
     @property
     def queued(self) -> int:
@@ -124,3 +146,4 @@ class AlertWriter:
                 fut.set_result(store_one(self._hub, item))
             except Exception as exc:  # the caller answers it (4xx/5xx)
                 fut.set_exception(exc)
+

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from central.db import Database
 from central.media import MediaStore
 from central.metrics import HubMetrics
+from central.routing import Neighbourhoods
 from central.settings import HubConfig
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
@@ -29,9 +30,11 @@ class Hub:
     media: MediaStore
     metrics: HubMetrics
     cameras: dict[str, Camera] = field(init=False)
+    near: Neighbourhoods = field(init=False)
 
     def __post_init__(self) -> None:
         self.cameras = {c.id: c for c in self.town.cameras}
+        self.near = Neighbourhoods(self.town)
 
     def now(self) -> datetime:
         return self.clock()

@@ -17,12 +17,13 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from central import orders
 from central.feed import publish
 from central.ids import Ids
 from central.models import AlertRow, Incident, OpenKey, Silence, WorkOrder
-from central.routing import neighbours, route_camera
+from central.routing import Neighbourhoods, neighbours, route_camera
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import OBSTRUCTION_KINDS, Alert, EventKind, Phase
@@ -62,11 +63,17 @@ class Fold:
     silenced: set[tuple[str, str]] = field(default_factory=set)
     #: (kind, road) -> ids of the incidents open for it (grouping candidates), where loaded.
     groups: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    #: A stored candidate's state, last seen and cameras as preloaded: plain columns, because a
+    #: busy road has many open incidents and only the one an alert joins is wanted whole. Once an
+    #: incident is in the session (joined, merged) the live object is read instead.
+    group_rows: dict[int, tuple[str, datetime, list[str]]] = field(default_factory=dict)
     #: Strong references: the session's identity map holds unmodified objects only weakly.
     loaded: list[Any] = field(default_factory=list)
     #: Ids for new rows (None: each new row is flushed to learn its id). With ids, what a batch makes
     #: stays pending until the batch's one flush, so it is found here, not in the identity map.
     ids: Ids | None = None
+    #: Neighbouring cameras, worked out once per hub (None: asked pair by pair).
+    near: Neighbourhoods | None = None
     made: dict[int, Incident] = field(default_factory=dict)
     new_keys: dict[str, OpenKey] = field(default_factory=dict)
 
@@ -115,7 +122,7 @@ class Fold:
             ids |= self._load_events(s, {a.event_id for a in lonely})
             opening = [a for a in lonely if a.phase is not Phase.CLEAR]
             self._load_silences(s, {(a.camera_id, a.kind.value) for a in opening}, now)
-            ids |= self._load_groups(s, town, opening)
+            self._load_groups(s, town, opening, now)
         ids -= self.orders.keys()
         if ids:
             self.loaded += list(s.execute(select(Incident).where(Incident.id.in_(sorted(ids)))).scalars())
@@ -149,9 +156,9 @@ class Fold:
         self.silenced |= {(c, k) for c, k in s.execute(q).all()}
         self.silence_known |= pairs
 
-    def _load_groups(self, s: Session, town: Town, alerts: list[Alert]) -> set[int]:
+    def _load_groups(self, s: Session, town: Town, alerts: list[Alert], now: datetime) -> None:
         if town.hub.incident_group_window_s <= 0:
-            return set()
+            return
         cams = town.cameras_by_id()
         roads = {
             (a.kind.value, cams[a.camera_id].road)
@@ -159,21 +166,31 @@ class Fold:
             if a.kind in OBSTRUCTION_KINDS and cams[a.camera_id].road
         }
         if not roads:
-            return set()
-        q = select(Incident).where(
+            return
+        # Seen within the window only: an older one can become a candidate again only by an alert
+        # of this batch merging into it, and _apply adds it back then.
+        since = now - timedelta(seconds=town.hub.incident_group_window_s)
+        q = select(Incident.id, Incident.kind, Incident.road, Incident.state, Incident.last_seen,
+                   Incident.cameras).where(
             Incident.state == "open",
             Incident.kind.in_(sorted({k for k, _ in roads})),
             Incident.road.in_(sorted({r for _, r in roads})),
+            Incident.last_seen >= since,
         )
         for pair in roads:
             self.groups[pair] = set()
-        ids = set()
-        for inc in s.execute(q).scalars():
-            self.loaded.append(inc)
-            if (inc.kind, inc.road) in roads:
-                self.groups[(inc.kind, inc.road)].add(inc.id)
-                ids.add(inc.id)
-        return ids
+        for inc_id, kind, road, state, last_seen, cameras in s.execute(q).all():
+            if (kind, road) in roads:
+                self.groups[(kind, road)].add(inc_id)
+                self.group_rows[inc_id] = (state, last_seen, cameras)
+
+    def candidate(self, s: Session, incident_id: int) -> tuple[Incident | None, str, datetime, list[str]]:
+        """A grouping candidate as it stands now: the live object where the session has it (made or
+        changed in this transaction), else the preloaded columns (object None)."""
+        live = self.made.get(incident_id) or s.identity_map.get(identity_key(Incident, incident_id))
+        if live is not None:
+            return live, live.state, live.last_seen, live.cameras
+        return None, *self.group_rows[incident_id]
 
 
 def open_key(camera_id: str, kind: str) -> str:
@@ -219,6 +236,9 @@ def _apply(
     if held is not None:
         inc = fold.incident(s, held.incident_id)
         _merge(inc, alert, row)
+        fold.keep(inc)  # changed: read live from now on (a weakly held object could be collected)
+        if (inc.kind, inc.road) in fold.groups:  # seen now, so within the grouping window again
+            fold.groups[(inc.kind, inc.road)].add(inc.id)
         publish(s, "incident.updated", orders.incident_json(town, inc), now, fold.ids)
         return Outcome(inc.id, _order_id(s, inc.id, fold))
     ended = _ended_incident_of_event(s, alert.event_id, fold)
@@ -397,16 +417,19 @@ def _group_candidate(
     if window <= 0 or not camera.road or EventKind(alert.kind) not in OBSTRUCTION_KINDS:
         return None
     since = now - timedelta(seconds=window)
+    mine = fold.near.of(camera.id) if fold.near is not None else None
+
+    def touches(cameras: list[str]) -> bool:
+        if mine is not None:
+            return not mine.isdisjoint(cameras)
+        return any(neighbours(town, c, camera.id) for c in cameras)
+
     candidates = fold.groups.get((alert.kind.value, camera.road))
-    if candidates is not None:  # preloaded for the batch; read live from the session
+    if candidates is not None:  # preloaded for the batch
         for inc_id in sorted(candidates):
-            inc = fold.incident(s, inc_id)
-            if (
-                inc.state == "open"
-                and inc.last_seen >= since
-                and any(neighbours(town, c, camera.id) for c in inc.cameras)
-            ):
-                return inc
+            live, state, last_seen, cameras = fold.candidate(s, inc_id)
+            if state == "open" and last_seen >= since and touches(cameras):
+                return live if live is not None else s.get_one(Incident, inc_id)
         return None
     # ids and cameras only: a busy road has many open incidents, and only one is wanted whole
     q = (
@@ -420,7 +443,7 @@ def _group_candidate(
         .order_by(Incident.id)
     )
     for inc_id, cameras in s.execute(q).all():
-        if any(neighbours(town, c, camera.id) for c in cameras):
+        if touches(cameras):
             return s.get_one(Incident, inc_id)
     return None
 

@@ -57,7 +57,8 @@ class Checked:
 
 
 def check(hub: Hub, alert: Alert, who: Principal) -> Checked:
-    """Everything that can be said about an alert before touching the database."""
+    """Everything that can be said about an alert cheaply, before touching the database (the
+    snapshot's decoding is :func:`check_media`)."""
     if who.node_id != alert.node_id:
         raise IntakeError(403, f"this token is for node {who.node_id!r}, the alert says {alert.node_id!r}")
     camera = hub.cameras.get(alert.camera_id)
@@ -83,22 +84,30 @@ def check(hub: Hub, alert: Alert, who: Principal) -> Checked:
     if alert.raised_at < now - timedelta(seconds=hub.config.max_alert_age_s):
         raise IntakeError(422, f"raised_at {alert.raised_at.isoformat()} is too old to act on")
     snapshot, clip = alert.snapshot_bytes(), alert.clip_bytes()
-    if snapshot is not None:
-        if len(snapshot) > hub.town.hub.max_snapshot_bytes:
-            raise IntakeError(
-                413, f"snapshot is {len(snapshot)} bytes, the limit is {hub.town.hub.max_snapshot_bytes}"
-            )
+    if snapshot is not None and len(snapshot) > hub.town.hub.max_snapshot_bytes:
+        raise IntakeError(
+            413, f"snapshot is {len(snapshot)} bytes, the limit is {hub.town.hub.max_snapshot_bytes}"
+        )
+    return Checked(alert, snapshot, clip)
+
+
+def check_media(item: Checked) -> None:
+    """Decode the snapshot, the one check that costs real CPU. The alert writer runs it on its own
+    thread (Pillow decodes without the GIL, so the requests' event loop is not held up meanwhile);
+    a picture that does not decode is refused like any other bad alert."""
+    if item.snapshot is not None:
         try:
-            check_jpeg(snapshot)
+            check_jpeg(item.snapshot)
         except BadMedia as exc:
             raise IntakeError(422, f"snapshot_jpeg: {exc}") from None
-    return Checked(alert, snapshot, clip)
 
 
 def ingest(hub: Hub, alert: Alert, who: Principal) -> AlertReceipt:
     """Check and store one alert in its own transaction (``duplicate`` true for any copy after the
     first). The HTTP intake goes through :class:`central.alert_writer.AlertWriter` instead."""
-    return store_one(hub, check(hub, alert, who))
+    item = check(hub, alert, who)
+    check_media(item)
+    return store_one(hub, item)
 
 
 def store_one(hub: Hub, item: Checked) -> AlertReceipt:
@@ -156,7 +165,7 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             if again:
                 stored = _stored(s, again)
             new = [i for aid, i in firsts.items() if aid in fresh]
-            fold = Fold(ids=Ids(s))
+            fold = Fold(ids=Ids(s), near=hub.near)
             fold.preload(s, hub.town, [batch[i].alert for i in new], now)
             links: list[dict[str, Any]] = []
             for i in new:

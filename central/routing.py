@@ -125,3 +125,28 @@ def neighbours(town: Town, a: str, b: str, max_km: float = 2.0) -> bool:
     if not ca.road or ca.road != cb.road:
         return False
     return distance_km(ca.lat, ca.lon, cb.lat, cb.lon) <= max_km
+
+
+class Neighbourhoods:
+    """:func:`neighbours` as sets, one per camera, each road worked out on first use: grouping asks
+    "does any camera of this incident neighbour mine?" for every open incident on a road."""
+
+    def __init__(self, town: Town, max_km: float = 2.0) -> None:
+        self._town, self._max_km = town, max_km
+        self._roads: dict[str, list[Camera]] = {}
+        for cam in town.cameras:
+            if cam.road:
+                self._roads.setdefault(cam.road, []).append(cam)
+        self._near: dict[str, frozenset[str]] = {}
+
+    def of(self, camera_id: str) -> frozenset[str]:
+        """The cameras that neighbour ``camera_id``, itself included (none without a road)."""
+        near = self._near.get(camera_id)
+        if near is None:
+            cam = self._town.camera(camera_id)
+            on_road = self._roads.get(cam.road, []) if cam.road else []
+            for a in on_road:
+                near_a = (b.id for b in on_road if neighbours(self._town, a.id, b.id, self._max_km))
+                self._near[a.id] = frozenset(near_a)
+            near = self._near.setdefault(camera_id, frozenset())
+        return near

@@ -125,6 +125,28 @@ def test_clear_and_late_update_in_one_batch(hub: HubUnderTest) -> None:
     assert _counts(hub) == (4, 2, 2)
 
 
+def test_grouping_in_a_batch_sees_stored_incidents_as_one_by_one_would(hub: HubUnderTest) -> None:
+    """A batch reads stored grouping candidates as plain columns, within the window only. An incident
+    last seen before the window is no candidate, unless an earlier alert of the same batch merged into
+    it (then it was seen just now), exactly as when the alerts come one at a time."""
+    near_a, near_b = _neighbour_pair(hub.hub.town)
+    later = T0 + timedelta(minutes=30)  # the sample town groups within 10 minutes
+    slide = hub.post_alert(alert(near_a, event="s1")).json()
+    block = hub.post_alert(alert(near_a, kind="road_blockage", event="k1")).json()
+    hub.clock.advance(minutes=30)
+    lone, refreshed, joined = store_batch(hub.hub, [
+        _checked(hub, alert(near_b, event="s2", at=later)),  # landslide seen 30 min ago: too old
+        _checked(hub, alert(near_a, kind="road_blockage", phase="update", seq=2, event="k1", at=later)),
+        _checked(hub, alert(near_b, kind="road_blockage", event="k2", at=later)),
+    ])
+    assert lone.incident_id != slide["incident_id"] and lone.work_order_id is not None
+    assert refreshed.incident_id == joined.incident_id == block["incident_id"]
+    assert joined.work_order_id == block["work_order_id"]
+    with hub.hub.db.read() as s:
+        assert sorted(s.get_one(Incident, block["incident_id"]).cameras) == sorted([near_a, near_b])
+        assert s.get_one(Incident, slide["incident_id"]).cameras == [near_a]
+
+
 def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(hub: HubUnderTest) -> None:
     """New incidents get their ids without a round trip each: the batch's incidents, orders and their
     history rows each go in with one INSERT (what makes bursts of new events affordable), with ids

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from central.routing import department_for, locate, route, route_camera
+from central.routing import Neighbourhoods, department_for, locate, neighbours, route, route_camera
 from gridwatch.wire import EventKind
 from tests.central.conftest import T0, alert
 
@@ -63,6 +63,17 @@ def test_deadlines_follow_kind_and_priority(town) -> None:
     assert flood.deadlines.close_by == T0 + timedelta(minutes=240)  # P1 default
     block = route(town, "road_blockage", "g-01", "v-chexi", T0)
     assert block.priority == "P2" and block.deadlines.arrive_by == T0 + timedelta(minutes=120)
+
+
+def test_neighbourhoods_are_the_pairwise_neighbours(town) -> None:
+    near = Neighbourhoods(town)
+    sizes = []
+    for a in town.cameras:
+        expected = {b.id for b in town.cameras if neighbours(town, a.id, b.id)}
+        assert near.of(a.id) == expected
+        assert not a.road or a.id in expected  # a camera neighbours itself (same road, 0 km)
+        sizes.append(len(expected))
+    assert max(sizes) > 1  # the sample town has neighbouring cameras
 
 
 def test_locate_by_coordinates_and_address(town) -> None:
