@@ -575,11 +575,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--pg-workers", default="1,2", help="hub worker processes to try on PostgreSQL")
+    ap.add_argument("--sqlite-workers", default="1,2", help="hub worker processes to try on SQLite")
     ap.add_argument("--only", choices=["sqlite", "postgres", "trivial"], action="append")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     only = set(args.only or ["sqlite", "postgres", "trivial"])
     pg_workers = [int(w) for w in args.pg_workers.split(",") if w]
+    sqlite_workers = [int(w) for w in args.sqlite_workers.split(",") if w]
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-hub-"))
     res: dict[str, Any] = {"machine": machine(), "command": command_line(), "runs": []}
     t0 = time.monotonic()
@@ -592,11 +594,19 @@ def main() -> int:
             res.setdefault("failed", []).append(f"{what}: {type(exc).__name__}: {str(exc)[:2000]}")
 
     async def go() -> None:
-        if "trivial" in only:
-            await guarded("trivial x1", bench_trivial(1, args.quick, tmp))
+        trivial_done: set[int] = set()
+
+        async def trivial(w: int) -> None:  # the yardstick, once per worker count, before the hubs
+            if "trivial" in only and w not in trivial_done:
+                trivial_done.add(w)
+                await guarded(f"trivial x{w}", bench_trivial(w, args.quick, tmp))
+
+        await trivial(1)
         if "sqlite" in only:
-            await guarded("sqlite x1", bench_hub("sqlite", f"sqlite:///{tmp / 'hub.db'}",
-                                                 f"sqlite:///{tmp / 'county.db'}", 1, args.quick, tmp))
+            for w in sqlite_workers:
+                await trivial(w)
+                hub_db, county_db = f"sqlite:///{tmp / f'hub-{w}.db'}", f"sqlite:///{tmp / f'county-{w}.db'}"
+                await guarded(f"sqlite x{w}", bench_hub("sqlite", hub_db, county_db, w, args.quick, tmp))
         if "postgres" in only:
             bin_dir = find_pg_bin()
             if bin_dir is None:
@@ -606,8 +616,7 @@ def main() -> int:
             pg.start()
             try:
                 for w in pg_workers:
-                    if w > 1 and "trivial" in only:
-                        await guarded(f"trivial x{w}", bench_trivial(w, args.quick, tmp))
+                    await trivial(w)
                     await guarded(f"postgres x{w}", bench_hub("postgres", pg.create_database(),
                                                               pg.create_database(), w, args.quick, tmp))
             finally:

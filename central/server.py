@@ -1,7 +1,8 @@
 """``gridwatch hub``: load the town, build the app, run uvicorn.
 
 With ``workers > 1`` uvicorn needs an import string; the settings then travel in environment
-variables to :func:`app_from_env` in each worker (PostgreSQL only: SQLite has one writer).
+variables to :func:`app_from_env` in each worker. On one SQLite file the workers' writers take turns
+(:class:`central.db.WriterQueue`); PostgreSQL for hub processes on several machines.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from central.app import create_app
 from central.settings import DEFAULT_DB_URL, HubConfig, default_media_dir
@@ -27,8 +29,10 @@ ENV = "GRIDWATCH_HUB_SETTINGS"
 def serve(config: Path, db: str | None, host: str, port: int, workers: int, media_dir: Path | None) -> int:
     town = load_town(config)
     url = db or DEFAULT_DB_URL
-    if workers > 1 and url.startswith("sqlite"):
-        print("gridwatch: --workers > 1 needs PostgreSQL (SQLite has a single writer)", file=sys.stderr)
+    parsed = make_url(url)
+    if workers > 1 and parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        print("gridwatch: --workers > 1 needs a database file or PostgreSQL (not SQLite in memory)",
+              file=sys.stderr)
         return 2
     settings = {"config": str(config), "db": url, "media_dir": str(media_dir or default_media_dir(url))}
     log.info(

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "PostgreSQL)")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="listen port (default 8000)")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL only)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="uvicorn worker processes (on PostgreSQL, or on one SQLite file on this machine)")
     p.add_argument("--media-dir", type=Path, default=None,
                    help="where snapshots and clips are stored (default: next to the SQLite file, or "
                         "var/media)")

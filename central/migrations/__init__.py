@@ -59,7 +59,9 @@ def upgrade(db: Database) -> None:
     from alembic import command
 
     cfg = alembic_config(db)
-    with db.engine.begin() as conn:
+    # SQLite: several hub processes starting at once migrate one after another (the second finds
+    # the schema current); PostgreSQL: the advisory lock below does the same.
+    with db.writer_turn(), db.engine.begin() as conn:
         if db.is_postgres:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY})
         cfg.attributes["connection"] = conn

@@ -107,13 +107,17 @@ def test_real_hub_process_takes_an_alert_and_streams_the_feed(tmp_path: Path) ->
         assert httpx.get(hub.url + "/metrics").status_code == 200
 
 
-@pytest.mark.postgres
-def test_two_worker_processes_on_postgres_store_each_alert_once(postgres_server) -> None:
-    """uvicorn --workers 2 against one PostgreSQL: concurrent resends and concurrent onsets of the
-    same camera+kind from both processes still give one alert row, one incident, one work order."""
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_worker_processes_store_each_alert_once(database: str, request, tmp_path: Path) -> None:
+    """uvicorn --workers 2 on one fresh database (both processes migrate it at start-up, one after
+    the other): concurrent resends and concurrent onsets of the same camera+kind from both processes
+    still give one alert row, one incident, one work order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    url = postgres_server.create_database()
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database()
     with HubProcess(db_url=url, workers=2) as hub:
         edge = make_token(url, "edge", node="edge-01")
         desk = make_token(url, "dispatcher")
@@ -136,3 +140,10 @@ def test_two_worker_processes_on_postgres_store_each_alert_once(postgres_server)
             hub.url + "/api/v1/work-orders", headers={"Authorization": f"Bearer {desk}"}
         ).json()
         assert orders["total"] == 2
+
+
+def test_several_workers_need_a_database_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from central.server import serve
+
+    assert serve(SAMPLE_TOWN, "sqlite://", "127.0.0.1", 0, 2, None) == 2
+    assert "not SQLite in memory" in capsys.readouterr().err

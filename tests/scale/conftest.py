@@ -1,4 +1,5 @@
-"""Two real hub processes on one real PostgreSQL database, shared by the scale-out tests.
+"""Two real hub processes on one database, shared by the scale-out tests: on a real PostgreSQL, and
+on one SQLite file (whose writers take turns on a file lock, central.db.WriterQueue).
 
 Starting a hub costs seconds, so the module's tests share one pair; each test uses its own cameras
 and events, and checks only what it caused (or, for the feed, the whole log, which stays valid).
@@ -29,9 +30,13 @@ class Pair:
         return Database(self.db_url)
 
 
-@pytest.fixture(scope="module")
-def pair(postgres_server: PostgresServer) -> Iterator[Pair]:  # noqa: F811
-    url = postgres_server.create_database()
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('pair') / 'hub.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database()
     db = Database(url)
     upgrade(db)  # migrated once here, so the two processes start on a current schema
     db.dispose()

@@ -1,4 +1,5 @@
-"""Scale-out: two hub processes on one PostgreSQL stay correct together.
+"""Scale-out: two hub processes on one database stay correct together (PostgreSQL, and one SQLite
+file on one machine).
 
 - the same alert posted to both at the same moment is stored once: one incident, one work order,
   one receipt with duplicate=false and the other copy answered with the same ids;
@@ -6,8 +7,8 @@
   resume on process B with Last-Event-ID where it left A;
 - a missed deadline is escalated exactly once while both processes' deadline watchers run.
 
-All against real processes (``gridwatch hub``) and a real PostgreSQL; no timing is asserted, only
-waited for (with generous limits that fail the test only if something never happens).
+All against real processes (``gridwatch hub``) and a real PostgreSQL or SQLite file; no timing is
+asserted, only waited for (with generous limits that fail the test only if something never happens).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.central.conftest import alert, jpeg
 from tests.scale.conftest import Pair
 from tests.support.hub import SAMPLE_TOWN
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]  # (the PostgreSQL pair is marked postgres)
 
 WAIT_S = 60.0  # a limit for things that must happen eventually, never a speed requirement
 

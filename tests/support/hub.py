@@ -52,8 +52,11 @@ class HubProcess:
         workers: int = 1,
         start_timeout_s: float = 60.0,
         extra_env: dict[str, str] | None = None,
+        repo: Path = REPO,
     ) -> None:
-        self.db_url, self.config, self.workers = db_url, config, workers
+        """``repo``: the checkout whose code runs (another one, e.g. a ``git worktree`` of an older
+        commit, for an A/B in one command)."""
+        self.db_url, self.config, self.workers, self.repo = db_url, config, workers, repo
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._tmp = tempfile.mkdtemp(prefix="gridwatch-hub-")
@@ -82,9 +85,9 @@ class HubProcess:
             "--workers",
             str(self.workers),
         ]
-        env = {**os.environ, "PYTHONPATH": str(REPO), **self.extra_env}
+        env = {**os.environ, "PYTHONPATH": str(self.repo), **self.extra_env}
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=self.repo, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

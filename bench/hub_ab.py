@@ -1,0 +1,150 @@
+"""A/B of the hub's alert intake: the same 500 alerts/s burst on two checkouts, alternately.
+
+Burst latency on this shared machine moves by a factor of two from one minute to the next, so a
+change is judged by runs of both versions interleaved in one command, and by CPU: the hub process's
+CPU per alert (all its threads), the whole machine's (hub, client, database), and, where ``py-spy``
+is installed, the split by thread (event loop, alert writer, ...), read from ``/proc`` and named
+with ``py-spy dump``. The burst is ``bench/hub_cost.py``'s: open loop, the sample town's 280
+cameras, 840 alerts opening incidents and work orders, then merges.
+
+    git worktree add /tmp/gw-before <commit>
+    .venv/bin/python bench/hub_ab.py --before /tmp/gw-before [--pairs 5] [--postgres] [--workers 2]
+    .venv/bin/python bench/hub_ab.py --before . --before-workers 1 --after-workers 2   # one vs two processes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import machine, percentile, print_table, write_result
+from bench.hub_cost import Payloads, RawClient, alert_request, scheduled, warm, write_town
+from tests.support.hub import REPO, HubProcess
+from tests.support.postgres import PostgresServer, find_pg_bin
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds spent by everything on the machine so far (not idle, not waiting for I/O)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / TICK
+
+
+def tasks_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds by thread id of one process."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        out[tid] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def thread_names(pid: int) -> dict[str, str]:
+    """Thread id -> Python thread name, where py-spy is installed (else empty)."""
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+    if spy is None:
+        return {}
+    dump = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True).stdout
+    return dict(re.findall(r"Thread (\d+) \(\w+\): \"([^\"]+)\"", dump))
+
+
+async def burst(repo: Path, db_url: str, workers: int, rate: float, seconds: float,
+                tmp: Path) -> dict[str, Any]:
+    town = tmp / "town.yaml"
+    p = Payloads(town, write_town(town, None))
+    with HubProcess(db_url=db_url, config=town, workers=workers, start_timeout_s=120, repo=repo) as hub:
+        assert hub.proc is not None
+        c = RawClient(hub.url)
+        await warm(c, alert_request(p, hub.url))
+        names = thread_names(hub.proc.pid) if workers == 1 else {}
+        before, m0 = tasks_cpu_s(hub.proc.pid), machine_cpu_s()
+        rec, _ = await scheduled(c, rate, seconds, alert_request(p, hub.url))
+        after, m1 = tasks_cpu_s(hub.proc.pid), machine_cpu_s()
+        await c.aclose()
+    n, lat = len(rec), [r[1] for r in rec]
+    split: dict[str, float] = {}
+    for tid, cpu in after.items():
+        name = re.sub(r"_\d+$", "", names.get(tid, "other threads"))
+        split[name] = split.get(name, 0.0) + cpu - before.get(tid, 0.0)
+    return {
+        "p50_ms": round(percentile(lat, 50) * 1000, 1), "p99_ms": round(percentile(lat, 99) * 1000, 1),
+        "errors": sum(1 for r in rec if r[2] >= 300),
+        # with several workers only the parent's threads are counted: the per-process figure is then
+        # left out, the machine's total still holds
+        "hub_cpu_ms_per_alert": round(sum(split.values()) / n * 1000, 3) if workers == 1 else None,
+        "machine_cpu_ms_per_alert": round((m1 - m0) / n * 1000, 3),
+        "threads_ms_per_alert": {k: round(v / n * 1000, 3) for k, v in sorted(split.items()) if v > 0.005},
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--before", type=Path, required=True, help="checkout of the version to compare with")
+    ap.add_argument("--after", type=Path, default=REPO, help="checkout of the new version (this one)")
+    ap.add_argument("--pairs", type=int, default=5, help="bursts of each version, interleaved")
+    ap.add_argument("--rate", type=float, default=500.0)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--postgres", action="store_true", help="on a PostgreSQL started here (else SQLite)")
+    ap.add_argument("--workers", type=int, default=1, help="hub processes of both versions")
+    ap.add_argument("--before-workers", type=int, help="processes, 'before' (default --workers)")
+    ap.add_argument("--after-workers", type=int, help="processes, 'after' (default --workers)")
+    args = ap.parse_args()
+    pg = None
+    if args.postgres:
+        bin_dir = find_pg_bin()
+        if bin_dir is None:
+            print("no PostgreSQL binaries", file=sys.stderr)
+            return 2
+        pg = PostgresServer(bin_dir)
+        pg.start()
+    runs: list[dict[str, Any]] = []
+    try:
+        for k in range(args.pairs):
+            versions = (("before", args.before.resolve(), args.before_workers or args.workers),
+                        ("after", args.after.resolve(), args.after_workers or args.workers))
+            for label, repo, workers in versions:
+                with tempfile.TemporaryDirectory() as tmp:
+                    db = pg.create_database() if pg else f"sqlite:///{Path(tmp) / 'hub.db'}"
+                    r = asyncio.run(burst(repo, db, workers, args.rate, args.seconds, Path(tmp)))
+                r |= {"version": label, "workers": workers, "pair": k + 1,
+                      "load_avg_1": round(os.getloadavg()[0], 2)}
+                runs.append(r)
+                print(f"pair {k + 1} {label:6}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, machine "
+                      f"{r['machine_cpu_ms_per_alert']} ms/alert, {r['threads_ms_per_alert']}", flush=True)
+    finally:
+        if pg is not None:
+            pg.stop()
+    rows = [("version", "p50 ms (each run)", "p99 ms (each run)", "hub CPU ms/alert", "machine CPU ms/alert")]
+    for label in ("before", "after"):
+        mine = [r for r in runs if r["version"] == label]
+        def each(key: str, runs_: list[dict[str, Any]] = mine) -> str:
+            return ", ".join(str(r[key]) for r in runs_)
+        rows.append((label, each("p50_ms"), each("p99_ms"), each("hub_cpu_ms_per_alert"),
+                     each("machine_cpu_ms_per_alert")))
+    db_name = "PostgreSQL" if pg else "SQLite"
+    print_table(f"Hub A/B, {args.rate:g} alerts/s for {args.seconds:g} s, {db_name}, "
+                f"hub processes {runs[0]['workers']} (before) / {runs[1]['workers']} (after)", rows)
+    path = write_result("hub_ab", {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()},
+                                   "runs": runs})
+    print(f"\n  results: {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""SQLite writers take turns on a file lock next to the database, across threads and processes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from central.db import Database
+
+
+def _try_lock(path: Path) -> bool:
+    """Whether an exclusive lock on ``path`` is free right now (taken and let go at once)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_write_transaction_holds_the_writer_lock_until_it_ends(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    lock = tmp_path / "hub.db-writer.lock"
+    try:
+        with db.write() as s:
+            s.execute(text("CREATE TABLE t (x INTEGER)"))
+            assert not _try_lock(lock)  # another process (or thread) would wait here
+        assert _try_lock(lock)
+        with pytest.raises(RuntimeError), db.write() as s:
+            s.execute(text("INSERT INTO t VALUES (1)"))
+            raise RuntimeError("rolled back")
+        assert _try_lock(lock)  # let go on failure too
+        with db.read() as s:
+            assert s.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    finally:
+        db.dispose()
+
+
+def test_writers_of_two_handles_take_turns(tmp_path: Path) -> None:
+    """Two engines on one file (as two hub processes have): the second writer waits for the first
+    to commit, then writes; neither fails with "database is locked"."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    first, second = Database(url), Database(url)
+    order: list[str] = []
+    inside, release = threading.Event(), threading.Event()
+    try:
+        with first.write() as s:
+            s.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        def hold() -> None:
+            with first.write() as s:
+                s.execute(text("INSERT INTO t VALUES (1)"))
+                inside.set()
+                release.wait(30)
+                order.append("first commits")
+
+        def follow() -> None:
+            with second.write() as s:
+                order.append("second writes")
+                s.execute(text("INSERT INTO t VALUES (2)"))
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert inside.wait(30)
+        follower = threading.Thread(target=follow)
+        follower.start()
+        follower.join(0.5)
+        assert follower.is_alive() and order == []  # still waiting for its turn
+        release.set()
+        holder.join(30)
+        follower.join(30)
+        assert order == ["first commits", "second writes"]
+        with second.read() as s:
+            assert s.execute(text("SELECT x FROM t ORDER BY x")).scalars().all() == [1, 2]
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_no_lock_file_for_sqlite_in_memory() -> None:
+    assert Database("sqlite://").writers is None
