@@ -146,4 +146,3 @@ class AlertWriter:
                 fut.set_result(store_one(self._hub, item))
             except Exception as exc:  # the caller answers it (4xx/5xx)
                 fut.set_exception(exc)
-
