@@ -1,9 +1,10 @@
 """Hub cost: alert intake, heartbeats, feed fan-out, on SQLite and PostgreSQL, against a trivial app.
 
 Everything is real: the hub runs as its own process (``gridwatch hub``, uvicorn) on 127.0.0.1, on a
-SQLite file or on a PostgreSQL server started here from Debian's binaries; clients are httpx async
-clients in this process posting real wire JSON (alerts with a ~10 kB JPEG snapshot, heartbeats of 20
-cameras each) with real edge tokens.
+SQLite file or on a PostgreSQL server started here from Debian's binaries, with one and with two
+worker processes; the load comes from a minimal keep-alive HTTP client in this process (``RawClient``)
+posting real wire JSON (alerts with a ~19 kB JPEG snapshot, heartbeats of 20 cameras each) with real
+edge tokens.
 
 Measured per database:
 - alert burst: 500 alerts/s for a few seconds, open loop (each request is sent at its scheduled time
@@ -20,8 +21,8 @@ same number of workers, same wire models, no storage) for the ratio.
 
 The client shares the 2 cores with the server, so its CPU is reported too.
 
-    .venv/bin/python bench/hub_cost.py            # ~4 min
-    .venv/bin/python bench/hub_cost.py --quick    # ~1.5 min
+    .venv/bin/python bench/hub_cost.py            # ~8 min
+    .venv/bin/python bench/hub_cost.py --quick    # ~3 min
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def write_town(path: Path, nodes: int | None, per_node: int = 20) -> dict[str, s
 
 
 def snapshot_jpeg() -> bytes:
-    """A 320x180 JPEG with some texture (~10 kB), like the edge's snapshots."""
+    """A 320x180 JPEG with some texture (~19 kB), like the edge's snapshots."""
     from PIL import Image
 
     rnd = random.Random(7)
