@@ -429,7 +429,7 @@ def _group_candidate(
         for inc_id in sorted(candidates):
             live, state, last_seen, cameras = fold.candidate(s, inc_id)
             if state == "open" and last_seen >= since and touches(cameras):
-                return live if live is not None else s.get_one(Incident, inc_id)
+                return live if live is not None else _stored_incident(s, inc_id)
         return None
     # ids and cameras only: a busy road has many open incidents, and only one is wanted whole
     q = (
@@ -448,11 +448,22 @@ def _group_candidate(
     return None
 
 
+def _stored_incident(s: Session, incident_id: int) -> Incident:
+    """A stored incident the session does not hold yet. Without an autoflush: nothing pending can
+    change a row the session has not loaded, and a flush here would write out what the batch made so
+    far in the middle of folding (one INSERT per table and batch, not per alert that joins a group)."""
+    with s.no_autoflush:
+        return s.get_one(Incident, incident_id)
+
+
 def _order_id(s: Session, incident_id: int, fold: Fold) -> int | None:
     if incident_id not in fold.orders:
-        fold.orders[incident_id] = s.execute(
-            select(WorkOrder.id).where(WorkOrder.incident_id == incident_id)
-        ).scalar_one_or_none()
+        # Not known to this batch: a stored incident, whose order (made with it) is stored too, so no
+        # autoflush is needed (see _stored_incident).
+        with s.no_autoflush:
+            fold.orders[incident_id] = s.execute(
+                select(WorkOrder.id).where(WorkOrder.incident_id == incident_id)
+            ).scalar_one_or_none()
     return fold.orders[incident_id]
 
 
