@@ -182,36 +182,33 @@ def _log_change(
     )
 
 
+#: Cameras gone silent that one sweep transaction takes offline. A node or a village losing its
+#: network silences many cameras at once; one transaction per camera let the sweep hold the write
+#: lock for its whole loop (re-taken before a waiting writer woke: alert intake stalled for ~0.6 s
+#: when 280 cameras went quiet), one for all would do the same in one go.
+SWEEP_CHUNK = 50
+
+
 def sweep_offline(db: Database, town: Town, now: datetime) -> list[str]:
     """Cameras silent for longer than the limit go offline; returns their ids."""
     limit = now - timedelta(seconds=town.hub.heartbeat_offline_after_s)
+    silent = (CameraState.status != OFFLINE, CameraState.last_heartbeat_at < limit)
     with db.read() as s:
-        stale = list(
-            s.execute(
-                select(CameraState.camera_id, CameraState.status).where(
-                    CameraState.status != OFFLINE, CameraState.last_heartbeat_at < limit
-                )
-            ).all()
-        )
+        stale = dict(s.execute(select(CameraState.camera_id, CameraState.status).where(*silent)).all())
     flipped: list[str] = []
-    for cam_id, previous in stale:
+    ids = sorted(stale)
+    for lo in range(0, len(ids), SWEEP_CHUNK):
         with db.write() as s:
-            res = s.execute(
+            # the same conditions again: a heartbeat that came meanwhile keeps its camera online
+            gone = s.execute(
                 update(CameraState)
-                .where(
-                    CameraState.camera_id == cam_id,
-                    CameraState.status != OFFLINE,
-                    CameraState.last_heartbeat_at < limit,
-                )
+                .where(CameraState.camera_id.in_(ids[lo : lo + SWEEP_CHUNK]), *silent)
                 .values(status=OFFLINE, status_since=now)
+                .returning(CameraState.camera_id, CameraState.node_id, CameraState.faults)
                 .execution_options(synchronize_session=False)
-            )
-            if res.rowcount == 1:  # type: ignore[attr-defined]
-                st = s.get_one(CameraState, cam_id)
-                s.refresh(st)
-                _log_change(
-                    s, st.camera_id, st.node_id, st.status, list(st.faults), previous, now, "no_heartbeat"
-                )
+            ).all()
+            for cam_id, node_id, faults in sorted(gone):
+                _log_change(s, cam_id, node_id, OFFLINE, list(faults), stale[cam_id], now, "no_heartbeat")
                 flipped.append(cam_id)
     return flipped
 

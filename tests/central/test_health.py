@@ -119,3 +119,48 @@ def test_non_finite_heartbeat_figures_are_422(hub, town) -> None:
     )
     assert r.status_code == 422, r.text
     assert hub.client.get("/api/v1/cameras", headers=hub.auth("maintainer")).status_code == 200
+
+
+def test_a_mass_outage_goes_offline_in_several_transactions_each_camera_once(hub, town, monkeypatch) -> None:
+    """Many cameras silent at once are taken offline a chunk per write transaction (intake gets the
+    lock between chunks); each camera is logged and announced once, and a camera whose heartbeat
+    arrives between the sweep's look and its write stays online."""
+    from sqlalchemy import func, select
+
+    import central.health as health
+    from central.models import CameraStatusLog, FeedEvent
+
+    monkeypatch.setattr(health, "SWEEP_CHUNK", 7)
+    nodes = ["edge-01", "edge-02"]
+    cams = [c.id for n in nodes for c in town.cameras_of(n)]
+    assert len(cams) > 2 * 7
+    for n in nodes:
+        r = hub.client.post("/api/v1/heartbeats", json=heartbeat(town, n, hub.clock.now), headers=hub.auth(n))
+        assert r.status_code == 202, r.text
+    hub.clock.advance(seconds=town.hub.heartbeat_offline_after_s + 1)
+    writes = 0
+    real_write = hub.hub.db.write
+
+    def counting_write():  # counts the sweep's write transactions; the late heartbeat comes in the first
+        nonlocal writes
+        writes += 1
+        if writes == 1:
+            late = heartbeat(town, "edge-02", hub.clock.now, hid="hb-000099")
+            r = hub.client.post("/api/v1/heartbeats", json=late, headers=hub.auth("edge-02"))
+            assert r.status_code == 202, r.text
+        return real_write()
+
+    monkeypatch.setattr(hub.hub.db, "write", counting_write)
+    flipped = sweep_offline(hub.hub.db, town, hub.clock.now)
+    monkeypatch.undo()
+    edge_01 = {c.id for c in town.cameras_of("edge-01")}
+    assert set(flipped) == edge_01 and len(flipped) == len(edge_01), (sorted(set(flipped) ^ edge_01), writes)
+    # one write transaction per chunk of the cameras seen silent, and the late heartbeat's own
+    assert writes == -(-len(cams) // 7) + 1
+    with hub.hub.db.read() as s:
+        logged = dict(s.execute(
+            select(CameraStatusLog.camera_id, func.count()).where(CameraStatusLog.reason == "no_heartbeat")
+            .group_by(CameraStatusLog.camera_id)).all())
+        reasons = s.execute(select(FeedEvent.data).where(FeedEvent.type == "camera.status")).scalars()
+        announced = sum(1 for d in reasons if d["reason"] == "no_heartbeat")
+    assert logged == {c: 1 for c in edge_01} and announced == len(edge_01)
