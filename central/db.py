@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ class Database:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
             yield session
 
-    def writer_turn(self) -> Any:
+    def writer_turn(self) -> AbstractContextManager[None]:
         """This SQLite file's turn to write (see :class:`WriterQueue`); nothing to wait for else."""
         return self.writers.hold() if self.writers is not None else nullcontext()
 

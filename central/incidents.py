@@ -23,7 +23,7 @@ from central import orders
 from central.feed import publish
 from central.ids import Ids
 from central.models import AlertRow, Incident, OpenKey, Silence, WorkOrder
-from central.routing import Neighbourhoods, neighbours, route_camera
+from central.routing import Neighbourhoods, route_camera
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import OBSTRUCTION_KINDS, Alert, EventKind, Phase
@@ -72,7 +72,7 @@ class Fold:
     #: Ids for new rows (None: each new row is flushed to learn its id). With ids, what a batch makes
     #: stays pending until the batch's one flush, so it is found here, not in the identity map.
     ids: Ids | None = None
-    #: Neighbouring cameras, worked out once per hub (None: asked pair by pair).
+    #: Neighbouring cameras, worked out once per hub (None: worked out for this fold).
     near: Neighbourhoods | None = None
     made: dict[int, Incident] = field(default_factory=dict)
     new_keys: dict[str, OpenKey] = field(default_factory=dict)
@@ -417,12 +417,10 @@ def _group_candidate(
     if window <= 0 or not camera.road or EventKind(alert.kind) not in OBSTRUCTION_KINDS:
         return None
     since = now - timedelta(seconds=window)
-    mine = fold.near.of(camera.id) if fold.near is not None else None
+    mine = (fold.near or Neighbourhoods(town)).of(camera.id)
 
     def touches(cameras: list[str]) -> bool:
-        if mine is not None:
-            return not mine.isdisjoint(cameras)
-        return any(neighbours(town, c, camera.id) for c in cameras)
+        return not mine.isdisjoint(cameras)
 
     candidates = fold.groups.get((alert.kind.value, camera.road))
     if candidates is not None:  # preloaded for the batch
