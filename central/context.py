@@ -34,7 +34,7 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.cameras = {c.id: c for c in self.town.cameras}
-        self.near = Neighbourhoods(self.town)
+        self.near = Neighbourhoods(self.town).warm()  # at start-up, not in the first burst
 
     def now(self) -> datetime:
         return self.clock()

@@ -121,7 +121,10 @@ def locate(
 
 def neighbours(town: Town, a: str, b: str, max_km: float = 2.0) -> bool:
     """Two cameras watch the same road within ``max_km`` of each other."""
-    ca, cb = town.camera(a), town.camera(b)
+    return _near(town.camera(a), town.camera(b), max_km)
+
+
+def _near(ca: Camera, cb: Camera, max_km: float) -> bool:
     if not ca.road or ca.road != cb.road:
         return False
     return distance_km(ca.lat, ca.lon, cb.lat, cb.lon) <= max_km
@@ -129,24 +132,34 @@ def neighbours(town: Town, a: str, b: str, max_km: float = 2.0) -> bool:
 
 class Neighbourhoods:
     """:func:`neighbours` as sets, one per camera, each road worked out on first use: grouping asks
-    "does any camera of this incident neighbour mine?" for every open incident on a road."""
+    "does any camera of this incident neighbour mine?" for every open incident on a road.
+    ``warm()`` works out every road at once (the hub does at start-up, so a burst's first alerts on
+    a road do not pay for it)."""
 
     def __init__(self, town: Town, max_km: float = 2.0) -> None:
-        self._town, self._max_km = town, max_km
+        self._max_km = max_km
+        self._cams = {cam.id: cam for cam in town.cameras}
         self._roads: dict[str, list[Camera]] = {}
         for cam in town.cameras:
             if cam.road:
                 self._roads.setdefault(cam.road, []).append(cam)
         self._near: dict[str, frozenset[str]] = {}
 
+    def warm(self) -> Neighbourhoods:
+        for on_road in self._roads.values():
+            self._work_out(on_road)
+        return self
+
     def of(self, camera_id: str) -> frozenset[str]:
         """The cameras that neighbour ``camera_id``, itself included (none without a road)."""
         near = self._near.get(camera_id)
         if near is None:
-            cam = self._town.camera(camera_id)
-            on_road = self._roads.get(cam.road, []) if cam.road else []
-            for a in on_road:
-                near_a = (b.id for b in on_road if neighbours(self._town, a.id, b.id, self._max_km))
-                self._near[a.id] = frozenset(near_a)
+            road = self._cams[camera_id].road
+            if road:
+                self._work_out(self._roads[road])
             near = self._near.setdefault(camera_id, frozenset())
         return near
+
+    def _work_out(self, on_road: list[Camera]) -> None:
+        for a in on_road:
+            self._near[a.id] = frozenset(b.id for b in on_road if _near(a, b, self._max_km))

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 ENV = "GRIDWATCH_HUB_SETTINGS"
 
 
-def serve(config: Path, db: str | None, host: str, port: int, workers: int, media_dir: Path | None) -> int:
+def serve(config: Path, db: str | None, host: str, port: int, workers: int, media_dir: Path | None,
+          access_log: bool = False) -> int:
     town = load_town(config)
     url = db or DEFAULT_DB_URL
     parsed = make_url(url)
@@ -52,11 +53,13 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
             port=port,
             workers=workers,
             log_config=None,
+            access_log=access_log,
             timeout_graceful_shutdown=5,
         )
         return 0
     app = create_app(town, HubConfig(db_url=url, media_dir=Path(settings["media_dir"])))
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log,
+                timeout_graceful_shutdown=5)
     return 0
 
 

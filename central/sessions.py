@@ -84,7 +84,7 @@ class SessionCookieAuth:
 
 def display_name(request: Request) -> str | None:
     """The name typed at login, when this request runs on the session cookie."""
-    session = getattr(request.state, STATE_KEY, None)
+    session = (request.scope.get("state") or {}).get(STATE_KEY)  # (request.state raises when absent)
     return session.get("display_name") if isinstance(session, dict) else None
 
 

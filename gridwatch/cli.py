@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--media-dir", type=Path, default=None,
                    help="where snapshots and clips are stored (default: next to the SQLite file, or "
                         "var/media)")
+    p.add_argument("--access-log", action="store_true",
+                   help="log one line per HTTP request (default off: at hundreds of alerts a second "
+                        "it costs a tenth of the request path; /metrics counts alerts and heartbeats "
+                        "either way)")
 
     p = sub.add_parser("token", help="manage bearer tokens")
     tsub = p.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -124,7 +128,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from central.server import serve
 
         return serve(config=args.config, db=args.db, host=args.host, port=args.port,
-                     workers=args.workers, media_dir=args.media_dir)
+                     workers=args.workers, media_dir=args.media_dir, access_log=args.access_log)
     if args.command == "token":
         from central.tokens import create_token_cli
 

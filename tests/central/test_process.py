@@ -105,6 +105,13 @@ def test_real_hub_process_takes_an_alert_and_streams_the_feed(tmp_path: Path) ->
                     break
         assert seen[:2] == ["incident.created", "work_order.created"]
         assert httpx.get(hub.url + "/metrics").status_code == 200
+    assert '"POST /api/v1/alerts HTTP/1.1" 201' not in hub.log()  # no access log unless asked for
+
+
+def test_access_log_on_request(tmp_path: Path) -> None:
+    with HubProcess(db_url=f"sqlite:///{tmp_path / 'hub.db'}", extra_args=("--access-log",)) as hub:
+        assert httpx.get(hub.url + "/api/v1/alerts").status_code == 405
+    assert '"GET /api/v1/alerts HTTP/1.1" 405' in hub.log()
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -65,8 +65,9 @@ def test_deadlines_follow_kind_and_priority(town) -> None:
     assert block.priority == "P2" and block.deadlines.arrive_by == T0 + timedelta(minutes=120)
 
 
-def test_neighbourhoods_are_the_pairwise_neighbours(town) -> None:
-    near = Neighbourhoods(town)
+@pytest.mark.parametrize("warm", [False, True], ids=["on-first-use", "warmed"])
+def test_neighbourhoods_are_the_pairwise_neighbours(town, warm: bool) -> None:
+    near = Neighbourhoods(town).warm() if warm else Neighbourhoods(town)
     sizes = []
     for a in town.cameras:
         expected = {b.id for b in town.cameras if neighbours(town, a.id, b.id)}

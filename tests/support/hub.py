@@ -53,9 +53,10 @@ class HubProcess:
         start_timeout_s: float = 60.0,
         extra_env: dict[str, str] | None = None,
         repo: Path = REPO,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         """``repo``: the checkout whose code runs (another one, e.g. a ``git worktree`` of an older
-        commit, for an A/B in one command)."""
+        commit, for an A/B in one command); ``extra_args``: more ``gridwatch hub`` options."""
         self.db_url, self.config, self.workers, self.repo = db_url, config, workers, repo
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -64,6 +65,7 @@ class HubProcess:
         self.log_path = Path(self._tmp) / "hub.log"
         self.start_timeout_s = start_timeout_s
         self.extra_env = extra_env or {}
+        self.extra_args = extra_args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> HubProcess:
@@ -84,6 +86,7 @@ class HubProcess:
             str(self.media_dir),
             "--workers",
             str(self.workers),
+            *self.extra_args,
         ]
         env = {**os.environ, "PYTHONPATH": str(self.repo), **self.extra_env}
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
