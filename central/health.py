@@ -66,10 +66,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         s.execute(_upsert_node(s), node_row)
         ids = [ch.camera_id for ch in hb.cameras]
         known = {
-            cid: (status, list(faults or []))
-            for cid, status, faults in s.execute(
-                select(_CAMS.c.camera_id, _CAMS.c.status, _CAMS.c.faults).where(_CAMS.c.camera_id.in_(ids))
-            ).all()
+            cid: (status, list(faults or [])) for cid, status, faults in s.execute(_KNOWN, {"ids": ids}).all()
         }
         figures: list[dict[str, Any]] = []
         first: list[dict[str, Any]] = []  # cameras heard of for the first time
@@ -145,15 +142,26 @@ _CAMS = CameraState.__table__
 _NODES = NodeState.__table__
 #: Every heartbeat's figures of its cameras, one executemany (SET columns come from the rows' keys).
 _FIGURES = update(_CAMS).where(_CAMS.c.camera_id == bindparam("b_id"))
+_KNOWN = select(_CAMS.c.camera_id, _CAMS.c.status, _CAMS.c.faults).where(
+    _CAMS.c.camera_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _upsert_node(s: Session) -> Any:
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    return _UPSERT_NODE[s.get_bind().dialect.name]
+
+
+def _node_upsert(dialect: Any) -> Any:
     stmt = dialect.insert(_NODES)
     fields = ("last_heartbeat_at", "last_heartbeat_id", "live_url", "live_key", "health")
     return stmt.on_conflict_do_update(
         index_elements=[_NODES.c.node_id], set_={f: stmt.excluded[f] for f in fields}
     )
+
+
+#: Built once per dialect: building it (its ``excluded`` alias copies every column) and working out
+#: its cache key cost a heartbeat more than running it.
+_UPSERT_NODE = {"postgresql": _node_upsert(postgresql), "sqlite": _node_upsert(sqlite)}
 
 
 def _log_change(
