@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, insert, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,17 +26,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 FEED_LOCK_KEY = 0x6772_6964  # "grid"
 #: Advisory lock key held while migrating, so several processes starting at once migrate once.
 MIGRATE_LOCK_KEY = 0x6D69_6772  # "migr"
-#: ``Session.info`` key: rows queued by :func:`insert_at_commit`, by table.
-_AT_COMMIT = "gridwatch_insert_at_commit"
-
-
-def insert_at_commit(session: Session, table: Table, row: dict[str, Any]) -> None:
-    """Queue a row, its key already set, for one multi-row INSERT per table just before the commit
-    of a :meth:`Database.write` transaction (after its last flush, so rows it refers to exist).
-
-    For append-only rows nothing reads back in the same transaction (feed events, history): as ORM
-    objects, a batch of alerts spent more on their bookkeeping than on the INSERT itself."""
-    session.info.setdefault(_AT_COMMIT, {}).setdefault(table, []).append(row)
 
 
 class WriterQueue:
@@ -110,11 +99,6 @@ class Database:
             if self.is_postgres:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
             yield session
-            queued: dict[Table, list[dict[str, Any]]] = session.info.pop(_AT_COMMIT, {})
-            if queued:
-                session.flush()
-                for table, rows in queued.items():
-                    session.execute(insert(table), rows)
 
     def writer_turn(self) -> AbstractContextManager[None]:
         """This SQLite file's turn to write (see :class:`WriterQueue`); nothing to wait for else."""

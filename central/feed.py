@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from central.db import Database, insert_at_commit
+from central.db import Database
 from central.ids import Ids
 from central.models import FeedEvent
 
@@ -33,7 +33,6 @@ EVENT_TYPES = frozenset(
 )
 
 
-_FEED = FeedEvent.__table__
 #: ``Session.info`` key: this transaction has already sent its NOTIFY.
 _NOTIFIED = "gridwatch_feed_notified"
 
@@ -44,13 +43,10 @@ def publish(
     """Append one event inside the caller's write transaction (on PostgreSQL also NOTIFY, which is
     delivered when the transaction commits; one per transaction wakes every listener, however many
     events it appends). With ``ids`` the event's id is known now, so many events go in with one
-    INSERT just before the commit (without, each needs its own, to learn its id)."""
+    INSERT at the next flush (without, each needs its own, to learn its id)."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
-    if ids is not None:
-        insert_at_commit(session, _FEED, {"id": ids.take(FeedEvent), "at": now, "type": type_, "data": data})
-    else:
-        session.add(FeedEvent(at=now, type=type_, data=data))
+    session.add(FeedEvent(id=ids.take(FeedEvent) if ids is not None else None, at=now, type=type_, data=data))
     if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
             session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})

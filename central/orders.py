@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from central.db import insert_at_commit
 from central.feed import publish
 from central.ids import Ids
 from central.media import media_url
@@ -71,22 +70,21 @@ def create(
     s.add(wo)
     if ids is None:  # the id comes from the INSERT (a caller with ids saves this flush)
         s.flush()
-    history = {
-        "work_order_id": wo.id,
-        "action": "create",
-        "from_state": None,
-        "to_state": State.NEW.value,
-        "actor": actor,
-        "role": role,
-        "at": now,
-        "note": description[:500],
-        "attachments": [],
-        "details": {"department": wo.department_id, "assignee": wo.assignee_id, "priority": wo.priority},
-    }
-    if ids is not None:  # a batch: its history rows go in together at the commit
-        insert_at_commit(s, HistoryRow.__table__, {"id": ids.take(HistoryRow), **history})
-    else:
-        s.add(HistoryRow(**history))
+    s.add(
+        HistoryRow(
+            id=ids.take(HistoryRow) if ids is not None else None,
+            work_order_id=wo.id,
+            action="create",
+            from_state=None,
+            to_state=State.NEW.value,
+            actor=actor,
+            role=role,
+            at=now,
+            note=description[:500],
+            attachments=[],
+            details={"department": wo.department_id, "assignee": wo.assignee_id, "priority": wo.priority},
+        )
+    )
     publish(s, "work_order.created", summary(town, wo, now), now, ids)
     return wo
 

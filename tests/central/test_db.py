@@ -1,5 +1,4 @@
-"""SQLite writers take turns on a file lock next to the database, across threads and processes; rows
-queued for the commit go in with it."""
+"""SQLite writers take turns on a file lock next to the database, across threads and processes."""
 
 from __future__ import annotations
 
@@ -9,10 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, ForeignKey, Integer, Table, func, select, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import text
 
-from central.db import Database, insert_at_commit
+from central.db import Database
 
 
 def _try_lock(path: Path) -> bool:
@@ -88,39 +86,3 @@ def test_writers_of_two_handles_take_turns(tmp_path: Path) -> None:
 
 def test_no_lock_file_for_sqlite_in_memory() -> None:
     assert Database("sqlite://").writers is None
-
-
-def test_rows_queued_for_the_commit_go_in_after_the_last_flush_and_not_on_rollback(tmp_path: Path) -> None:
-    class Base(DeclarativeBase):
-        pass
-
-    class Parent(Base):
-        __tablename__ = "parent"
-        id: Mapped[int] = mapped_column(primary_key=True)
-
-    child = Table(
-        "child", Base.metadata, Column("id", Integer, primary_key=True),
-        Column("parent_id", ForeignKey("parent.id"), nullable=False),
-    )
-    db = Database(f"sqlite:///{tmp_path / 't.db'}")  # foreign keys are enforced
-    Base.metadata.create_all(db.engine)
-    count = select(func.count()).select_from(child)
-    try:
-        with db.write() as s:
-            s.add(Parent(id=1))  # still pending: the queued rows refer to it
-            insert_at_commit(s, child, {"id": 10, "parent_id": 1})
-            insert_at_commit(s, child, {"id": 11, "parent_id": 1})
-            with s.no_autoflush:
-                assert s.execute(count).scalar_one() == 0  # queued, not written yet
-        with db.read() as s:
-            rows = s.execute(select(child.c.id, child.c.parent_id).order_by(child.c.id)).all()
-            assert rows == [(10, 1), (11, 1)]
-        with pytest.raises(RuntimeError), db.write() as s:
-            insert_at_commit(s, child, {"id": 12, "parent_id": 1})
-            raise RuntimeError("the transaction fails")
-        with db.write() as s:  # a new transaction starts with nothing queued
-            pass
-        with db.read() as s:
-            assert s.execute(count).scalar_one() == 2
-    finally:
-        db.dispose()
