@@ -1,7 +1,8 @@
 """``create_app``: build the hub's FastAPI app from a validated town and this process's settings.
 
 Nothing happens at import. On start (lifespan) the database is migrated and, unless turned off, the
-deadline and heartbeat watchers start; on shutdown they stop and the engine is disposed.
+deadline and heartbeat watchers start (on a SQLite file also the WAL checkpointer); on shutdown they
+stop and the engine is disposed.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
                 hub_config.watch_interval_s,
             ),
         ]
+
+    if hub.db.writers is not None:  # a SQLite file: its WAL checkpoints off the requests' path
+        watchers.append(Watcher("wal-checkpoint", lambda _now: hub.db.checkpoint(), hub.clock, 1.0))
 
     notifier = FeedNotifier(hub_config.db_url) if hub.db.is_postgres and hub_config.feed_listen else None
     writer = AlertWriter(hub)

@@ -1,16 +1,21 @@
-"""SQLite writers take turns on a file lock next to the database, across threads and processes."""
+"""SQLite writers take turns on a file lock next to the database, across threads and processes; the
+hub copies the WAL into the database file from a thread of its own."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from central.app import create_app
 from central.db import Database
+from central.settings import HubConfig
 
 
 def _try_lock(path: Path) -> bool:
@@ -86,3 +91,37 @@ def test_writers_of_two_handles_take_turns(tmp_path: Path) -> None:
 
 def test_no_lock_file_for_sqlite_in_memory() -> None:
     assert Database("sqlite://").writers is None
+
+
+def _fill(db: Database, megabytes: int) -> None:
+    with db.write() as s:
+        s.execute(text("CREATE TABLE blobs (b BLOB)"))
+        for _ in range(megabytes * 256):
+            s.execute(text("INSERT INTO blobs VALUES (randomblob(4000))"))
+
+
+def test_a_checkpoint_copies_the_wal_into_the_database_file(tmp_path: Path) -> None:
+    assert Database("sqlite://").checkpoint() is None  # no WAL in memory
+    path = tmp_path / "t.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        _fill(db, 2)
+        # SQLite's own checkpoint waits for far more than this (the hub's thread does it instead)
+        assert path.stat().st_size < 100_000
+        in_wal, copied = db.checkpoint() or (0, 0)
+        assert in_wal == copied > 500
+        assert path.stat().st_size > 2_000_000
+    finally:
+        db.dispose()
+
+
+def test_the_hub_checkpoints_its_sqlite_file_by_itself(town, tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    app = create_app(town, HubConfig(db_url=f"sqlite:///{path}", media_dir=tmp_path / "media",
+                                     watch_interval_s=0))  # the checkpointer runs even so
+    with TestClient(app):
+        _fill(app.state.hub.db, 2)
+        deadline = time.monotonic() + 10
+        while path.stat().st_size < 2_000_000 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.stat().st_size > 2_000_000
