@@ -7,6 +7,7 @@ variables to :func:`app_from_env` in each worker. On one SQLite file the workers
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -58,6 +59,7 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
         )
         return 0
     app = create_app(town, HubConfig(db_url=url, media_dir=Path(settings["media_dir"])))
+    freeze_startup_objects()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log,
                 timeout_graceful_shutdown=5)
     return 0
@@ -67,4 +69,17 @@ def app_from_env() -> FastAPI:
     """Uvicorn worker factory: the settings ``serve`` put in the environment."""
     settings = json.loads(os.environ[ENV])
     town = load_town(settings["config"])
-    return create_app(town, HubConfig(db_url=settings["db"], media_dir=Path(settings["media_dir"])))
+    app = create_app(town, HubConfig(db_url=settings["db"], media_dir=Path(settings["media_dir"])))
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built (the town, the app, imported modules) out of the garbage collector.
+
+    They live as long as the process, yet every full collection walked them all: ~0.2 s with a
+    10,000-camera town, during which the process answered nothing (and, on SQLite, could hold the
+    other processes' writers waiting for their turn). For the process's program edge only: frozen
+    objects are never freed."""
+    gc.collect()
+    gc.freeze()

@@ -3,6 +3,8 @@ an alert posted over real HTTP, the feed read as a real event stream."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from central.server import ENV
 from tests.central.conftest import alert, jpeg
 from tests.support.hub import REPO, SAMPLE_TOWN, HubProcess, make_token
 
@@ -154,3 +157,12 @@ def test_several_workers_need_a_database_file(capsys: pytest.CaptureFixture[str]
 
     assert serve(SAMPLE_TOWN, "sqlite://", "127.0.0.1", 0, 2, None) == 2
     assert "not SQLite in memory" in capsys.readouterr().err
+
+
+def test_a_worker_process_keeps_its_start_up_objects_out_of_the_garbage_collector(tmp_path: Path) -> None:
+    settings = {"config": str(SAMPLE_TOWN), "db": f"sqlite:///{tmp_path / 'hub.db'}",
+                "media_dir": str(tmp_path / "media")}
+    code = "import gc; from central.server import app_from_env; app_from_env(); print(gc.get_freeze_count())"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, ENV: json.dumps(settings)}, check=True).stdout
+    assert int(out.split()[-1]) > 10_000  # the town's 280 cameras and the app, frozen at start-up
