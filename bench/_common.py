@@ -65,6 +65,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def print_best(runs: list[dict[str, float]], unit: str) -> dict[str, float]:
+    """Each figure's best (lowest) of several runs, printed with all of them; returned."""
+    best = {k: min(r[k] for r in runs) for k in runs[0]}
+    for k, v in best.items():
+        each = ", ".join(f"{r[k]:.3f}" for r in runs)
+        print(f"{k:>10}: {v:.3f} ms {unit} (best of {len(runs)}; all: {each})")
+    return best
+
+
 def write_result(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.environ.get("ROOT") or str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, machine, write_result
+from bench._common import ROOT, machine, print_best, write_result
 from bench.hub_cost import Payloads, write_town
 from central.db import Database
 from central.health import record_heartbeat
@@ -61,10 +61,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     runs = [one_run(args.rounds) for _ in range(args.repeat)]
-    best = {k: min(r[k] for r in runs) for k in runs[0]}
-    for k, v in best.items():
-        print(f"{k:>10}: {v:.3f} ms per heartbeat of 20 cameras (best of {args.repeat}; all: "
-              f"{', '.join(f'{r[k]:.3f}' for r in runs)})")
+    best = print_best(runs, "per heartbeat of 20 cameras")
     path = write_result("heartbeat_record", {"machine": machine(), "args": vars(args), "runs": runs,
                                              "best": best})
     print(f"  results: {path.relative_to(ROOT)}")

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, machine, write_result
+from bench._common import ROOT, machine, print_best, write_result
 from central.auth import Principal
 from central.db import Database
 from central.intake import Checked, check, store_batch
@@ -75,10 +75,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     runs = [one_run(args.batch) for _ in range(args.repeat)]
-    best = {k: min(r[k] for r in runs) for k in runs[0]}
-    for k, v in best.items():
-        print(f"{k:>8}: {v:.3f} ms per alert (best of {args.repeat}; all: "
-              f"{', '.join(f'{r[k]:.3f}' for r in runs)})")
+    best = print_best(runs, "per alert")
     result = {"machine": machine(), "batch": args.batch, "runs": runs, "best": best}
     path = write_result("intake_writer", result)
     print(f"  results: {path.relative_to(ROOT)}")

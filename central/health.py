@@ -63,7 +63,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             "live_key": hb.live_key,
             "health": health,
         }
-        s.execute(_upsert_node(s), node_row)
+        s.execute(_UPSERT_NODE[s.get_bind().dialect.name], node_row)
         ids = [ch.camera_id for ch in hb.cameras]
         known = {
             cid: (status, list(faults or [])) for cid, status, faults in s.execute(_KNOWN, {"ids": ids}).all()
@@ -145,10 +145,6 @@ _FIGURES = update(_CAMS).where(_CAMS.c.camera_id == bindparam("b_id"))
 _KNOWN = select(_CAMS.c.camera_id, _CAMS.c.status, _CAMS.c.faults).where(
     _CAMS.c.camera_id.in_(bindparam("ids", expanding=True))
 )
-
-
-def _upsert_node(s: Session) -> Any:
-    return _UPSERT_NODE[s.get_bind().dialect.name]
 
 
 def _node_upsert(dialect: Any) -> Any:

@@ -138,7 +138,7 @@ class Neighbourhoods:
 
     def __init__(self, town: Town, max_km: float = 2.0) -> None:
         self._max_km = max_km
-        self._cams = {cam.id: cam for cam in town.cameras}
+        self._cams = town.cameras_by_id()
         self._roads: dict[str, list[Camera]] = {}
         for cam in town.cameras:
             if cam.road:
