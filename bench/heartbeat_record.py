@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, os.environ.get("ROOT") or str(Path(__file__).resolve().parents[1]))
 
 from bench._common import ROOT, machine, print_best, write_result
-from bench.hub_cost import Payloads, write_town
+from bench._payloads import Payloads, write_town
 from central.db import Database
 from central.health import record_heartbeat
 from central.migrations import upgrade

@@ -32,7 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import machine, percentile, print_table, write_result
-from bench.hub_cost import Payloads, RawClient, alert_request, heartbeat_request, scheduled, warm, write_town
+from bench._load import RawClient, scheduled, warm
+from bench._payloads import Payloads, alert_request, heartbeat_request, write_town
 from tests.support.hub import REPO, HubProcess
 from tests.support.postgres import PostgresServer, find_pg_bin
 
