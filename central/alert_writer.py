@@ -113,16 +113,18 @@ class AlertWriter:
                     self._cond.wait()
                 if not self._queue:
                     return  # stopped and drained
-                jobs = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
-            # A caller that gave up (cancelled its future) gets nothing stored: it had no answer.
-            jobs = [(item, fut) for item, fut in jobs if fut.set_running_or_notify_cancel()]
-            try:
-                self.write(jobs)
-            except BaseException as exc:  # never leave a caller waiting on a dead writer
-                for _, fut in jobs:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                raise
+            with self._hub.db.writer_turn():
+                with self._cond:
+                    jobs = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
+                # A caller that gave up (cancelled its future) gets nothing stored: it had no answer.
+                jobs = [(item, fut) for item, fut in jobs if fut.set_running_or_notify_cancel()]
+                try:
+                    self.write(jobs)
+                except BaseException as exc:  # never leave a caller waiting on a dead writer
+                    for _, fut in jobs:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    raise
 
     def write(self, jobs: list[_Job]) -> None:
         """Store one batch and settle every future (raises only what is not an Exception)."""

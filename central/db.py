@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -48,13 +49,21 @@ class WriterQueue:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._mine = threading.local()  # whether this thread holds the lock now
 
     @contextmanager
     def hold(self) -> Iterator[None]:
+        if getattr(self._mine, "held", False):  # a turn inside this thread's own turn
+            yield
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            self._mine.held = True
+            try:
+                yield
+            finally:
+                self._mine.held = False
         finally:
             os.close(fd)  # lets the lock go
 

@@ -32,7 +32,7 @@ from central.context import Hub
 from central.ids import Ids
 from central.incidents import Fold, apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
-from central.models import AlertRow
+from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from gridwatch.wire import Alert, AlertReceipt
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             if again:
                 stored = _stored(s, again)
             new = [i for aid, i in firsts.items() if aid in fresh]
-            fold = Fold(ids=Ids(s), near=hub.near)
+            fold = Fold(ids=Ids(s, _NEW_ROWS), near=hub.near)
             fold.preload(s, hub.town, [batch[i].alert for i in new], now)
             links: list[dict[str, Any]] = []
             for i in new:
@@ -207,6 +207,8 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
 
 
 _ALERTS = AlertRow.__table__
+#: Tables a batch makes new rows in (their next ids are read together).
+_NEW_ROWS = (Incident, WorkOrder, FeedEvent, HistoryRow)
 #: Write back what folding decided (one executemany for the batch).
 _LINK = (
     update(_ALERTS)

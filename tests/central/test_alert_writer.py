@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
@@ -177,6 +178,8 @@ def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(h
     assert statements.count("insert into work_orders") == 1, statements
     assert statements.count("insert into work_order_history") == 1, statements
     assert statements.count("insert into feed_events") == 1, statements
+    if hub.hub.db.is_sqlite:  # the four tables' next ids read together
+        assert len([st for st in statements if "max(" in st]) == 1, statements
     incidents = sorted({r.incident_id for r in receipts})
     orders = sorted(r.work_order_id for r in receipts if r.work_order_id is not None)
     assert incidents[0] > first["incident_id"] and orders[0] > first["work_order_id"]
@@ -292,6 +295,55 @@ def test_stop_stores_every_queued_alert(ungrouped: HubUnderTest) -> None:
     assert [r.alert_id for r in receipts] == [b["id"] for b in bodies]
     assert not any(r.duplicate for r in receipts)
     assert _counts(hub) == (10, 10, 10)
+
+
+def test_alerts_that_wait_for_another_writers_turn_go_in_as_one_batch(ungrouped: HubUnderTest) -> None:
+    """Two hub processes on one SQLite file take turns to write. The writer takes its batch from
+    the queue only once it has the turn, so every alert that came in while the other process wrote
+    goes into the next transaction (taking it before waiting made a batch of the first alert alone,
+    and the rest waited for a second turn: more transactions, each with its fixed cost)."""
+    from sqlalchemy import event
+
+    hub = ungrouped
+    if not hub.hub.db.is_sqlite:
+        pytest.skip("PostgreSQL writers do not queue for a turn before their transaction")
+    hub.clock.advance(minutes=10)
+    writer = AlertWriter(hub.hub)
+    blocker = Database(hub.db_url)  # the other process
+    release, holding = threading.Event(), threading.Event()
+    inserts: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lower().startswith("insert into alerts"):
+            inserts.append(statement)
+
+    def other_process_writes() -> None:
+        with blocker.write() as s:
+            s.execute(text("SELECT 1"))
+            holding.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=other_process_writes)
+    holder.start()
+    event.listen(hub.hub.db.engine, "before_cursor_execute", seen)
+    writer.start()
+    try:
+        assert holding.wait(60)
+        bodies = [alert(f"cam-0{10 + n}", event=f"t{n}") for n in range(6)]
+        futures = [writer.submit(_checked(hub, b)) for b in bodies]
+        deadline = time.monotonic() + 30
+        while writer.queued < len(bodies) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert writer.queued == len(bodies)  # none taken while the other process writes
+    finally:
+        release.set()
+        holder.join()
+        blocker.dispose()
+    receipts = [f.result(timeout=60) for f in futures]
+    writer.stop()  # (the writer's queue is empty: it returns at once)
+    event.remove(hub.hub.db.engine, "before_cursor_execute", seen)
+    assert [r.alert_id for r in receipts] == [b["id"] for b in bodies]
+    assert len(inserts) == 1  # one transaction for all six
 
 
 @pytest.fixture()

@@ -89,6 +89,32 @@ def test_writers_of_two_handles_take_turns(tmp_path: Path) -> None:
         second.dispose()
 
 
+def test_a_writer_may_take_its_own_turn_again(tmp_path: Path) -> None:
+    """The alert writer holds its turn while it takes a batch from its queue and stores it; the
+    write transaction inside takes the same turn again without waiting for itself, and the lock is
+    let go only when the outer turn ends."""
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    lock = tmp_path / "hub.db-writer.lock"
+    seen: list[bool] = []
+
+    def nested() -> None:
+        with db.writer_turn():
+            seen.append(_try_lock(lock))
+            with db.write() as s:  # (a lock that did not know its holder would wait here forever)
+                s.execute(text("CREATE TABLE t (x INTEGER)"))
+            seen.append(_try_lock(lock))  # still this writer's turn
+
+    try:
+        writer = threading.Thread(target=nested, daemon=True)
+        writer.start()
+        writer.join(30)
+        assert not writer.is_alive(), "the writer waited for its own turn"
+        assert seen == [False, False]
+        assert _try_lock(lock)
+    finally:
+        db.dispose()
+
+
 def test_no_lock_file_for_sqlite_in_memory() -> None:
     assert Database("sqlite://").writers is None
 
