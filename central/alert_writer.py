@@ -9,7 +9,9 @@ alert cannot fail the others and each request gets its own answer; only an unrea
 fails them all alike (each caller is told to retry). Before it is queued, each alert's snapshot is
 decoded (:func:`central.intake.check_media`) on one more thread, in arrival order: Pillow decodes
 without the GIL, so this runs beside both the requests' event loop and the writer instead of holding
-either up; a picture that does not decode is answered 422 and never queued.
+either up; a picture that does not decode is answered 422 and never queued. With several hub
+processes the writers take turns (:class:`central.db.IntakeTurn`), and each takes its batch from the
+queue only once its turn has come, so alerts that arrive while another process writes join it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from sqlalchemy.exc import OperationalError
 
 from central.context import Hub
+from central.db import IntakeTurn
 from central.intake import Checked, IntakeError, check_media, store_batch, store_one
 from gridwatch.wire import AlertReceipt
 
@@ -107,13 +110,20 @@ class AlertWriter:
         return len(self._queue)
 
     def _run(self) -> None:
+        turn = IntakeTurn(self._hub.db)
+        try:
+            self._loop(turn)
+        finally:
+            turn.close()
+
+    def _loop(self, turn: IntakeTurn) -> None:
         while True:
             with self._cond:
                 while not self._queue and self._open:
                     self._cond.wait()
                 if not self._queue:
                     return  # stopped and drained
-            with self._hub.db.writer_turn():
+            with turn.hold():  # the batch is taken once it is this writer's turn (see IntakeTurn)
                 with self._cond:
                     jobs = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
                 # A caller that gave up (cancelled its future) gets nothing stored: it had no answer.

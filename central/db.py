@@ -10,7 +10,9 @@ unique constraints and conditional updates, never from check-then-insert.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -18,9 +20,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: SQLite's own WAL checkpoint threshold, in pages (its default is 1,000). The hub copies the WAL
@@ -32,6 +37,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 #: Advisory lock key taken by every transaction that appends to the feed (keeps ids in commit order).
 FEED_LOCK_KEY = 0x6772_6964  # "grid"
+#: Advisory lock key an alert writer holds while it takes a batch from its queue and stores it
+#: (:class:`IntakeTurn`); nothing else takes it.
+INTAKE_TURN_KEY = 0x6777_6174  # "gwat"
 #: Advisory lock key held while migrating, so several processes starting at once migrate once.
 MIGRATE_LOCK_KEY = 0x6D69_6772  # "migr"
 
@@ -66,6 +74,65 @@ class WriterQueue:
                 self._mine.held = False
         finally:
             os.close(fd)  # lets the lock go
+
+
+class IntakeTurn:
+    """The alert writers' turn across hub processes: a writer takes its batch from its queue only
+    once it has the turn, so what came in while another process wrote goes into ONE transaction.
+
+    Writers of a database take turns anyway (SQLite's write lock, the feed lock on PostgreSQL). A
+    writer that took its batch first and then waited stored only what it had when it started
+    waiting; the rest waited for a second turn, and every transaction has its fixed cost (two
+    processes on one SQLite file, 500 alerts/s: batches of 3 alerts on average, the writer's CPU per
+    alert twice one process's). On a SQLite file the turn is :class:`WriterQueue`'s lock; on
+    PostgreSQL a session-level advisory lock on a connection of the writer's own. It only orders
+    the writers: correctness never rests on it, so if that connection fails the writer goes on
+    without a turn and opens a new one next time. Owned by one writer thread; ``close()`` at its end.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self._db.writers is not None:
+            with self._db.writers.hold():
+                yield
+            return
+        if not self._db.is_postgres:
+            yield
+            return
+        held = self._lock()
+        try:
+            yield
+        finally:
+            if held:
+                self._unlock()
+
+    def _lock(self) -> bool:
+        try:
+            if self._conn is None:
+                self._conn = self._db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_lock({INTAKE_TURN_KEY})")
+            return True
+        except DBAPIError as exc:
+            log.warning("no intake turn this time (%s); storing the batch without it", exc.__class__.__name__)
+            self.close()
+            return False
+
+    def _unlock(self) -> None:
+        try:
+            assert self._conn is not None
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({INTAKE_TURN_KEY})")
+        except DBAPIError:
+            self.close()  # a closed session lets its locks go
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(DBAPIError):
+                conn.close()
 
 
 class Database:

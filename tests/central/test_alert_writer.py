@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 
 from central.alert_writer import AlertWriter
 from central.auth import Principal
-from central.db import Database
+from central.db import Database, IntakeTurn
 from central.intake import Checked, IntakeError, check, store_batch
 from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from central.routing import neighbours
@@ -298,18 +298,16 @@ def test_stop_stores_every_queued_alert(ungrouped: HubUnderTest) -> None:
 
 
 def test_alerts_that_wait_for_another_writers_turn_go_in_as_one_batch(ungrouped: HubUnderTest) -> None:
-    """Two hub processes on one SQLite file take turns to write. The writer takes its batch from
-    the queue only once it has the turn, so every alert that came in while the other process wrote
-    goes into the next transaction (taking it before waiting made a batch of the first alert alone,
-    and the rest waited for a second turn: more transactions, each with its fixed cost)."""
+    """Several hub processes' alert writers take turns. A writer takes its batch from the queue only
+    once it has the turn, so every alert that came in while another process wrote goes into the next
+    transaction (taking it before waiting made a batch of the first alert alone, and the rest waited
+    for a second turn: more transactions, each with its fixed cost)."""
     from sqlalchemy import event
 
     hub = ungrouped
-    if not hub.hub.db.is_sqlite:
-        pytest.skip("PostgreSQL writers do not queue for a turn before their transaction")
     hub.clock.advance(minutes=10)
     writer = AlertWriter(hub.hub)
-    blocker = Database(hub.db_url)  # the other process
+    other = Database(hub.db_url)  # another process's writer
     release, holding = threading.Event(), threading.Event()
     inserts: list[str] = []
 
@@ -318,10 +316,14 @@ def test_alerts_that_wait_for_another_writers_turn_go_in_as_one_batch(ungrouped:
             inserts.append(statement)
 
     def other_process_writes() -> None:
-        with blocker.write() as s:
-            s.execute(text("SELECT 1"))
-            holding.set()
-            release.wait(60)
+        turn = IntakeTurn(other)
+        try:
+            with turn.hold(), other.write() as s:
+                s.execute(text("SELECT 1"))
+                holding.set()
+                release.wait(60)
+        finally:
+            turn.close()
 
     holder = threading.Thread(target=other_process_writes)
     holder.start()
@@ -338,7 +340,7 @@ def test_alerts_that_wait_for_another_writers_turn_go_in_as_one_batch(ungrouped:
     finally:
         release.set()
         holder.join()
-        blocker.dispose()
+        other.dispose()
     receipts = [f.result(timeout=60) for f in futures]
     writer.stop()  # (the writer's queue is empty: it returns at once)
     event.remove(hub.hub.db.engine, "before_cursor_execute", seen)

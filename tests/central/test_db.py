@@ -1,5 +1,6 @@
-"""SQLite writers take turns on a file lock next to the database, across threads and processes; the
-hub copies the WAL into the database file from a thread of its own."""
+"""SQLite writers take turns on a file lock next to the database, across threads and processes; alert
+writers take turns across hub processes (:class:`central.db.IntakeTurn`); the hub copies the WAL into
+the database file from a thread of its own."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from central.app import create_app
-from central.db import Database
+from central.db import INTAKE_TURN_KEY, Database, IntakeTurn
 from central.settings import HubConfig
+from tests.support.postgres import PostgresServer
 
 
 def _try_lock(path: Path) -> bool:
@@ -112,6 +114,39 @@ def test_a_writer_may_take_its_own_turn_again(tmp_path: Path) -> None:
         assert seen == [False, False]
         assert _try_lock(lock)
     finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_the_intake_turn_survives_a_lost_connection(postgres_server: PostgresServer) -> None:
+    """On PostgreSQL the turn is an advisory lock on a connection of the writer's own. If that
+    connection is lost (a database restart, an idle timeout), the batch is stored without the turn,
+    and the next batch takes it again on a new connection; the lock is never left behind."""
+    db = Database(postgres_server.create_database())
+
+    def turn_held() -> int:
+        with db.read() as s:
+            return s.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND granted"
+            ), {"k": INTAKE_TURN_KEY}).scalar_one()
+
+    turn = IntakeTurn(db)
+    try:
+        with turn.hold():
+            assert turn_held() == 1
+        assert turn_held() == 0
+        with db.read() as s:  # the writer's connection is cut, as a restart would
+            s.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ))
+        with turn.hold():  # no turn this time, and no error
+            pass
+        with turn.hold():
+            assert turn_held() == 1
+        assert turn_held() == 0
+    finally:
+        turn.close()
         db.dispose()
 
 
