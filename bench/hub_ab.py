@@ -1,10 +1,11 @@
 """A/B of the hub's intake: the same 500 alerts/s burst (or heartbeats) on two checkouts, alternately.
 
 Burst latency on this shared machine moves by a factor of two from one minute to the next, so a
-change is judged by runs of both versions interleaved in one command, and by CPU: the hub process's
-CPU per alert (all its threads), the whole machine's (hub, client, database), and, where ``py-spy``
-is installed, the split by thread (event loop, alert writer, ...), read from ``/proc`` and named
-with ``py-spy dump``. The burst is ``bench/hub_cost.py``'s: open loop, the sample town's 280
+change is judged by runs of both versions interleaved in one command, and by CPU: the hub's CPU per
+alert (every thread of uvicorn's process and, with several workers, of each worker), the whole
+machine's (hub, client, database), and, where ``py-spy`` is installed, the split by thread name
+(event loop, alert writer, ...; summed over the workers), read from ``/proc`` and named with
+``py-spy dump``. The burst is ``bench/hub_cost.py``'s: open loop, the sample town's 280
 cameras, 840 alerts opening incidents and work orders, then merges.
 
     git worktree add /tmp/gw-before <commit>
