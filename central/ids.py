@@ -24,20 +24,31 @@ from central.models import Base
 CHUNKS = {"feed_events": 32, "work_order_history": 32}
 
 
+class Maxima:
+    """One SELECT of several tables' largest ids, built once by whoever knows which tables a
+    transaction adds rows to (see :class:`Ids`)."""
+
+    def __init__(self, *tables: type[Base]) -> None:
+        self.tables = tables
+        self.query: Select[Any] = select(
+            *(select(func.max(t.__table__.c.id)).scalar_subquery() for t in tables)  # type: ignore[attr-defined]
+        )
+
+
 class Ids:
     """Next ids for tables with an integer ``id`` key, for one write transaction.
 
-    ``tables``: those the transaction will likely take ids for; on SQLite the first ``take`` reads
-    all their current maxima in one query instead of one query each (each costs the ORM's fixed
-    ~0.1-0.2 ms of execution, whatever the table's size).
+    ``together``: tables the transaction will likely take ids for; on SQLite the first ``take`` of
+    one of them reads all their current maxima in one query instead of one query each (each costs
+    the ORM's fixed ~0.1-0.2 ms of execution, whatever the table's size).
     """
 
-    def __init__(self, s: Session, tables: tuple[type[Base], ...] = ()) -> None:
+    def __init__(self, s: Session, together: Maxima | None = None) -> None:
         self._s = s
         self._postgres = s.get_bind().dialect.name == "postgresql"
         self._next: dict[str, int] = {}
         self._fetched: dict[str, list[int]] = {}
-        self._tables = tables
+        self._together = together  # None once read
 
     def take(self, model: type[Base]) -> int:
         table = model.__table__
@@ -52,25 +63,15 @@ class Ids:
                 left += reversed(got)
             return int(left.pop())
         if name not in self._next:
-            tables = self._tables if model in self._tables else (model,)
-            self._tables = ()  # read once
+            maxima = self._together
+            if maxima is not None and model in maxima.tables:
+                self._together = None
+            else:
+                maxima = Maxima(model)
             with self._s.no_autoflush:  # rows pending with ids from here are counted already
-                tops = self._s.execute(_max_ids(tables)).one()
-            for t, top in zip(tables, tops, strict=True):
+                tops = self._s.execute(maxima.query).one()
+            for t, top in zip(maxima.tables, tops, strict=True):
                 self._next.setdefault(t.__table__.name, int(top or 0) + 1)  # type: ignore[attr-defined]
         value = self._next[name]
         self._next[name] = value + 1
         return value
-
-
-_MAX_IDS: dict[tuple[type[Base], ...], Select[Any]] = {}
-
-
-def _max_ids(tables: tuple[type[Base], ...]) -> Select[Any]:
-    """One SELECT of the tables' largest ids, built once per set of tables."""
-    q = _MAX_IDS.get(tables)
-    if q is None:
-        q = _MAX_IDS[tables] = select(
-            *(select(func.max(t.__table__.c.id)).scalar_subquery() for t in tables)  # type: ignore[attr-defined]
-        )
-    return q

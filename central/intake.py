@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from central.auth import Principal
 from central.context import Hub
-from central.ids import Ids
+from central.ids import Ids, Maxima
 from central.incidents import Fold, apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
 from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
@@ -207,8 +207,8 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
 
 
 _ALERTS = AlertRow.__table__
-#: Tables a batch makes new rows in (their next ids are read together).
-_NEW_ROWS = (Incident, WorkOrder, FeedEvent, HistoryRow)
+#: Tables a batch makes new rows in: their next ids are read in one query.
+_NEW_ROWS = Maxima(Incident, WorkOrder, FeedEvent, HistoryRow)
 #: Write back what folding decided (one executemany for the batch).
 _LINK = (
     update(_ALERTS)
