@@ -150,6 +150,20 @@ def test_the_intake_turn_survives_a_lost_connection(postgres_server: PostgresSer
         db.dispose()
 
 
+def test_a_committed_sqlite_write_is_on_disk_before_the_answer(tmp_path: Path) -> None:
+    """``synchronous=FULL``: each commit fsyncs the WAL, so an alert answered as stored survives a
+    power loss too (with NORMAL, WAL commits are synced only at checkpoints)."""
+    db = Database(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        with db.write() as s:
+            assert s.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert s.execute(text("PRAGMA synchronous")).scalar_one() == 2  # FULL
+        with db.read() as s:  # every connection of the pool, not only the writers'
+            assert s.execute(text("PRAGMA synchronous")).scalar_one() == 2
+    finally:
+        db.dispose()
+
+
 def test_no_lock_file_for_sqlite_in_memory() -> None:
     assert Database("sqlite://").writers is None
 
