@@ -50,17 +50,19 @@ class Ids:
         self._fetched: dict[str, list[int]] = {}
         self._together = together  # None once read
 
-    def take(self, model: type[Base]) -> int:
+    def take(self, model: type[Base], also: type[Base] | None = None) -> int:
+        """The next id for ``model``. ``also``: a table the caller is sure to take an id for next in
+        this transaction (an incident's work order); on PostgreSQL both come in one round trip."""
         table = model.__table__
         name = table.name  # type: ignore[attr-defined]
         # (no autoflush: writing out the rows pending so far is what the ids are there to put off)
         if self._postgres:
             left = self._fetched.setdefault(name, [])
             if not left:
-                q = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
-                with self._s.no_autoflush:
-                    got = self._s.execute(q, {"t": name, "n": CHUNKS.get(name, 1)}).scalars().all()
-                left += reversed(got)
+                wanted = [name]
+                if also is not None and not self._fetched.get(also.__table__.name):  # type: ignore[attr-defined]
+                    wanted.append(also.__table__.name)  # type: ignore[attr-defined]
+                self._fetch(wanted)
             return int(left.pop())
         if name not in self._next:
             maxima = self._together
@@ -75,3 +77,17 @@ class Ids:
         value = self._next[name]
         self._next[name] = value + 1
         return value
+
+    def _fetch(self, names: list[str]) -> None:
+        """Sequence values for several tables in one query (a chunk each where ``CHUNKS`` says)."""
+        cols = ", ".join(
+            f"ARRAY(SELECT nextval(pg_get_serial_sequence(:t{i}, 'id')) FROM generate_series(1, :n{i}))"
+            for i in range(len(names))
+        )
+        params: dict[str, Any] = {}
+        for i, name in enumerate(names):
+            params |= {f"t{i}": name, f"n{i}": CHUNKS.get(name, 1)}
+        with self._s.no_autoflush:
+            row = self._s.execute(text(f"SELECT {cols}"), params).one()
+        for name, got in zip(names, row, strict=True):
+            self._fetched.setdefault(name, []).extend(reversed(got))

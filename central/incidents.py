@@ -64,8 +64,9 @@ class Fold:
     #: (kind, road) -> ids of the incidents open for it (grouping candidates), where loaded.
     groups: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     #: A stored candidate's state, last seen and cameras as preloaded: plain columns, because a
-    #: busy road has many open incidents and only the one an alert joins is wanted whole. Once an
-    #: incident is in the session (joined, merged) the live object is read instead.
+    #: busy road has many open incidents; only those neighbouring a camera of the batch are loaded
+    #: whole (with their orders), as an alert may join them. Once an incident is in the session
+    #: (loaded so, joined, merged) the live object is read instead.
     group_rows: dict[int, tuple[str, datetime, list[str]]] = field(default_factory=dict)
     #: Strong references: the session's identity map holds unmodified objects only weakly.
     loaded: list[Any] = field(default_factory=list)
@@ -94,10 +95,11 @@ class Fold:
         self.new_keys[key] = ok
         self.absent.discard(key)
 
-    def add_incident(self, s: Session, inc: Incident) -> None:
-        """Add a new incident; it has its id afterwards (from ``ids``, or by a flush)."""
+    def add_incident(self, s: Session, inc: Incident, with_order: bool = False) -> None:
+        """Add a new incident; it has its id afterwards (from ``ids``, or by a flush). ``with_order``:
+        a work order for it follows (its id comes with the incident's, see :meth:`Ids.take`)."""
         if self.ids is not None:
-            inc.id = self.ids.take(Incident)
+            inc.id = self.ids.take(Incident, also=WorkOrder if with_order else None)
         s.add(inc)
         self.keep(inc)
         if self.ids is None:
@@ -122,7 +124,7 @@ class Fold:
             ids |= self._load_events(s, {a.event_id for a in lonely})
             opening = [a for a in lonely if a.phase is not Phase.CLEAR]
             self._load_silences(s, {(a.camera_id, a.kind.value) for a in opening}, now)
-            self._load_groups(s, town, opening, now)
+            ids |= self._load_groups(s, town, opening, now)
         ids -= self.orders.keys()
         if ids:
             self.loaded += list(s.execute(_INCIDENTS, {"ids": sorted(ids)}).scalars())
@@ -146,9 +148,11 @@ class Fold:
         self.silenced |= {(c, k) for c, k in rows}
         self.silence_known |= pairs
 
-    def _load_groups(self, s: Session, town: Town, alerts: list[Alert], now: datetime) -> None:
+    def _load_groups(self, s: Session, town: Town, alerts: list[Alert], now: datetime) -> set[int]:
+        """Load the grouping candidates' columns; returns those an alert of the batch could join
+        (a camera of theirs neighbours the alert's), to be loaded whole with their orders."""
         if town.hub.incident_group_window_s <= 0:
-            return
+            return set()
         cams = town.cameras_by_id()
         roads = {
             (a.kind.value, cams[a.camera_id].road)
@@ -156,7 +160,7 @@ class Fold:
             if a.kind in OBSTRUCTION_KINDS and cams[a.camera_id].road
         }
         if not roads:
-            return
+            return set()
         # Seen within the window only: an older one can become a candidate again only by an alert
         # of this batch merging into it, and _apply adds it back then.
         since = now - timedelta(seconds=town.hub.incident_group_window_s)
@@ -164,10 +168,20 @@ class Fold:
                   "since": since}
         for pair in roads:
             self.groups[pair] = set()
+        near = self.near or Neighbourhoods(town)
+        reach: dict[tuple[str, str], set[str]] = {}  # (kind, road) -> cameras its alerts neighbour
+        for a in alerts:
+            pair = (a.kind.value, cams[a.camera_id].road)
+            if pair in roads:
+                reach.setdefault(pair, set()).update(near.of(a.camera_id))
+        joinable = set()
         for inc_id, kind, road, state, last_seen, cameras in s.execute(_GROUP_CANDIDATES, params).all():
             if (kind, road) in roads:
                 self.groups[(kind, road)].add(inc_id)
                 self.group_rows[inc_id] = (state, last_seen, cameras)
+                if not reach[(kind, road)].isdisjoint(cameras):
+                    joinable.add(inc_id)
+        return joinable
 
     def candidate(self, s: Session, incident_id: int) -> tuple[Incident | None, str, datetime, list[str]]:
         """A grouping candidate as it stands now: the live object where the session has it (made or
@@ -286,14 +300,14 @@ def _apply(
         created_at=now,
     )
     _merge(inc, alert, row)  # before the INSERT, so the new row is written once, complete
-    fold.add_incident(s, inc)
+    routing = route_camera(town, camera, alert.kind.value, now)
+    fold.add_incident(s, inc, with_order=routing.work_order and not quiet)
     row.incident_id = inc.id
     # A second process opening the same key fails at the next flush (at the latest the commit):
     # the transaction is then retried and merges into the incident the other one opened.
     fold.add_key(s, key, inc.id)
     fold.groups.get((inc.kind, inc.road), set()).add(inc.id)
     publish(s, "incident.created", orders.incident_json(town, inc), now, fold.ids)
-    routing = route_camera(town, camera, alert.kind.value, now)
     fold.orders[inc.id] = None
     if not routing.work_order or quiet:
         return Outcome(inc.id, None)

@@ -148,6 +148,47 @@ def test_grouping_in_a_batch_sees_stored_incidents_as_one_by_one_would(hub: HubU
         assert s.get_one(Incident, slide["incident_id"]).cameras == [near_a]
 
 
+def test_alerts_joining_stored_neighbours_incidents_cost_no_query_each(hub: HubUnderTest) -> None:
+    """A batch loads the stored grouping candidates that neighbour its cameras whole, with their work
+    orders, in its preload: alerts that join them ask the database nothing more each (one look-up
+    of the incident and one of its order per joining alert made a burst's transactions dearer)."""
+    from sqlalchemy import event
+
+    town = hub.hub.town
+    hub.clock.advance(minutes=10)
+    pairs: dict[str, tuple[str, str]] = {}
+    for a in town.cameras:
+        for b in town.cameras:
+            if a.road and a.road not in pairs and a.id < b.id and neighbours(town, a.id, b.id):
+                pairs[a.road] = (a.id, b.id)
+    assert len(pairs) >= 4
+    pairs = dict(sorted(pairs.items())[:4])
+    def blockage(cam: str, event_id: str) -> dict[str, Any]:
+        return alert(cam, node=town.camera(cam).node, kind="road_blockage", event=event_id)
+
+    first = [blockage(a, f"s-{a}") for a, _ in pairs.values()]
+    stored = dict(zip(pairs, store_batch(hub.hub, [_checked(hub, body) for body in first]), strict=True))
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()[:3]).lower())
+
+    bodies = [blockage(b, f"j-{b}") for _, b in pairs.values()]
+    event.listen(hub.hub.db.engine, "before_cursor_execute", seen)
+    try:
+        receipts = store_batch(hub.hub, [_checked(hub, body) for body in bodies])
+    finally:
+        event.remove(hub.hub.db.engine, "before_cursor_execute", seen)
+    for road, r in zip(pairs, receipts, strict=True):
+        assert (r.incident_id, r.work_order_id) == (stored[road].incident_id, stored[road].work_order_id)
+    reads = [st for st in statements if st.startswith(("select incidents.", "select work_orders."))]
+    # the grouping candidates' columns, the joinable ones whole, their orders: three, not 2 per alert
+    assert len(reads) == 3, statements
+    with hub.hub.db.read() as s:
+        for road, (a, b) in pairs.items():
+            assert sorted(s.get_one(Incident, stored[road].incident_id).cameras) == sorted([a, b])
+
+
 def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(hub: HubUnderTest) -> None:
     """New incidents get their ids without a round trip each: the batch's incidents, orders and their
     history rows each go in with one INSERT (what makes bursts of new events affordable), with ids
@@ -180,10 +221,15 @@ def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(h
     assert statements.count("insert into feed_events") == 1, statements
     if hub.hub.db.is_sqlite:  # the four tables' next ids read together
         assert len([st for st in statements if "max(" in st]) == 1, statements
+    else:  # an incident's id and its order's in one round trip, plus a chunk of history and feed ids
+        assert len([st for st in statements if "nextval" in st]) == 12 + 2, statements
     incidents = sorted({r.incident_id for r in receipts})
     orders = sorted(r.work_order_id for r in receipts if r.work_order_id is not None)
     assert incidents[0] > first["incident_id"] and orders[0] > first["work_order_id"]
     assert len(incidents) == len(orders) == len(set(orders)) == 12
+    # numbers people read have no gaps (a work order's number is taken only for an order made)
+    assert incidents == list(range(first["incident_id"] + 1, first["incident_id"] + 13))
+    assert orders == list(range(first["work_order_id"] + 1, first["work_order_id"] + 13))
     with hub.hub.db.read() as s:
         for r in receipts:
             inc = s.get_one(Incident, r.incident_id)
