@@ -10,7 +10,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
@@ -103,6 +103,35 @@ def test_one_batch_of_new_duplicate_and_conflicting_alerts(hub: HubUnderTest) ->
     assert snaps == {p.name for p in hub.hub.config.media_dir.glob("*.jpg")}
     assert len(snaps) == 3  # "old", a1's onset, a1's update
     assert inc.snapshot == rows[bodies[6]["id"]].snapshot  # the best score's picture
+
+
+def test_every_column_of_a_stored_alert_reads_back_as_sent(hub: HubUnderTest) -> None:
+    """The alert rows go in as one multi-row INSERT on SQLite and as one JSON parameter on
+    PostgreSQL: either way each column reads back as the alert had it (times in UTC to the
+    microsecond, floats exactly, JSON values, text with quotes, backslashes and non-ASCII, NULLs)."""
+    hub.clock.advance(minutes=10)
+    odd = (T0 + timedelta(minutes=5, microseconds=123456)).astimezone(timezone(timedelta(hours=8)))
+    bodies = [
+        alert("cam-001", event="full", at=odd, seq=2**62, score=0.1 + 0.2, video_time_s=12.000001,
+              region='路口 "north"\\', details={"width_share": 1e-7, "n": 3, "why": "a'b\"c", "ok": True,
+                                                   "none": None}),
+        alert("cam-002", event="bare", bbox=None, region=None, details={}),
+    ]
+    checked = [_checked(hub, b) for b in bodies]
+    store_batch(hub.hub, checked)
+    with hub.hub.db.read() as s:
+        rows = {r.id: r for r in s.execute(select(AlertRow)).scalars()}
+    for item in checked:
+        a, row = item.alert, rows[item.alert.id]
+        assert (row.event_id, row.node_id, row.camera_id, row.kind, row.phase, row.seq) == (
+            a.event_id, a.node_id, a.camera_id, a.kind.value, a.phase.value, a.seq)
+        assert row.raised_at == a.raised_at and row.started_at == a.started_at
+        assert row.raised_at.utcoffset() == timedelta(0)
+        assert row.received_at == hub.clock.now
+        assert (row.video_time_s, row.score, row.region) == (a.video_time_s, a.score, a.region)
+        assert row.bbox == (list(a.bbox) if a.bbox else None)
+        assert row.details == a.details
+    assert rows[checked[0].alert.id].raised_at == odd
 
 
 def test_clear_and_late_update_in_one_batch(hub: HubUnderTest) -> None:
