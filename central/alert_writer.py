@@ -7,13 +7,9 @@ durably". Batches form by themselves: while one commits, the next alerts queue; 
 written at once. If a batch's transaction fails, its alerts are stored again one by one, so one bad
 alert cannot fail the others and each request gets its own answer; only an unreachable database
 fails them all alike (each caller is told to retry). Before it is queued, each alert's snapshot is
-decoded (:func:`central.intake.check_media`) and its files are written (:func:`central.intake.stage`)
-on one more thread, in arrival order: Pillow decodes and the disk writes without the GIL, so this
-runs beside both the requests' event loop and the writer instead of holding either up; a picture
-that does not decode is answered 422 and never queued. The writer thread's time is what bounds a
-process's intake (in a 500 alerts/s burst it was busy ~95 % of the wall clock), so what can be done
-before the batch is done there: the batch only syncs the files, on a sync thread the writer keeps,
-beside its transaction. An alert that is not stored in the end has its files deleted. With several hub
+decoded (:func:`central.intake.check_media`) on one more thread, in arrival order: Pillow decodes
+without the GIL, so this runs beside both the requests' event loop and the writer instead of holding
+either up; a picture that does not decode is answered 422 and never queued. With several hub
 processes the writers take turns (:class:`central.db.IntakeTurn`), and each takes its batch from the
 queue only once its turn has come, so alerts that arrive while another process writes join it.
 """
@@ -29,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from central.context import Hub
 from central.db import IntakeTurn
-from central.intake import Checked, IntakeError, check_media, stage, store_batch, store_one, unstage
+from central.intake import Checked, IntakeError, check_media, store_batch, store_one
 from gridwatch.wire import AlertReceipt
 
 log = logging.getLogger(__name__)
@@ -55,7 +51,6 @@ class AlertWriter:
         self._users = 0
         self._thread: threading.Thread | None = None
         self._media: ThreadPoolExecutor | None = None
-        self._sync: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         """Start the writer thread; an app whose lifespan is entered again while running (a test
@@ -66,7 +61,6 @@ class AlertWriter:
                 return
             self._open = self._accepting = True
             self._media = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-media")
-            self._sync = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-sync")
             self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
             self._thread.start()
 
@@ -89,9 +83,6 @@ class AlertWriter:
         with self._cond:
             if self._thread is thread:
                 self._thread = None
-            sync, self._sync = self._sync, None
-        if sync is not None:
-            sync.shutdown(wait=True)
 
     def submit(self, item: Checked) -> Future[AlertReceipt]:
         """Take a checked alert; the future gets its receipt after commit, or the error."""
@@ -104,11 +95,10 @@ class AlertWriter:
         return fut
 
     def _admit(self, item: Checked, fut: Future[AlertReceipt]) -> None:
-        """On the media thread: if its snapshot decodes, write its files and queue the alert."""
+        """On the media thread: queue the alert for the writer if its snapshot decodes."""
         try:
             check_media(item)
-            item = stage(self._hub.media, item)
-        except Exception as exc:  # 422 for a bad picture; a disk that takes no file: 500, retried
+        except IntakeError as exc:
             fut.set_exception(exc)
             return
         with self._cond:
@@ -137,18 +127,13 @@ class AlertWriter:
                 with self._cond:
                     jobs = [self._queue.popleft() for _ in range(min(self._max, len(self._queue)))]
                 # A caller that gave up (cancelled its future) gets nothing stored: it had no answer.
-                live = []
-                for item, fut in jobs:
-                    if fut.set_running_or_notify_cancel():
-                        live.append((item, fut))
-                    else:
-                        unstage(self._hub.media, item)
+                jobs = [(item, fut) for item, fut in jobs if fut.set_running_or_notify_cancel()]
                 try:
-                    self.write(live)
+                    self.write(jobs)
                 except BaseException as exc:  # never leave a caller waiting on a dead writer
-                    for item, fut in live:
+                    for _, fut in jobs:
                         if not fut.done():
-                            self._fail(item, fut, exc)
+                            fut.set_exception(exc)
                     raise
 
     def write(self, jobs: list[_Job]) -> None:
@@ -157,10 +142,10 @@ class AlertWriter:
             return
         if len(jobs) > 1:
             try:
-                receipts = store_batch(self._hub, [item for item, _ in jobs], self._sync)
+                receipts = store_batch(self._hub, [item for item, _ in jobs])
             except OperationalError as exc:  # database away: the one-by-one retry would fail alike
-                for item, fut in jobs:
-                    self._fail(item, fut, exc)
+                for _, fut in jobs:
+                    fut.set_exception(exc)
                 return
             except Exception as exc:  # any failure: each alert on its own
                 log.info("batch of %d alerts failed (%s); storing them one by one", len(jobs), exc)
@@ -170,11 +155,6 @@ class AlertWriter:
                 return
         for item, fut in jobs:
             try:
-                fut.set_result(store_one(self._hub, item, self._sync))
+                fut.set_result(store_one(self._hub, item))
             except Exception as exc:  # the caller answers it (4xx/5xx)
-                self._fail(item, fut, exc)
-
-    def _fail(self, item: Checked, fut: Future[AlertReceipt], exc: BaseException) -> None:
-        """Answer an alert with an error; it was not stored, so the files staged for it go."""
-        unstage(self._hub.media, item)
-        fut.set_exception(exc)
+                fut.set_exception(exc)

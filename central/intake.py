@@ -19,8 +19,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,9 +55,6 @@ class Checked:
     alert: Alert
     snapshot: bytes | None
     clip: bytes | None
-    #: Names of its snapshot and clip files if written ahead of its batch (:func:`stage`); None:
-    #: :func:`store_batch` writes them.
-    staged: tuple[str | None, str | None] | None = None
 
 
 def check(hub: Hub, alert: Alert, who: Principal) -> Checked:
@@ -107,30 +103,6 @@ def check_media(item: Checked) -> None:
             raise IntakeError(422, f"snapshot_jpeg: {exc}") from None
 
 
-def stage(media: MediaStore, item: Checked) -> Checked:
-    """Write the alert's files ahead of its batch, under new names, not yet durable (its batch
-    syncs them before it commits). The alert writer does this on its media thread, so the batch's
-    transaction does not wait for the files. The caller owns the files until the alert is stored:
-    :func:`unstage` them if it ends otherwise (a crash in between leaves files no row names)."""
-    names = (new_name("jpg") if item.snapshot is not None else None,
-             new_name("mp4") if item.clip is not None else None)
-    try:
-        for name, data in zip(names, (item.snapshot, item.clip), strict=True):
-            if name is not None and data is not None:
-                media.write(name, data)
-    except BaseException:
-        for name in names:  # a file the disk could not take whole goes too
-            media.delete(name)
-        raise
-    return replace(item, staged=names)
-
-
-def unstage(media: MediaStore, item: Checked) -> None:
-    """Delete the files :func:`stage` wrote for an alert that was not stored."""
-    for name in item.staged or ():
-        media.delete(name)
-
-
 def ingest(hub: Hub, alert: Alert, who: Principal) -> AlertReceipt:
     """Check and store one alert in its own transaction (``duplicate`` true for any copy after the
     first). The HTTP intake goes through :class:`central.alert_writer.AlertWriter` instead."""
@@ -139,11 +111,11 @@ def ingest(hub: Hub, alert: Alert, who: Principal) -> AlertReceipt:
     return store_one(hub, item)
 
 
-def store_one(hub: Hub, item: Checked, sync: Executor | None = None) -> AlertReceipt:
+def store_one(hub: Hub, item: Checked) -> AlertReceipt:
     """Store one checked alert; a conflict with another writer is retried from the start."""
     for _ in range(RETRIES):
         try:
-            return store_batch(hub, [item], sync)[0]
+            return store_batch(hub, [item])[0]
         except IntegrityError as exc:
             # An incident opened for the same camera+kind by someone else meanwhile: start over
             # and merge into it.
@@ -160,29 +132,32 @@ class _Ref:
     incident_id: int | None = None
 
 
-def store_batch(hub: Hub, batch: Sequence[Checked], sync: Executor | None = None) -> list[AlertReceipt]:
+def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
     """Store a batch in ONE transaction and answer a receipt per alert, in order.
 
     Raises on any database error, and then nothing of the batch is stored (the caller retries the
-    alerts one by one, so that each gets its own answer; files it staged stay its own). Copies of
-    one id within the batch: the first is stored, the others are duplicates of it. ``sync``: where
-    the files' sync runs beside the transaction (a thread of its own per batch if None).
+    alerts one by one, so that each gets its own answer). Copies of one id within the batch: the
+    first is stored, the others are duplicates of it.
     """
     firsts: dict[str, int] = {}
     for i, item in enumerate(batch):
         firsts.setdefault(item.alert.id, i)
-    refs = {i: _ref(batch[i]) for i in firsts.values()}
+    refs = {
+        i: _Ref(
+            new_name("jpg") if batch[i].snapshot is not None else None,
+            new_name("mp4") if batch[i].clip is not None else None,
+        )
+        for i in firsts.values()
+    }
     outcomes: dict[str, tuple[int, int | None]] = {}
     stored: dict[str, tuple[int, int | None]] = {}
     # Files first, then their sync runs while the transaction does its work; the commit waits for it.
-    written: list[str] = []  # by this call (staged files are the caller's until the batch commits)
+    written: list[str] = []
     syncing: _Sync | None = None
     try:
         for i in firsts.values():
-            if batch[i].staged is None:
-                written += _write_media(hub, batch[i], refs[i])
-        names = [n for i in firsts.values() for n in (refs[i].snapshot, refs[i].clip) if n is not None]
-        syncing = _Sync(hub.media, names, sync)
+            written += _write_media(hub, batch[i], refs[i])
+        syncing = _Sync(hub.media, written)
         with hub.db.write() as s:
             now = hub.now()
             rows = [_row(batch[i].alert, refs[i], now) for i in firsts.values()]
@@ -220,12 +195,6 @@ def store_batch(hub: Hub, batch: Sequence[Checked], sync: Executor | None = None
         if aid not in outcomes:
             hub.media.delete(refs[i].snapshot)
             hub.media.delete(refs[i].clip)
-    kept = {n for ref in refs.values() for n in (ref.snapshot, ref.clip)}
-    for i, item in enumerate(batch):  # staged files of copies within the batch
-        if i != firsts[item.alert.id]:
-            for name in item.staged or ():
-                if name not in kept:
-                    hub.media.delete(name)
     receipts = []
     for i, item in enumerate(batch):
         aid = item.alert.id
@@ -317,28 +286,15 @@ def _stored(s: Session, ids: list[str]) -> dict[str, tuple[int, int | None]]:
     return out
 
 
-def _ref(item: Checked) -> _Ref:
-    """The file names an alert's row will name: those staged for it, or new ones."""
-    if item.staged is not None:
-        return _Ref(*item.staged)
-    return _Ref(new_name("jpg") if item.snapshot is not None else None,
-                new_name("mp4") if item.clip is not None else None)
-
-
 class _Sync:
-    """``MediaStore.sync`` of a batch's files beside the transaction (the disk works while the
-    transaction does), on ``executor`` (the alert writer keeps one thread for it: starting one per
-    batch cost ~0.35 ms of the writer's time in a burst) or else on a thread of its own;
-    ``wait()`` gives its error, if any."""
+    """``MediaStore.sync`` of a batch's files in a helper thread (the disk works while the
+    transaction does); ``wait()`` gives its error, if any."""
 
-    def __init__(self, media: MediaStore, names: list[str], executor: Executor | None = None) -> None:
+    def __init__(self, media: MediaStore, names: list[str]) -> None:
         self._names, self._media = names, media
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
-        self._future: Future[None] | None = None
-        if names and executor is not None:
-            self._future = executor.submit(self._run)
-        elif names:
+        if names:
             self._thread = threading.Thread(target=self._run, name="media-sync", daemon=True)
             self._thread.start()
 
@@ -351,8 +307,6 @@ class _Sync:
     def wait(self, quiet: bool = False) -> None:
         if self._thread is not None:
             self._thread.join()
-        if self._future is not None:
-            self._future.result()  # (_run keeps the error for below)
         if self._error is not None and not quiet:
             raise self._error
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from central.alert_writer import AlertWriter
 from central.auth import Principal
 from central.db import Database, IntakeTurn
-from central.intake import Checked, IntakeError, check, stage, store_batch
+from central.intake import Checked, IntakeError, check, store_batch
 from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from central.routing import neighbours
 from gridwatch.config import HubSettings
@@ -329,90 +329,6 @@ def test_a_failing_batch_falls_back_to_one_by_one(ungrouped: HubUnderTest) -> No
     with hub.hub.db.read() as s:
         snaps = set(s.execute(select(AlertRow.snapshot)).scalars())
     assert snaps == {p.name for p in hub.hub.config.media_dir.iterdir()}  # no orphan of the bad one
-
-
-def _files(hub: HubUnderTest) -> set[str]:
-    folder = hub.hub.config.media_dir
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
-
-
-def _named_files(hub: HubUnderTest) -> set[str]:
-    with hub.hub.db.read() as s:
-        return {n for n in s.execute(select(AlertRow.snapshot)).scalars() if n}
-
-
-def test_files_written_ahead_are_the_rows_files_and_go_when_their_alert_is_not_stored(
-    ungrouped: HubUnderTest,
-) -> None:
-    """The writer's media thread writes an alert's files before its batch (``stage``); the batch
-    names those files and only syncs them. An alert that ends without being stored (refused by
-    the database, a copy within the batch, a copy of one stored before) leaves no file behind."""
-    hub = ungrouped
-    hub.clock.advance(minutes=10)
-    _refuse_alerts_of(hub, "cam-004")
-    before = alert("cam-005", event="before", snapshot=jpeg())
-    store_batch(hub.hub, [_checked(hub, before)])
-    twice = alert("cam-001", event="twice", snapshot=jpeg())
-    bodies = [twice, alert("cam-004", event="bad", snapshot=jpeg()), twice, before,
-              alert("cam-002", event="good", snapshot=jpeg())]
-    staged = [stage(hub.hub.media, _checked(hub, b)) for b in bodies]
-    assert all(item.staged and item.staged[0] in _files(hub) for item in staged)  # on disk already
-    writer = AlertWriter(hub.hub)
-    jobs = _jobs(staged)
-    writer.write(jobs)  # the batch fails (cam-004), then one by one
-    results = [fut.exception() or fut.result() for _, fut in jobs]
-    assert isinstance(results[1], Exception) and not isinstance(results[1], AlertReceipt)
-    assert [r.duplicate for r in results if isinstance(r, AlertReceipt)] == [False, True, True, False]
-    with hub.hub.db.read() as s:
-        rows = {r.id: r for r in s.execute(select(AlertRow)).scalars()}
-    assert rows[twice["id"]].snapshot == staged[0].staged[0]  # the file written ahead, not a new one
-    assert _files(hub) == _named_files(hub) and len(_files(hub)) == 3
-    again = alert("cam-003", event="again", snapshot=jpeg())  # a resend within one batch that commits
-    jobs = _jobs([stage(hub.hub.media, _checked(hub, again)) for _ in range(2)])
-    writer.write(jobs)
-    assert [fut.result().duplicate for _, fut in jobs] == [False, True]
-    assert _files(hub) == _named_files(hub) and len(_files(hub)) == 4
-
-
-def test_an_alert_given_up_while_queued_leaves_no_file(ungrouped: HubUnderTest) -> None:
-    """A caller that gave up (its future cancelled) before its batch: nothing stored, its staged
-    file deleted; the alert queued beside it is stored with its file."""
-    hub = ungrouped
-    hub.clock.advance(minutes=10)
-    writer = AlertWriter(hub.hub)
-    other = Database(hub.db_url)
-    release, holding = threading.Event(), threading.Event()
-
-    def other_process_writes() -> None:
-        turn = IntakeTurn(other)
-        try:
-            with turn.hold(), other.write() as s:
-                s.execute(text("SELECT 1"))
-                holding.set()
-                release.wait(60)
-        finally:
-            turn.close()
-
-    holder = threading.Thread(target=other_process_writes)
-    holder.start()
-    writer.start()
-    try:
-        assert holding.wait(60)
-        kept, dropped = (writer.submit(_checked(hub, alert(f"cam-00{n}", event=f"c{n}", snapshot=jpeg())))
-                         for n in (1, 2))
-        deadline = time.monotonic() + 30
-        while writer.queued < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert writer.queued == 2 and len(_files(hub)) == 2  # both staged, waiting for the turn
-        assert dropped.cancel()
-    finally:
-        release.set()
-        holder.join()
-        other.dispose()
-    assert not kept.result(timeout=60).duplicate
-    writer.stop()
-    assert _counts(hub) == (1, 1, 1)
-    assert _files(hub) == _named_files(hub) and len(_files(hub)) == 1
 
 
 def test_stop_stores_every_queued_alert(ungrouped: HubUnderTest) -> None:
