@@ -27,6 +27,8 @@ from central.api import alerts, cameras, feed, incidents, town, work_orders
 from central.context import Clock, Hub, system_clock
 from central.db import Database
 from central.deadlines import DeadlineWatcher, Watcher
+from central.feed import PUBLISHED
+from central.feed_tail import FeedTail
 from central.limits import BodyLimit
 from central.media import MediaStore
 from central.metrics import HubMetrics
@@ -73,7 +75,11 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     if hub.db.writers is not None:  # a SQLite file: its WAL checkpoints off the requests' path
         watchers.append(Watcher("wal-checkpoint", lambda _now: hub.db.checkpoint(), hub.clock, 1.0))
 
-    notifier = FeedNotifier(hub_config.db_url) if hub.db.is_postgres and hub_config.feed_listen else None
+    tail = FeedTail(hub.db, hub_config.feed_poll_s)
+    hub.db.on_commit(lambda session: tail.poke() if session.info.get(PUBLISHED) else None)
+    notifier = (
+        FeedNotifier(hub_config.db_url, tail.poke) if hub.db.is_postgres and hub_config.feed_listen else None
+    )
     writer = AlertWriter(hub)
 
     @asynccontextmanager
@@ -83,6 +89,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
         writer.start()
         for w in watchers:
             w.start()
+        tail.start()
         if notifier is not None:
             notifier.start()
         try:
@@ -90,6 +97,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
         finally:
             if notifier is not None:
                 await run_in_threadpool(notifier.stop)
+            await run_in_threadpool(tail.stop)
             for w in watchers:
                 await run_in_threadpool(w.stop)
             await run_in_threadpool(writer.stop)  # stores what is queued before the engine goes
@@ -104,6 +112,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     app.state.hub = hub
     app.state.watchers = watchers
     app.state.feed_notifier = notifier
+    app.state.feed_tail = tail
     app.state.alert_writer = writer
     for module in (alerts, work_orders, incidents, cameras, feed, town):
         app.include_router(module.router)

@@ -15,7 +15,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,10 @@ class Database:
             if self.is_postgres:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
             yield session
+
+    def on_commit(self, fn: Callable[[Session], None]) -> None:
+        """Call ``fn(session)`` after each write transaction commits (its ``info`` says what it did)."""
+        event.listen(self._write_sessions, "after_commit", fn)
 
     def writer_turn(self) -> AbstractContextManager[None]:
         """This SQLite file's turn to write (see :class:`WriterQueue`); nothing to wait for else."""

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from central.db import Database
@@ -35,6 +35,8 @@ EVENT_TYPES = frozenset(
 
 #: ``Session.info`` key: this transaction has already sent its NOTIFY.
 _NOTIFIED = "gridwatch_feed_notified"
+#: ``Session.info`` key: this transaction appended to the feed (so its commit pokes the feed tail).
+PUBLISHED = "gridwatch_feed_published"
 
 
 def publish(
@@ -47,6 +49,7 @@ def publish(
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
     session.add(FeedEvent(id=ids.take(FeedEvent) if ids is not None else None, at=now, type=type_, data=data))
+    session.info[PUBLISHED] = True
     if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
             session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
@@ -60,6 +63,7 @@ def publish_many(session: Session, type_: str, datas: list[dict[str, Any]], now:
     if not datas:
         return
     session.execute(insert(FeedEvent.__table__), [{"at": now, "type": type_, "data": d} for d in datas])
+    session.info[PUBLISHED] = True
     if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         session.info[_NOTIFIED] = True
@@ -72,6 +76,12 @@ def events_after(db: Database, last_id: int, limit: int = 500) -> list[FeedEvent
                 select(FeedEvent).where(FeedEvent.id > last_id).order_by(FeedEvent.id).limit(limit)
             ).scalars()
         )
+
+
+def newest_event_id(db: Database) -> int:
+    """The id of the last event in the log (0 if none)."""
+    with db.read() as s:
+        return int(s.execute(select(func.max(FeedEvent.id))).scalar_one() or 0)
 
 
 def sse_frame(event: FeedEvent) -> str:

@@ -2,15 +2,17 @@
 
 Every transaction that appends to the feed also runs ``pg_notify`` (delivered at commit, by every
 hub process to every hub process). One listener thread per app holds a dedicated connection and wakes
-the waiting streams. Polling stays as the fallback: a lost connection (database restart) costs at
+the process's feed tail (:mod:`central.feed_tail`), which reads the new events once for every
+stream. Polling stays as the fallback: a lost connection (database restart) costs at
 most one poll interval while the listener reconnects. SQLite has no such channel and only polls.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
@@ -21,32 +23,17 @@ log = logging.getLogger(__name__)
 
 
 class FeedNotifier:
-    """Listener thread plus the set of waiting streams (each an asyncio.Event on its own loop)."""
+    """The listener thread: calls ``on_notify`` (the process's :class:`central.feed_tail.FeedTail`
+    pokes its reader) for each notification, and once on every (re)connect."""
 
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, on_notify: Callable[[], None], wait_s: float = 1.0) -> None:
         self.conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self._lock = threading.Lock()
+        self._on_notify = on_notify
+        #: Longest single wait for a notification (then the listener looks whether it should stop).
+        self.wait_s = wait_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.listening = threading.Event()
-
-    def register(self) -> asyncio.Event:
-        event = asyncio.Event()
-        with self._lock:
-            self._waiters.add((asyncio.get_running_loop(), event))
-        return event
-
-    def unregister(self, event: asyncio.Event) -> None:
-        with self._lock:
-            self._waiters = {(lp, ev) for lp, ev in self._waiters if ev is not event}
-
-    def wake_all(self) -> None:
-        with self._lock:
-            waiters = list(self._waiters)
-        for loop, event in waiters:
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(event.set)
 
     def start(self) -> None:
         if self._thread is None:
@@ -56,9 +43,21 @@ class FeedNotifier:
 
     def stop(self) -> None:
         self._stop.set()
+        self._nudge()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    def _nudge(self) -> None:
+        """A NOTIFY of our own, so a listener waiting for one sees the stop at once."""
+        if not self.listening.is_set():
+            return
+        import psycopg
+
+        with contextlib.suppress(Exception), psycopg.connect(
+            self.conninfo, autocommit=True, connect_timeout=5
+        ) as conn:
+            conn.execute(f"NOTIFY {CHANNEL}")
 
     def _run(self) -> None:
         import psycopg
@@ -70,13 +69,16 @@ class FeedNotifier:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     backoff = 0.5
-                    self.wake_all()  # anything committed while we were not listening
+                    self._on_notify()  # anything committed while we were not listening
                     while not self._stop.is_set():
+                        # stop_after=1: back at the first notification (without it the generator
+                        # kept waiting for more until the timeout, and woke the streams only then:
+                        # up to a second after the commit, later than polling)
                         got = False
-                        for _ in conn.notifies(timeout=1.0):
+                        for _ in conn.notifies(timeout=self.wait_s, stop_after=1):
                             got = True
                         if got:
-                            self.wake_all()
+                            self._on_notify()
             except Exception as exc:  # database restarting or unreachable: poll meanwhile, retry
                 self.listening.clear()
                 log.warning(

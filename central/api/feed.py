@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from central.api.deps import OPS, hub_of
 from central.auth import authenticate
 from central.feed import events_after, sse_frame
+from central.feed_tail import FeedTail
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
 
@@ -56,21 +57,27 @@ async def feed(
         raise HTTPException(403, f"role {who.role!r} may not read the feed")
     start = _start_id(request.headers.get("last-event-id"), last_event_id)
 
-    notifier = getattr(request.app.state, "feed_notifier", None)
+    tail: FeedTail = request.app.state.feed_tail
 
     async def stream() -> AsyncIterator[str]:
         last = start
-        woken = notifier.register() if notifier is not None else asyncio.Event()
+        woken = tail.register()
         try:
             yield "retry: 2000\n\n"
             quiet_since = time.monotonic()
             while True:
-                woken.clear()  # cleared before the look, so a commit during it is not missed
-                batch = await run_in_threadpool(events_after, hub.db, last)
-                for ev in batch:
-                    last = ev.id
-                    yield sse_frame(ev)
-                if batch:
+                woken.clear()  # cleared before the look, so an event arriving during it is not missed
+                # from the process's window of new events; from the table when catching up from
+                # further back, and for follow=false (all that is committed, not only what the
+                # tail has read so far)
+                frames = tail.after(last) if follow else None
+                if frames is None:
+                    batch = await run_in_threadpool(events_after, hub.db, last)
+                    frames = [(ev.id, sse_frame(ev)) for ev in batch]
+                for event_id, frame in frames:
+                    last = event_id
+                    yield frame
+                if frames:
                     quiet_since = time.monotonic()
                     continue
                 if not follow or await request.is_disconnected():
@@ -81,8 +88,7 @@ async def feed(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(woken.wait(), timeout=hub.config.feed_poll_s)
         finally:
-            if notifier is not None:
-                notifier.unregister(woken)
+            tail.unregister(woken)
 
     return StreamingResponse(
         stream(),

@@ -72,7 +72,9 @@ def test_camera_status_changes_are_in_the_feed(hub, town) -> None:
 @pytest.mark.postgres
 def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_template, tmp_path) -> None:
     """A following stream with polling practically off (1 h) still gets a new event at once: on
-    PostgreSQL the commit's NOTIFY wakes it. Served by a real uvicorn on a free port."""
+    PostgreSQL the commit's NOTIFY wakes it, as soon as it arrives, not when the listener's wait for
+    notifications ends (made 30 s here; the stream gives up after 20 s). Served by a real uvicorn on
+    a free port; stopping it does not wait for the listener's wait either."""
     import threading
 
     import httpx
@@ -91,6 +93,7 @@ def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_te
             db_url=url, media_dir=tmp_path, watch_interval_s=0, feed_poll_s=3600, max_clock_skew_s=10**9
         ),
     )
+    app.state.feed_notifier.wait_s = 30
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -103,11 +106,12 @@ def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_te
         desk = store_token(db, "dispatcher", None, "desk", T0)
         edge = store_token(db, "edge", "edge-01", None, T0)
         assert app.state.feed_notifier.listening.wait(30)
+        listener = app.state.feed_notifier._thread
         with httpx.stream(
             "GET",
             base + "/api/v1/feed",
             headers={"Authorization": f"Bearer {desk}"},
-            timeout=httpx.Timeout(60),
+            timeout=httpx.Timeout(20),
         ) as stream:
             lines = stream.iter_lines()
             assert next(lines).startswith("retry:")
@@ -123,3 +127,126 @@ def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_te
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+    assert not listener.is_alive()  # stop() woke it: it did not sit out its 30 s wait
+
+
+def test_the_feed_tail_keeps_a_window_of_frames_after_its_floor(tmp_path) -> None:
+    """The process's tail reads new events once into a window; a stream takes what is after its
+    last id from there, or is told to read the table (None) when it is further back than the
+    window reaches: before the tail started, or before the events the window has let go."""
+    import time as clock
+
+    from central.db import Database
+    from central.feed import publish
+    from central.feed_tail import FeedTail
+    from central.migrations import upgrade
+    from tests.central.conftest import T0
+
+    db = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    upgrade(db)
+
+    def append(n: int) -> None:
+        with db.write() as s:
+            for k in range(n):
+                publish(s, "camera.status", {"camera": f"cam-{k:03d}"}, T0)
+
+    def wait_until(what, timeout: float = 30.0):
+        deadline = clock.monotonic() + timeout
+        while not (got := what()) and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        return got
+
+    append(2)  # before the tail: only the table has them
+    tail = FeedTail(db, poll_s=3600, keep=4)  # no polling: it looks when poked (and once at start)
+    tail.start()
+    try:
+        assert wait_until(lambda: tail.after(2) == [])  # the floor is the newest event at start
+        assert tail.after(1) is None and tail.after(0) is None
+        append(3)
+        tail.poke()
+        frames = wait_until(lambda: tail.after(2))
+        assert [i for i, _ in frames] == [3, 4, 5]
+        assert all(f.startswith(f"id: {i}\nevent: camera.status\ndata: ") for i, f in frames)
+        assert [i for i, _ in tail.after(4)] == [5]
+        append(3)  # 8 events, the window keeps 4: the floor moves to 4
+        tail.poke()
+        assert wait_until(lambda: tail.after(7)) and [i for i, _ in tail.after(4)] == [5, 6, 7, 8]
+        assert tail.after(3) is None
+    finally:
+        tail.stop()
+        db.dispose()
+
+
+def test_following_consoles_share_one_read_of_each_new_event(town, tmp_path) -> None:
+    """Twenty consoles follow the feed of one hub process; a new alert's events reach every one of
+    them while the event table is read a few times in all (by the process's tail), not once or
+    more per console. Served by a real uvicorn on a free port."""
+    import asyncio
+    import threading
+
+    import httpx
+    import uvicorn
+    from sqlalchemy import event
+
+    from central.app import create_app
+    from central.auth import store_token
+    from central.settings import HubConfig
+    from tests.central.conftest import T0
+    from tests.support.net import free_port
+
+    app = create_app(town, HubConfig(db_url=f"sqlite:///{tmp_path / 'hub.db'}", media_dir=tmp_path / "m",
+                                     watch_interval_s=0, max_clock_skew_s=10**9))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement: str, *args) -> None:
+        if "FROM feed_events" in statement:
+            reads.append(statement)
+
+    async def run(base: str, desk: str, edge: str) -> list[list[str]]:
+        got: list[list[str]] = [[] for _ in range(20)]
+        ready = [asyncio.Event() for _ in range(20)]
+
+        async def console(k: int, c: httpx.AsyncClient) -> None:
+            headers = {"Authorization": f"Bearer {desk}", "Last-Event-ID": str(newest)}
+            async with c.stream("GET", base + "/api/v1/feed", headers=headers) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("retry:"):
+                        ready[k].set()
+                    if line.startswith("event: "):
+                        got[k].append(line[7:])
+                        if len(got[k]) == 2:
+                            return
+
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=30)) as c:
+            tasks = [asyncio.create_task(console(k, c)) for k in range(20)]
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 60)
+            await asyncio.sleep(1.0)  # every console past its first look (from the window: no reads)
+            reads.clear()
+            r = await c.post(base + "/api/v1/alerts", json=alert(),
+                             headers={"Authorization": f"Bearer {edge}"})
+            assert r.status_code == 201, r.text
+            await asyncio.wait_for(asyncio.gather(*tasks), 60)
+        return got
+
+    try:
+        while not server.started:
+            threading.Event().wait(0.05)
+        db = app.state.hub.db
+        desk = store_token(db, "dispatcher", None, "desk", T0)
+        edge = store_token(db, "edge", "edge-01", None, T0)
+        from central.feed import newest_event_id
+
+        newest = newest_event_id(db)
+        event.listen(db.engine, "before_cursor_execute", seen)
+        got = asyncio.run(run(f"http://127.0.0.1:{port}", desk, edge))
+        event.remove(db.engine, "before_cursor_execute", seen)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert all(g == ["incident.created", "work_order.created"] for g in got)
+    # the tail's look after the commit, and perhaps one poll (every 0.5 s): not 20 or more
+    assert 1 <= len(reads) <= 4, reads
