@@ -12,9 +12,13 @@ cameras, 840 alerts opening incidents and work orders, then merges.
     .venv/bin/python bench/hub_ab.py --before /tmp/gw-before [--pairs 5] [--postgres] [--workers 2]
     .venv/bin/python bench/hub_ab.py --before . --before-workers 1 --after-workers 2   # one vs two processes
     .venv/bin/python bench/hub_ab.py --before /tmp/gw-before --heartbeats   # 10,000 cameras' heartbeats
+    .venv/bin/python bench/hub_ab.py --before /tmp/gw-before --consoles 50  # the burst, 50 consoles following
 
 ``--heartbeats``: instead of the burst, ``hub_cost.py``'s heartbeats of a 10,000-camera county (500
 nodes of 20 cameras, each every 10 s: 50 heartbeats/s) for 10 s.
+
+``--consoles N``: N dispatch consoles follow the live feed (from its start) through the burst; the
+run also reports the fewest and most events a console got by 3 s after it (each should get all).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._common import machine, percentile, print_table, write_result
 from bench._load import RawClient, scheduled, warm
 from bench._payloads import Payloads, alert_request, heartbeat_request, write_town
-from tests.support.hub import REPO, HubProcess
+from tests.support.hub import REPO, HubProcess, make_token
 from tests.support.postgres import PostgresServer, find_pg_bin
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -82,20 +87,40 @@ def thread_names(pid: int) -> dict[str, str]:
     return dict(re.findall(r"Thread (\d+) \(\w+\): \"([^\"]+)\"", dump))
 
 
+async def follow_feed(url: str, token: str, counts: list[int], k: int, client: httpx.AsyncClient) -> None:
+    """A dispatch console: follows the feed from its start, counting the events it gets."""
+    async with client.stream("GET", url + "/api/v1/feed", headers={"Authorization": f"Bearer {token}"}) as r:
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                counts[k] += 1
+
+
 async def burst(repo: Path, db_url: str, workers: int, rate: float, seconds: float,
-                tmp: Path, heartbeats: bool = False) -> dict[str, Any]:
+                tmp: Path, heartbeats: bool = False, consoles: int = 0) -> dict[str, Any]:
     town = tmp / "town.yaml"
     p = Payloads(town, write_town(town, 500 if heartbeats else None))
+    desk = make_token(db_url, "dispatcher") if consoles else ""
+    counts = [0] * consoles
     with HubProcess(db_url=db_url, config=town, workers=workers, start_timeout_s=300, repo=repo) as hub:
         assert hub.proc is not None
         c = RawClient(hub.url)
         request = heartbeat_request(p, hub.url) if heartbeats else alert_request(p, hub.url)
         await warm(c, request, 20 if heartbeats else 30)
-        pids = hub_pids(hub.proc.pid)
-        names = {(pid, tid): name for pid in pids for tid, name in thread_names(pid).items()}
-        before, m0 = all_tasks_cpu_s(pids), machine_cpu_s()
-        rec, _ = await scheduled(c, rate, seconds, request)
-        after, m1 = all_tasks_cpu_s(pids), machine_cpu_s()
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=consoles + 5)) as hc:
+            followers = [asyncio.create_task(follow_feed(hub.url, desk, counts, k, hc))
+                         for k in range(consoles)]
+            if consoles:
+                await asyncio.sleep(2.0)  # connected and caught up with the warm-up's events
+            pids = hub_pids(hub.proc.pid)
+            names = {(pid, tid): name for pid in pids for tid, name in thread_names(pid).items()}
+            before, m0 = all_tasks_cpu_s(pids), machine_cpu_s()
+            rec, _ = await scheduled(c, rate, seconds, request)
+            after, m1 = all_tasks_cpu_s(pids), machine_cpu_s()
+            if consoles:
+                await asyncio.sleep(3.0)
+            for task in followers:
+                task.cancel()
+            await asyncio.gather(*followers, return_exceptions=True)
         await c.aclose()
     n, lat = len(rec), [r[1] for r in rec]
     split: dict[str, float] = {}
@@ -110,7 +135,7 @@ async def burst(repo: Path, db_url: str, workers: int, rate: float, seconds: flo
         "hub_cpu_ms_per_alert": round(sum(split.values()) / n * 1000, 3),
         "machine_cpu_ms_per_alert": round((m1 - m0) / n * 1000, 3),
         "threads_ms_per_alert": {k: round(v / n * 1000, 3) for k, v in sorted(split.items()) if v > 0.005},
-    }
+    } | ({"consoles": consoles, "events_per_console": [min(counts), max(counts)]} if consoles else {})
 
 
 def main() -> int:
@@ -125,6 +150,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=1, help="hub processes of both versions")
     ap.add_argument("--before-workers", type=int, help="processes, 'before' (default --workers)")
     ap.add_argument("--after-workers", type=int, help="processes, 'after' (default --workers)")
+    ap.add_argument("--consoles", type=int, default=0, help="consoles following the feed meanwhile")
     args = ap.parse_args()
     args.rate = args.rate or (50.0 if args.heartbeats else 500.0)
     args.seconds = args.seconds or (10.0 if args.heartbeats else 4.0)
@@ -145,13 +171,14 @@ def main() -> int:
                 with tempfile.TemporaryDirectory() as tmp:
                     db = pg.create_database() if pg else f"sqlite:///{Path(tmp) / 'hub.db'}"
                     r = asyncio.run(burst(repo, db, workers, args.rate, args.seconds, Path(tmp),
-                                          args.heartbeats))
+                                          args.heartbeats, args.consoles))
                 r |= {"version": label, "workers": workers, "pair": k + 1,
                       "load_avg_1": round(os.getloadavg()[0], 2)}
                 runs.append(r)
                 print(f"pair {k + 1} {label:6}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
                       f"max {r['max_ms']} ms, machine {r['machine_cpu_ms_per_alert']} ms/request, "
-                      f"{r['threads_ms_per_alert']}",
+                      f"{r['threads_ms_per_alert']}"
+                      + (f", events per console {r['events_per_console']}" if args.consoles else ""),
                       flush=True)
     finally:
         if pg is not None:
@@ -166,8 +193,10 @@ def main() -> int:
                      each("machine_cpu_ms_per_alert")))
     db_name = "PostgreSQL" if pg else "SQLite"
     what = "heartbeats" if args.heartbeats else "alerts"
+    following = f", {args.consoles} consoles following the feed" if args.consoles else ""
     print_table(f"Hub A/B, {args.rate:g} {what}/s for {args.seconds:g} s, {db_name}, "
-                f"hub processes {runs[0]['workers']} (before) / {runs[1]['workers']} (after)", rows)
+                f"hub processes {runs[0]['workers']} (before) / {runs[1]['workers']} (after)"
+                f"{following}", rows)
     path = write_result("hub_ab", {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()},
                                    "runs": runs})
     print(f"\n  results: {path.relative_to(REPO)}")
