@@ -25,9 +25,9 @@ class HubConfig:
     #: Seconds between deadline and heartbeat sweeps; 0 turns the background watchers off (tests
     #: then call ``run_once`` themselves with their own clock).
     watch_interval_s: float = 5.0
-    #: Seconds the feed waits between looks at the event table when nothing new came.
+    #: Seconds the feed tail waits between looks at the event table when nothing woke it.
     feed_poll_s: float = 0.5
-    #: On PostgreSQL, wake feed streams by LISTEN/NOTIFY as soon as an event commits.
+    #: On PostgreSQL, wake the feed tail (central.feed_tail) by LISTEN/NOTIFY as soon as an event commits.
     feed_listen: bool = True
     #: Seconds between keep-alive comments on an idle feed.
     feed_keepalive_s: float = 15.0
