@@ -197,6 +197,11 @@ class Database:
         with self._sessions() as session:
             yield session
 
+    def commit_watch(self) -> CommitWatch | None:
+        """Something that tells whether anyone (another hub process too) committed to this SQLite
+        file since it last looked; None for PostgreSQL (it has NOTIFY) and SQLite in memory."""
+        return CommitWatch(self.engine) if self.writers is not None else None
+
     def checkpoint(self) -> tuple[int, int] | None:
         """Copy what the SQLite WAL holds into the database file, beside readers and writers (a
         PASSIVE checkpoint takes neither's lock; the fsync happens on the calling thread). Returns
@@ -214,6 +219,31 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class CommitWatch:
+    """SQLite's ``PRAGMA data_version`` on a connection of its own, which never writes: the value
+    changes exactly when some other connection, of any process, committed. Costs a few microseconds
+    a look, so a thread can look every few tens of milliseconds. Owned by one thread; ``close()``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection()  # outside any transaction: each look sees the latest
+        self._seen = self._version()
+
+    def _version(self) -> int:
+        cur = self._raw.cursor()
+        try:
+            return int(cur.execute("PRAGMA data_version").fetchone()[0])
+        finally:
+            cur.close()
+
+    def changed(self) -> bool:
+        now = self._version()
+        changed, self._seen = now != self._seen, now
+        return changed
+
+    def close(self) -> None:
+        self._raw.close()
 
 
 def _sqlite_tuning(engine: Engine) -> None:

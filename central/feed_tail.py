@@ -3,10 +3,11 @@
 Each following console used to read the event table itself whenever it was woken: with 50 consoles
 a new event was read 50 times, and during a burst of alerts every event 50 times (each an ORM row
 and its JSON). The tail reads what is new once per wake-up (a NOTIFY on PostgreSQL, this process's
-own commits, else every ``poll_s``) into a bounded window of ready SSE frames; a stream sends what
-it has not sent from there, and reads the table itself only to catch up from further back than the
-window reaches (a new console, or one resuming after a long disconnect). Events commit in id order
-(:class:`central.db.Database`), so everything after the window's floor is in the window.
+own commits, on a SQLite file another process's commits, else every ``poll_s``) into a bounded
+window of ready SSE frames; a stream sends what it has not sent from there, and reads the table
+itself only to catch up from further back than the window reaches (a new console, or one resuming
+after a long disconnect). Events commit in id order (:class:`central.db.Database`), so everything
+after the window's floor is in the window.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import asyncio
 import bisect
 import logging
 import threading
+import time
 
-from central.db import Database
+from central.db import CommitWatch, Database
 from central.feed import events_after, newest_event_id, sse_frame
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,8 @@ class FeedTail:
     """The thread that tails the event table, and the window of frames it keeps; ``start()`` in
     the app's start-up, ``stop()`` at shutdown."""
 
-    def __init__(self, db: Database, poll_s: float, keep: int = 5000) -> None:
-        self._db, self._poll_s, self._keep = db, poll_s, keep
+    def __init__(self, db: Database, poll_s: float, keep: int = 5000, watch_s: float = 0.05) -> None:
+        self._db, self._poll_s, self._keep, self._watch_s = db, poll_s, keep, watch_s
         self._lock = threading.Lock()
         self._ids: list[int] = []
         self._frames: list[str] = []
@@ -80,16 +82,33 @@ class FeedTail:
             self._waiters = {(lp, ev) for lp, ev in self._waiters if ev is not event}
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._poke.clear()  # before the look: a commit during it makes another one
-            try:
-                got = self._look()
-            except Exception as exc:  # the database away for a moment: streams keep their place
-                log.warning("feed tail: %s; looking again in %.1f s", exc.__class__.__name__, self._poll_s)
-                self._stop.wait(self._poll_s)
-                continue
-            if got < READ_LIMIT:
-                self._poke.wait(self._poll_s)
+        watch = None
+        try:
+            while not self._stop.is_set():
+                self._poke.clear()  # before the look: a commit during it makes another one
+                try:
+                    watch = watch or self._db.commit_watch()
+                    got = self._look()
+                except Exception as exc:  # the database away for a moment: streams keep their place
+                    log.warning("feed tail: %s; looking again in %.1f s", type(exc).__name__, self._poll_s)
+                    self._stop.wait(self._poll_s)
+                    continue
+                if got < READ_LIMIT:
+                    self._wait(watch)
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _wait(self, watch: CommitWatch | None) -> None:
+        """Until poked or ``poll_s`` has passed; on a SQLite file also until another connection
+        (another hub process: no NOTIFY between them) committed, looked for every ``watch_s``."""
+        if watch is None:
+            self._poke.wait(self._poll_s)
+            return
+        deadline = time.monotonic() + self._poll_s
+        while not self._poke.wait(self._watch_s) and time.monotonic() < deadline:
+            if watch.changed():
+                return
 
     def _look(self) -> int:
         if self._floor is None:  # the window starts with what comes after the start-up

@@ -250,3 +250,37 @@ def test_following_consoles_share_one_read_of_each_new_event(town, tmp_path) -> 
     assert all(g == ["incident.created", "work_order.created"] for g in got)
     # the tail's look after the commit, and perhaps one poll (every 0.5 s): not 20 or more
     assert 1 <= len(reads) <= 4, reads
+
+
+def test_the_feed_tail_sees_another_processs_commits_to_the_sqlite_file(tmp_path) -> None:
+    """Two hub processes on one SQLite file have no NOTIFY between them: the tail watches the
+    file's commit counter (``PRAGMA data_version``) and reads what another handle appended without
+    waiting for its poll interval (an hour here) and without being poked."""
+    import time as clock
+
+    from central.db import Database
+    from central.feed import publish
+    from central.feed_tail import FeedTail
+    from central.migrations import upgrade
+    from tests.central.conftest import T0
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    mine, other = Database(url), Database(url)  # ``other``: the other process's handle
+    upgrade(mine)
+    tail = FeedTail(mine, poll_s=3600)
+    tail.start()
+    try:
+        deadline = clock.monotonic() + 30
+        while tail.after(0) is None and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        assert tail.after(0) == []
+        with other.write() as s:
+            publish(s, "camera.status", {"camera": "cam-001"}, T0)
+        deadline = clock.monotonic() + 30
+        while not tail.after(0) and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        assert [i for i, _ in tail.after(0)] == [1]
+    finally:
+        tail.stop()
+        mine.dispose()
+        other.dispose()
