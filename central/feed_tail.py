@@ -7,7 +7,7 @@ own commits, on a SQLite file another process's commits, else every ``poll_s``) 
 window of ready SSE frames; a stream sends what it has not sent from there, and reads the table
 itself only to catch up from further back than the window reaches (a new console, or one resuming
 after a long disconnect). Events commit in id order (:class:`central.db.Database`), so everything
-after the window's floor is in the window.
+after the window's floor is in the window. With no stream following, the tail reads nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class FeedTail:
         event = asyncio.Event()
         with self._lock:
             self._waiters.add((asyncio.get_running_loop(), event))
+        self._poke.set()  # an idle tail starts reading
         return event
 
     def unregister(self, event: asyncio.Event) -> None:
@@ -86,6 +87,9 @@ class FeedTail:
         try:
             while not self._stop.is_set():
                 self._poke.clear()  # before the look: a commit during it makes another one
+                if self._idle():
+                    self._poke.wait()  # until a stream registers (or a commit, or stop)
+                    continue
                 try:
                     watch = watch or self._db.commit_watch()
                     got = self._look()
@@ -98,6 +102,17 @@ class FeedTail:
         finally:
             if watch is not None:
                 watch.close()
+
+    def _idle(self) -> bool:
+        """With no stream following, read nothing (bursts of alerts would pay for it) and let the
+        window go: a stream that comes later starts from the table, the tail from then on."""
+        with self._lock:
+            if self._waiters:
+                return False
+            self._floor = None
+            self._ids.clear()
+            self._frames.clear()
+            return True
 
     def _wait(self, watch: CommitWatch | None) -> None:
         """Until poked or ``poll_s`` has passed; on a SQLite file also until another connection

@@ -133,7 +133,9 @@ def test_live_stream_is_woken_by_notify_on_postgres(town, postgres_server, pg_te
 def test_the_feed_tail_keeps_a_window_of_frames_after_its_floor(tmp_path) -> None:
     """The process's tail reads new events once into a window; a stream takes what is after its
     last id from there, or is told to read the table (None) when it is further back than the
-    window reaches: before the tail started, or before the events the window has let go."""
+    window reaches: before the tail started, or before the events the window has let go. With no
+    stream following it reads nothing and lets its window go."""
+    import asyncio
     import time as clock
 
     from central.db import Database
@@ -159,7 +161,9 @@ def test_the_feed_tail_keeps_a_window_of_frames_after_its_floor(tmp_path) -> Non
     append(2)  # before the tail: only the table has them
     tail = FeedTail(db, poll_s=3600, keep=4)  # no polling: it looks when poked (and once at start)
     tail.start()
-    try:
+
+    async def follow() -> None:
+        woken = tail.register()  # a stream follows: the tail reads (with none it reads nothing)
         assert wait_until(lambda: tail.after(2) == [])  # the floor is the newest event at start
         assert tail.after(1) is None and tail.after(0) is None
         append(3)
@@ -172,6 +176,12 @@ def test_the_feed_tail_keeps_a_window_of_frames_after_its_floor(tmp_path) -> Non
         tail.poke()
         assert wait_until(lambda: tail.after(7)) and [i for i, _ in tail.after(4)] == [5, 6, 7, 8]
         assert tail.after(3) is None
+        tail.unregister(woken)  # nobody follows: the window goes
+        tail.poke()
+        assert wait_until(lambda: tail.after(8) is None)
+
+    try:
+        asyncio.run(follow())
     finally:
         tail.stop()
         db.dispose()
@@ -256,6 +266,7 @@ def test_the_feed_tail_sees_another_processs_commits_to_the_sqlite_file(tmp_path
     """Two hub processes on one SQLite file have no NOTIFY between them: the tail watches the
     file's commit counter (``PRAGMA data_version``) and reads what another handle appended without
     waiting for its poll interval (an hour here) and without being poked."""
+    import asyncio
     import time as clock
 
     from central.db import Database
@@ -269,7 +280,9 @@ def test_the_feed_tail_sees_another_processs_commits_to_the_sqlite_file(tmp_path
     upgrade(mine)
     tail = FeedTail(mine, poll_s=3600)
     tail.start()
-    try:
+
+    async def follow() -> None:
+        tail.register()
         deadline = clock.monotonic() + 30
         while tail.after(0) is None and clock.monotonic() < deadline:
             clock.sleep(0.01)
@@ -280,6 +293,9 @@ def test_the_feed_tail_sees_another_processs_commits_to_the_sqlite_file(tmp_path
         while not tail.after(0) and clock.monotonic() < deadline:
             clock.sleep(0.01)
         assert [i for i, _ in tail.after(0)] == [1]
+
+    try:
+        asyncio.run(follow())
     finally:
         tail.stop()
         mine.dispose()
