@@ -58,8 +58,10 @@ class FeedTail:
             self._thread = None
 
     def poke(self) -> None:
-        """Something was committed to the feed (a NOTIFY, or this process's own write): look now."""
-        self._poke.set()
+        """Something was committed to the feed (a NOTIFY, or this process's own write): look now.
+        Nothing while no stream follows (``register`` wakes an idle tail itself)."""
+        if self._waiters:
+            self._poke.set()
 
     def after(self, last_id: int) -> list[tuple[int, str]] | None:
         """The frames of the events after ``last_id`` in the window, in order; None when the window
@@ -81,6 +83,7 @@ class FeedTail:
     def unregister(self, event: asyncio.Event) -> None:
         with self._lock:
             self._waiters = {(lp, ev) for lp, ev in self._waiters if ev is not event}
+        self._poke.set()  # the last one gone: the tail goes idle now
 
     def _run(self) -> None:
         watch = None
@@ -88,7 +91,7 @@ class FeedTail:
             while not self._stop.is_set():
                 self._poke.clear()  # before the look: a commit during it makes another one
                 if self._idle():
-                    self._poke.wait()  # until a stream registers (or a commit, or stop)
+                    self._poke.wait()  # until a stream registers (or stop)
                     continue
                 try:
                     watch = watch or self._db.commit_watch()

@@ -177,7 +177,6 @@ def test_the_feed_tail_keeps_a_window_of_frames_after_its_floor(tmp_path) -> Non
         assert wait_until(lambda: tail.after(7)) and [i for i, _ in tail.after(4)] == [5, 6, 7, 8]
         assert tail.after(3) is None
         tail.unregister(woken)  # nobody follows: the window goes
-        tail.poke()
         assert wait_until(lambda: tail.after(8) is None)
 
     try:
