@@ -83,7 +83,9 @@ class FeedTail:
     def unregister(self, event: asyncio.Event) -> None:
         with self._lock:
             self._waiters = {(lp, ev) for lp, ev in self._waiters if ev is not event}
-        self._poke.set()  # the last one gone: the tail goes idle now
+            last = not self._waiters
+        if last:
+            self._poke.set()  # the last one gone: the tail goes idle now
 
     def _run(self) -> None:
         watch = None
