@@ -15,7 +15,10 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -94,3 +97,16 @@ def print_table(title: str, rows: list[tuple[str, ...]]) -> None:
 
 def command_line() -> str:
     return " ".join([".venv/bin/python", *[a if " " not in a else repr(a) for a in sys.argv]])
+
+
+def start_postgres() -> PostgresServer | None:
+    """A throwaway PostgreSQL server started here, as the tests start it (``tests.support.postgres``;
+    ``stop()`` when done), or None where its binaries are missing."""
+    from tests.support.postgres import PostgresServer, find_pg_bin
+
+    bin_dir = find_pg_bin()
+    if bin_dir is None:
+        return None
+    pg = PostgresServer(bin_dir)
+    pg.start()
+    return pg

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psutil
 from sqlalchemy.dialects import postgresql
 
-from bench._common import ROOT, machine, print_table, write_result
+from bench._common import ROOT, machine, print_table, start_postgres, write_result
 from central.db import Database
 from central.intake import _ALERTS, _insert_new
 from central.migrations import upgrade
-from tests.support.postgres import PostgresServer, find_pg_bin
+from tests.support.postgres import PostgresServer
 
 #: What intake sent before: one multi-row INSERT with every column a parameter.
 MULTI_ROW = postgresql.insert(_ALERTS).on_conflict_do_nothing(index_elements=["id"]).returning(_ALERTS.c.id)
@@ -64,12 +64,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=6, help="rounds of each way, alternately")
     ap.add_argument("--transactions", type=int, default=100, help="transactions per round")
     args = ap.parse_args()
-    bin_dir = find_pg_bin()
-    if bin_dir is None:
+    pg = start_postgres()
+    if pg is None:
         print("no PostgreSQL binaries", file=sys.stderr)
         return 2
-    pg = PostgresServer(bin_dir)
-    pg.start()
     best: dict[int, dict[str, float]] = {}
     try:
         db = Database(pg.create_database())

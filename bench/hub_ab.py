@@ -39,11 +39,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import machine, percentile, print_table, write_result
+from bench._common import machine, percentile, print_table, start_postgres, write_result
 from bench._load import RawClient, scheduled, warm
 from bench._payloads import Payloads, alert_request, heartbeat_request, write_town
 from tests.support.hub import REPO, HubProcess, make_token
-from tests.support.postgres import PostgresServer, find_pg_bin
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -156,12 +155,10 @@ def main() -> int:
     args.seconds = args.seconds or (10.0 if args.heartbeats else 4.0)
     pg = None
     if args.postgres:
-        bin_dir = find_pg_bin()
-        if bin_dir is None:
+        pg = start_postgres()
+        if pg is None:
             print("no PostgreSQL binaries", file=sys.stderr)
             return 2
-        pg = PostgresServer(bin_dir)
-        pg.start()
     runs: list[dict[str, Any]] = []
     try:
         for k in range(args.pairs):

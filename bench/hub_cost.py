@@ -46,12 +46,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench._common import ROOT, command_line, machine, percentile, print_table, write_result
+from bench._common import ROOT, command_line, machine, percentile, print_table, start_postgres, write_result
 from bench._load import RawClient, closed_loop, measured, open_loop, warm
 from bench._payloads import Payloads, alert_request, heartbeat_request, write_town
 from tests.support.hub import HubProcess, make_token
 from tests.support.net import free_port
-from tests.support.postgres import PostgresServer, find_pg_bin
 
 # -- servers -------------------------------------------------------------------------------------
 
@@ -254,12 +253,10 @@ def main() -> int:
                 hub_db, county_db = f"sqlite:///{tmp / f'hub-{w}.db'}", f"sqlite:///{tmp / f'county-{w}.db'}"
                 await guarded(f"sqlite x{w}", bench_hub("sqlite", hub_db, county_db, w, args.quick, tmp))
         if "postgres" in only:
-            bin_dir = find_pg_bin()
-            if bin_dir is None:
+            pg = start_postgres()
+            if pg is None:
                 res["postgres"] = "skipped: no PostgreSQL binaries"
                 return
-            pg = PostgresServer(bin_dir)
-            pg.start()
             try:
                 for w in pg_workers:
                     await trivial(w)

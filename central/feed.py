@@ -49,11 +49,7 @@ def publish(
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
     session.add(FeedEvent(id=ids.take(FeedEvent) if ids is not None else None, at=now, type=type_, data=data))
-    session.info[PUBLISHED] = True
-    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
-        with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
-            session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
-        session.info[_NOTIFIED] = True
+    _announce(session)
 
 
 def publish_many(session: Session, type_: str, datas: list[dict[str, Any]], now: datetime) -> None:
@@ -63,9 +59,16 @@ def publish_many(session: Session, type_: str, datas: list[dict[str, Any]], now:
     if not datas:
         return
     session.execute(insert(FeedEvent.__table__), [{"at": now, "type": type_, "data": d} for d in datas])
+    _announce(session)
+
+
+def _announce(session: Session) -> None:
+    """Mark the transaction as one that appended to the feed (its commit pokes this process's feed
+    tail) and, on PostgreSQL, send its one NOTIFY (delivered at commit, to every hub process)."""
     session.info[PUBLISHED] = True
     if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+        with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
+            session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
         session.info[_NOTIFIED] = True
 
 

@@ -60,8 +60,9 @@ class Ids:
             left = self._fetched.setdefault(name, [])
             if not left:
                 wanted = [name]
-                if also is not None and not self._fetched.get(also.__table__.name):  # type: ignore[attr-defined]
-                    wanted.append(also.__table__.name)  # type: ignore[attr-defined]
+                other = also.__table__.name if also is not None else None  # type: ignore[attr-defined]
+                if other is not None and not self._fetched.get(other):
+                    wanted.append(other)
                 self._fetch(wanted)
             return int(left.pop())
         if name not in self._next:

@@ -154,29 +154,24 @@ class Fold:
         if town.hub.incident_group_window_s <= 0:
             return set()
         cams = town.cameras_by_id()
-        roads = {
-            (a.kind.value, cams[a.camera_id].road)
-            for a in alerts
-            if a.kind in OBSTRUCTION_KINDS and cams[a.camera_id].road
-        }
-        if not roads:
+        near = self.near or Neighbourhoods(town)
+        reach: dict[tuple[str, str], set[str]] = {}  # (kind, road) -> cameras its alerts neighbour
+        for a in alerts:
+            road = cams[a.camera_id].road
+            if a.kind in OBSTRUCTION_KINDS and road:
+                reach.setdefault((a.kind.value, road), set()).update(near.of(a.camera_id))
+        if not reach:
             return set()
         # Seen within the window only: an older one can become a candidate again only by an alert
         # of this batch merging into it, and _apply adds it back then.
         since = now - timedelta(seconds=town.hub.incident_group_window_s)
-        params = {"kinds": sorted({k for k, _ in roads}), "roads": sorted({r for _, r in roads}),
+        params = {"kinds": sorted({k for k, _ in reach}), "roads": sorted({r for _, r in reach}),
                   "since": since}
-        for pair in roads:
+        for pair in reach:
             self.groups[pair] = set()
-        near = self.near or Neighbourhoods(town)
-        reach: dict[tuple[str, str], set[str]] = {}  # (kind, road) -> cameras its alerts neighbour
-        for a in alerts:
-            pair = (a.kind.value, cams[a.camera_id].road)
-            if pair in roads:
-                reach.setdefault(pair, set()).update(near.of(a.camera_id))
         joinable = set()
         for inc_id, kind, road, state, last_seen, cameras in s.execute(_GROUP_CANDIDATES, params).all():
-            if (kind, road) in roads:
+            if (kind, road) in reach:
                 self.groups[(kind, road)].add(inc_id)
                 self.group_rows[inc_id] = (state, last_seen, cameras)
                 if not reach[(kind, road)].isdisjoint(cameras):
