@@ -19,10 +19,16 @@ session with its scheduler autogroup at nice -10 (so on a shared machine it gets
 - ``decode``: PyAV decoding every frame / key frames only, alone (where the worker's CPU goes).
 - ``pipeline``: CameraPipeline.process alone on 320-px frames at 1 fps (after its learning period).
 
+With ``--hw-decode cuda`` (a box with an NVIDIA GPU) the worker also runs with the node's streams
+decoded by the GPU's video engine (edge.hwdecode), calibration and pinned check, and the decode phase
+adds the same decoding on the GPU, with the CPU time it still costs and how far the frames analysis
+takes differ from the CPU decoder's.
+
 Cameras per core = 1 / (CPU seconds per camera-second), i.e. what a fully busy core would carry.
 
     .venv/bin/python bench/edge_cost.py            # full run (~4 min)
     .venv/bin/python bench/edge_cost.py --quick    # short run to try it (~1.5 min)
+    .venv/bin/python bench/edge_cost.py --no-variants --hw-decode cuda   # CPU against NVDEC decoding
 """
 
 from __future__ import annotations
@@ -133,6 +139,8 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
             cam["enabled"] = False
     if args.fps:
         town["detection"]["analysis_fps"] = args.fps
+    if args.hw_decode:
+        next(x for x in town["nodes"] if x["id"] == node)["hw_decode"] = {"device_type": args.hw_decode}
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-edge-"))
     dead_hub = f"http://127.0.0.1:{free_port()}"  # nothing listens: delivery backs off, as in an outage
     town["edge"] = {**town["edge"], "hub_url": dead_hub, "data_dir": str(tmp)}
@@ -174,6 +182,8 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     video_s = sum(advanced) if advanced else args.streams * window
     return {
         "streams": args.streams, "analysis_fps": fps, "fast_decode": bool(args.fast_decode),
+        "hw_decode": args.hw_decode or None,
+        "hw_decoding": all(u.reader.stats.hw_decoding for u in worker.units),
         "analysis_width": cfg.detection.analysis_width,
         "gop_s": args.gop, "warmup_s": args.warmup, "window_s": round(window, 2),
         "cpu_s": round(cpu, 3), "cpu_s_incl_startup": round(b["cpu"] - c0, 3),
@@ -256,6 +266,8 @@ def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
                 "ms_per_frame": 1000 * cpu / frames, "decoded_per_camera_s": frames / CLIP_S}
             if mode == "reader_plan":
                 out[mode + opts_name]["taken"] = taken
+    if args.hw_decode:
+        out.update(decode_hw(args.hw_decode, clip, detection.analysis_fps, detection.analysis_width))
     # The conversion of an analysis frame: before (bgr24 at 720p, then cv2 area resize) and now (one
     # swscale pass to the analysis size).
     with av.open(str(clip)) as c:
@@ -272,6 +284,60 @@ def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
     one_pass = (cpu_seconds() - c0) / len(frames_1fps)
     out["convert_ms_per_frame"] = {"bgr24_720p_then_resize": round(1000 * full_then_resize, 3),
                                    "one_swscale_pass": round(1000 * one_pass, 3)}
+    return out
+
+
+def decode_hw(kind: str, clip: Path, fps: float, width: int) -> dict[str, Any]:
+    """The reader's decoding (``DecodePlan``) on the hardware decoder and on the CPU, one stream
+    unpaced: CPU time per camera-second, including taking each due frame to the analysis size (on
+    the GPU path that is the download too), and how far the taken pictures differ."""
+    import av
+    import numpy as np
+    from av.video.reformatter import VideoReformatter
+
+    from edge.decode import ANALYSIS_INTERPOLATION, DecodePlan, analysis_size
+    from edge.hwdecode import open_hw_decoder
+    from gridwatch.config.schema import HardwareDecoding
+
+    accel = open_hw_decoder(HardwareDecoding(device_type=kind))
+    out: dict[str, Any] = {}
+    taken_by: dict[str, list[Any]] = {}
+    for name, hw in (("reader_plan_cpu_with_conversion", None), ("reader_plan_hw_with_conversion", accel),
+                     ("all_frames_hw", accel)):
+        every = name.startswith("all_frames")
+        plan, rf = DecodePlan(fps), VideoReformatter()
+        frames, taken = 0, []
+        c0, w0 = cpu_seconds(), time.monotonic()
+        with av.open(str(clip), hwaccel=hw) as c:
+            s = c.streams.video[0]
+            s.codec_context.thread_count = 1
+            used_hw = s.codec_context.is_hwaccel
+            applied = "DEFAULT"
+            for packet in c.demux(s):
+                if not every:
+                    plan.packet(packet.is_keyframe)
+                    if plan.skip_mode != applied:
+                        applied = s.codec_context.skip_frame = plan.skip_mode
+                for vf in packet.decode():
+                    frames += 1
+                    if not every and plan.frame(float(vf.time), vf.key_frame):
+                        w, h = analysis_size(vf.width, vf.height, width)
+                        taken.append(rf.reformat(vf, w, h, format="bgr24",
+                                                 interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
+                        if plan.skip_mode != applied:
+                            applied = s.codec_context.skip_frame = plan.skip_mode
+        cpu, wall = cpu_seconds() - c0, time.monotonic() - w0
+        out[name] = {"frames": frames, "taken": len(taken), "hw_decoding": used_hw, "cpu_s": round(cpu, 3),
+                     "wall_s": round(wall, 3), "cpu_per_camera_s": cpu / CLIP_S,
+                     "ms_per_frame": 1000 * cpu / frames, "decoded_per_camera_s": frames / CLIP_S}
+        taken_by[name] = taken
+    a, b = taken_by["reader_plan_cpu_with_conversion"], taken_by["reader_plan_hw_with_conversion"]
+    diffs = [np.abs(x.astype(np.int16) - y.astype(np.int16)) for x, y in zip(a, b, strict=False)]
+    out["hw_vs_cpu_pictures"] = {
+        "frames_compared": len(diffs), "same_count": len(a) == len(b),
+        "identical_frames": sum(int(d.max() == 0) for d in diffs),
+        "max_abs_diff": int(max(d.max() for d in diffs)) if diffs else None,
+        "mean_abs_diff": float(np.mean([d.mean() for d in diffs])) if diffs else None}
     return out
 
 
@@ -343,6 +409,8 @@ def main() -> int:
     p.add_argument("--fast_decode", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--gop", type=float, default=2.0, help="key-frame interval of the test streams, s")
     p.add_argument("--no-variants", action="store_true", help="skip the GOP 1 s / 0.5 fps variants")
+    p.add_argument("--hw-decode", "--hw_decode", dest="hw_decode", default="", metavar="TYPE",
+                   help="also run the worker and the decoding with this hardware decoder (e.g. cuda)")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.phase:
@@ -361,25 +429,27 @@ def main() -> int:
     core = args.core
     res: dict[str, Any] = {"machine": before, "command": command_line(), "core": core,
                            "stream": "720p H.264 25 fps ~2 Mbit/s, 60 s looped, from vtest.avi"}
-    configs = [("worker", 2.0, 0.0, 0)]
+    configs = [("worker", 2.0, 0.0, 0, "")]
+    if args.hw_decode:
+        configs += [("worker_hw", 2.0, 0.0, 0, args.hw_decode)]
     if not args.no_variants:
-        configs += [("worker_no_deblock", 2.0, 0.0, 1), ("worker_gop1", 1.0, 0.0, 0),
-                    ("worker_half_fps", 2.0, 0.5, 0)]
-    for key, gop, fps, fast in configs:
+        configs += [("worker_no_deblock", 2.0, 0.0, 1, ""), ("worker_gop1", 1.0, 0.0, 0, ""),
+                    ("worker_half_fps", 2.0, 0.5, 0, "")]
+    for key, gop, fps, fast, hw in configs:
         # Calibrate on a few cameras, then check: as many cameras as the calibration says fit in 85 %
         # of the core (at least 20), pinned to that one core, played at real time.
         calib = run_phase("worker", core, streams=8, seconds=window, warmup=warmup, gop=gop, fps=fps,
-                          fast_decode=fast)
+                          fast_decode=fast, hw_decode=hw)
         res[key + "_calibration"] = calib
         n = args.streams or max(20, int(0.85 / calib["cpu_per_camera_s"]))
         if quick or fast:  # the decoder variant: its cost only
             res[key] = calib
             continue
         res[key] = run_phase("worker", core, streams=n, seconds=window, warmup=warmup, gop=gop, fps=fps,
-                             fast_decode=fast)
+                             fast_decode=fast, hw_decode=hw)
     res["baseline"] = run_phase("baseline", core, streams=2 if quick else 3, seconds=10 if quick else 20,
                                 gop=2)
-    res["decode"] = run_phase("decode", core, gop=2)
+    res["decode"] = run_phase("decode", core, gop=2, hw_decode=args.hw_decode)
     res["pipeline"] = run_phase("pipeline", core, seconds=30 if quick else 90, gop=2)
     res["machine_after"] = machine()
     res["elapsed_s"] = round(time.monotonic() - t0, 1)
@@ -409,7 +479,7 @@ def main() -> int:
             res["worker_calibration"]["decoded_frames"] / res["worker_calibration"]["camera_video_s"], 2),
         "pipeline_ms_per_frame": round(res["pipeline"]["ms_per_frame"], 2),
     }
-    for key in ("worker_no_deblock", "worker_gop1", "worker_half_fps"):
+    for key in ("worker_hw", "worker_no_deblock", "worker_gop1", "worker_half_fps"):
         if key in res:
             v = res[key]
             res["summary"][f"{key}_cameras_per_core"] = round(1 / v["cpu_per_camera_s"], 1)
@@ -423,7 +493,9 @@ def main() -> int:
 
     rows = [("run (pinned to 1 core)", "cams", "fps", "gop s", "cpu ms/cam-s", "cams/core", "frames/cpu-s",
              "keep-up", "core busy", "min video speed")]
-    for key, name in (("worker", "gridwatch (defaults)"), ("worker_no_deblock", "gridwatch, no deblocking"),
+    for key, name in (("worker", "gridwatch (defaults)"),
+                      ("worker_hw", f"gridwatch, {args.hw_decode} decoding"),
+                      ("worker_no_deblock", "gridwatch, no deblocking"),
                       ("worker_gop1", "gridwatch, key frame 1 s"), ("worker_half_fps", "gridwatch, 0.5 fps")):
         if key in res:
             if not quick and res[key] is not res[key + "_calibration"]:
@@ -446,6 +518,13 @@ def main() -> int:
           f"{d['convert_ms_per_frame']['one_swscale_pass']:.2f} ms a frame (was "
           f"{d['convert_ms_per_frame']['bgr24_720p_then_resize']:.2f}); pipeline "
           f"{res['pipeline']['ms_per_frame']:.2f} ms per analysed frame")
+    if args.hw_decode:
+        cpu_d, hw_d = d["reader_plan_cpu_with_conversion"], d["reader_plan_hw_with_conversion"]
+        print(f"  {args.hw_decode} decoding (one stream alone, what the reader decodes, with the conversion "
+              f"of the taken frames): CPU {hw_d['cpu_per_camera_s'] * 1000:.1f} ms per camera-second against "
+              f"{cpu_d['cpu_per_camera_s'] * 1000:.1f} on the CPU decoder; every frame on the GPU "
+              f"{d['all_frames_hw']['cpu_per_camera_s'] * 1000:.1f}; taken pictures GPU vs CPU: "
+              f"{d['hw_vs_cpu_pictures']}")
     wc = res["worker_calibration"]
     print(f"  worker (calibration): {wc['decoded_frames'] / wc['camera_video_s']:.1f} frames decoded and "
           f"{wc['analysed_frames'] / wc['camera_video_s']:.2f} analysed per camera-second")

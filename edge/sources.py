@@ -8,6 +8,8 @@ whose last analysis slot is served; the frames it must decode before a slot are 
 when the slot's packet arrives (the decoder stays in the CPU caches). Of the frames decoded, only
 those due at the analysis rate are converted, in one pass straight to the analysis size (as
 ``gridwatch analyze`` does, so the edge analyses the pictures the detection evaluation scores).
+With a hardware decoder (``edge.hwdecode``) the same plan applies, pictures stay on the device,
+and only the frames analysis takes are downloaded, by the same one pass.
 Failures (refused, dead, stalled, garbage) reconnect with capped exponential backoff and jitter.
 Credentials in stream URLs never reach a log line.
 """
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 
 import av
 import numpy as np
+from av.codec.hwaccel import HWAccel
 from av.video.reformatter import VideoReformatter
 
 from edge.backoff import Backoff
@@ -63,6 +66,7 @@ class ReaderStats:
     decode_errors: int = 0
     reconnects: int = 0
     keyframes_only: bool = False
+    hw_decoding: bool = False   # this connection's decoder runs on the hardware decoder
     last_frame_wall: datetime | None = None
     last_frame_mono: float | None = None
     connected: bool = False
@@ -74,7 +78,7 @@ class StreamReader:
 
     def __init__(self, camera_id: str, url: str, analysis_fps: float, analysis_width: int,
                  reconnect_max_s: float, loop_files: bool = True,
-                 decoder_options: dict[str, str] | None = None) -> None:
+                 decoder_options: dict[str, str] | None = None, hwaccel: HWAccel | None = None) -> None:
         self.camera_id = camera_id
         self.url = url
         self.live = is_live(url)
@@ -83,6 +87,7 @@ class StreamReader:
         self.loop_files = loop_files
         # FFmpeg decoder options (e.g. edge.decode.FAST_DECODER_OPTIONS), from the next (re)connect.
         self.decoder_options = dict(decoder_options or {})
+        self.hwaccel = hwaccel  # from edge.hwdecode.open_hw_decoder; None = decode on the CPU
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
@@ -177,11 +182,16 @@ class StreamReader:
 
     def _read_once(self) -> None:
         container = av.open(self.url, options=open_options(self.url),
-                            timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S))
+                            timeout=(OPEN_TIMEOUT_S, READ_TIMEOUT_S), hwaccel=self.hwaccel)
         try:
             if not container.streams.video:
                 raise ValueError("no video stream")
             stream = container.streams.video[0]
+            hw = self.hwaccel is not None and stream.codec_context.is_hwaccel
+            if self.hwaccel is not None and not hw and self.stats.reconnects == 0:
+                log.warning("camera %s: the hardware decoder cannot decode this stream (%s); decoding it "
+                            "on the CPU", self.camera_id, stream.codec_context.name)
+            self.stats.hw_decoding = hw
             stream.codec_context.thread_count = 1  # many cameras per box: one decode thread each
             if self.decoder_options:
                 stream.codec_context.options = dict(self.decoder_options)  # applied when it opens

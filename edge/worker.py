@@ -33,6 +33,7 @@ from edge.delivery import Delivery
 from edge.events import Event
 from edge.frames import Frame
 from edge.heartbeat import Heartbeater, RateMeter, camera_status, clean_scores
+from edge.hwdecode import HardwareDecodeError, open_hw_decoder
 from edge.outbox import Outbox, OutboxFull
 from edge.sources import StreamReader
 from edge.sysinfo import NodeProbe
@@ -94,6 +95,9 @@ class EdgeWorker:
     def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
                  data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
                  pipeline_factory: PipelineFactory | None = None) -> None:
+        node = next((n for n in town.nodes if n.id == node_id), None)
+        # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
+        hwaccel = open_hw_decoder(node.hw_decode) if node is not None and node.hw_decode else None
         cameras = town.cameras_of(node_id)
         self.town, self.node_id = town, node_id
         self.data_dir = data_dir
@@ -107,7 +111,7 @@ class EdgeWorker:
         self.units = [
             CameraUnit(camera=cam,
                        reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                           town.edge.reconnect_max_s),
+                                           town.edge.reconnect_max_s, hwaccel=hwaccel),
                        pipeline=factory(cam), ring=FrameRing(clip_s, fps),
                        queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
                        clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
@@ -319,6 +323,8 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
     try:
         worker = EdgeWorker(town, node, hub or town.edge.hub_url, tokens, directory, live_port=live_port,
                             live_host=town.edge.live_host)
+    except HardwareDecodeError as exc:
+        raise ConfigError(config, f"nodes.{node}.hw_decode", str(exc)) from exc
     except (OSError, sqlite3.Error) as exc:
         log.error("edge %s: cannot use data directory %s: %s", node, directory, exc)
         return 2

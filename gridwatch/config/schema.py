@@ -123,9 +123,25 @@ class Camera(Strict):
     enabled: bool = Field(default=True, description="False: configured but not read.")
 
 
+class HardwareDecoding(Strict):
+    device_type: str = Field(
+        pattern=r"^[a-z0-9_]{2,20}$",
+        description="FFmpeg hardware device type: 'cuda' (NVIDIA NVDEC) is the one the FFmpeg inside "
+        "PyAV's wheels decodes H.264 with; others ('vaapi', 'qsv') need a PyAV built against an FFmpeg "
+        "that has them. Checked when the edge starts: a box that cannot open it refuses to start.")
+    device: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Which device: a GPU index for cuda ('0'), a render node for vaapi "
+        "('/dev/dri/renderD128'); none = the default one.")
+
+
 class EdgeNode(Strict):
     id: str = Field(min_length=1, max_length=64, description="Node id, used with --node.")
     name: str = Field(default="", description="Where the box is.")
+    hw_decode: HardwareDecoding | None = Field(
+        default=None,
+        description="Decode this box's streams on its GPU's video engine instead of the CPU (decoding is "
+        "most of an edge box's CPU; BENCHMARKS.md section 1); none = on the CPU.")
     token_sha256: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{64}$",
         description="SHA-256 of a pre-provisioned node token; tokens can also be made by the CLI.")

@@ -14,9 +14,13 @@ NODE = "edge-01"
 
 
 def write_town(path: Path, urls: list[str], hub_url: str, detection: dict[str, Any] | None = None,
-               edge: dict[str, Any] | None = None) -> list[str]:
-    """Write a one-file town; cameras 1..n of edge-01 read ``urls``; returns their ids."""
+               edge: dict[str, Any] | None = None, node: dict[str, Any] | None = None) -> list[str]:
+    """Write a one-file town; cameras 1..n of edge-01 read ``urls`` (``node``: settings of edge-01
+    itself); returns their ids."""
     town = load_town(ROOT / "configs" / "yongshan").model_dump(mode="json")
+    for n in town["nodes"]:
+        if n["id"] == NODE:
+            n.update(node or {})
     ids: list[str] = []
     for cam in town["cameras"]:
         if cam["node"] != NODE:
