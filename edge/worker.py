@@ -97,7 +97,8 @@ class EdgeWorker:
                  pipeline_factory: PipelineFactory | None = None) -> None:
         node = next((n for n in town.nodes if n.id == node_id), None)
         # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
-        hwaccel = open_hw_decoder(node.hw_decode) if node is not None and node.hw_decode else None
+        self.hw_decode = node.hw_decode if node is not None else None
+        hwaccel = open_hw_decoder(self.hw_decode) if self.hw_decode else None
         cameras = town.cameras_of(node_id)
         self.town, self.node_id = town, node_id
         self.data_dir = data_dir
@@ -132,8 +133,10 @@ class EdgeWorker:
     # -- life ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        log.info("edge %s: %d cameras, analysis %.2g fps at %d px, hub %s, data %s", self.node_id,
-                 len(self.units), self.detection.analysis_fps, self.detection.analysis_width,
+        hw = self.hw_decode
+        log.info("edge %s: %d cameras, analysis %.2g fps at %d px, decoding on %s, hub %s, data %s",
+                 self.node_id, len(self.units), self.detection.analysis_fps, self.detection.analysis_width,
+                 f"{hw.device_type} {hw.device or 'default'}" if hw else "the CPU",
                  redact(self.delivery.hub_url), self.data_dir)
         if self.live is not None:
             self.live.start()
