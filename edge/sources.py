@@ -88,6 +88,7 @@ class StreamReader:
         # FFmpeg decoder options (e.g. edge.decode.FAST_DECODER_OPTIONS), from the next (re)connect.
         self.decoder_options = dict(decoder_options or {})
         self.hwaccel = hwaccel  # from edge.hwdecode.open_hw_decoder; None = decode on the CPU
+        self._said_no_hw = False
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
@@ -187,11 +188,8 @@ class StreamReader:
             if not container.streams.video:
                 raise ValueError("no video stream")
             stream = container.streams.video[0]
-            hw = self.hwaccel is not None and stream.codec_context.is_hwaccel
-            if self.hwaccel is not None and not hw and self.stats.reconnects == 0:
-                log.warning("camera %s: the hardware decoder cannot decode this stream (%s); decoding it "
-                            "on the CPU", self.camera_id, stream.codec_context.name)
-            self.stats.hw_decoding = hw
+            # Whether the codec has a path on the device; the first frame says whether it took it.
+            self.stats.hw_decoding = self.hwaccel is not None and stream.codec_context.is_hwaccel
             stream.codec_context.thread_count = 1  # many cameras per box: one decode thread each
             if self.decoder_options:
                 stream.codec_context.options = dict(self.decoder_options)  # applied when it opens
@@ -246,8 +244,21 @@ class StreamReader:
                         self._backoff.reset()
                         log.info("camera %s: reading %s (%dx%d, %s fps)", self.camera_id, redact(self.url),
                                  vf.width, vf.height, f"{stream_fps:.1f}" if stream_fps else "?")
+                        self._check_hw(vf, stream.codec_context.name)
                     self._frame(vf, plan, watched)
             held.clear()
+
+    def _check_hw(self, vf: av.VideoFrame, codec: str) -> None:
+        """With a hardware decoder, the connection's first frame tells whether it decodes there: a
+        picture in system memory (no ``sw_format``) means FFmpeg fell back to the CPU (a codec or
+        profile the engine lacks). Said once per camera, not at every reconnect."""
+        if self.hwaccel is None:
+            return
+        self.stats.hw_decoding = self.stats.hw_decoding and vf.sw_format is not None
+        if not self.stats.hw_decoding and not self._said_no_hw:
+            self._said_no_hw = True
+            log.warning("camera %s: the hardware decoder does not decode this stream (%s, %dx%d); "
+                        "decoding it on the CPU", self.camera_id, codec, vf.width, vf.height)
 
     def _frame(self, vf: av.VideoFrame, plan: DecodePlan, watched: bool) -> None:
         """One decoded frame: its camera time, and to analysis if it is due."""

@@ -4,13 +4,14 @@ as the CPU decoder, from pictures that stay on the device until one is taken."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 from av.codec import Codec
-from av.codec.hwaccel import hwdevices_available
+from av.codec.hwaccel import HWAccel, hwdevices_available
 from pydantic import ValidationError
 
 from edge.frames import Frame
@@ -74,6 +75,31 @@ def test_the_edge_refuses_to_start_on_a_box_without_its_decoder(tmp_path: Path,
     assert code == 2
     assert f"nodes.{NODE}.hw_decode: cannot open the cuda device 97" in err
     assert not (tmp_path / "edge" / "outbox.sqlite3").exists()  # refused before anything was made
+
+
+def test_a_stream_the_engine_cannot_decode_is_decoded_on_the_cpu_and_said_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # FFV1 has no hardware path in FFmpeg: the context is made without the device (so this runs on
+    # any machine), the frames come from the CPU, and the reader says so once.
+    video = tmp_path / "ffv1.mkv"
+    with av.open(str(video), "w") as out:
+        s = out.add_stream("ffv1", rate=10)
+        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
+        for i in range(30):
+            image = np.full((240, 320, 3), (i * 8) % 255, dtype=np.uint8)
+            out.mux(s.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(s.encode(None))
+    accel = HWAccel("cuda", allow_software_fallback=True, is_hw_owned=True)  # not opened: never reached
+    reader = StreamReader("cam-v", str(video), analysis_fps=2.0, analysis_width=160, reconnect_max_s=1,
+                          hwaccel=accel)
+    with caplog.at_level(logging.WARNING, logger="gridwatch.edge.sources"):
+        frames = take(reader, 8)
+    assert frames[-1].t - frames[0].t >= 3.0  # the 3 s file was opened again (looped)
+    assert not reader.stats.hw_decoding
+    assert all(f.image.shape == (120, 160, 3) for f in frames)
+    said = [r.getMessage() for r in caplog.records if "does not decode this stream" in r.getMessage()]
+    assert said == ["camera cam-v: the hardware decoder does not decode this stream (ffv1, 320x240); "
+                    "decoding it on the CPU"]  # once, though the 3 s file looped
 
 
 def take(reader: StreamReader, n: int) -> list[Frame]:
