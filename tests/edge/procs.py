@@ -12,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge.frames import Frame
+from edge.sources import StreamReader
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -25,6 +28,20 @@ def wait_for(cond: Callable[[], Any], timeout: float, what: str, log: Callable[[
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}" + (f"\n--- log ---\n{log()}" if log else ""))
         time.sleep(0.2)
+
+
+def collect(reader: StreamReader, n: int, timeout: float = 30.0) -> list[Frame]:
+    """The next ``n`` analysis frames a running reader hands over (fails after ``timeout`` s)."""
+    frames: list[Frame] = []
+
+    def enough() -> bool:
+        f = reader.slot.take()
+        if f is not None:
+            frames.append(f)
+        return len(frames) >= n
+
+    wait_for(enough, timeout, f"{n} frames from {reader.url}")
+    return frames
 
 
 def query(db_file: Path, sql: str, *args: object) -> list[tuple[Any, ...]]:

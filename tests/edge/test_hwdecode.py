@@ -19,7 +19,7 @@ from edge.hwdecode import HardwareDecodeError, open_hw_decoder
 from edge.sources import StreamReader
 from gridwatch.cli import main
 from gridwatch.config.schema import EdgeNode, HardwareDecoding
-from tests.edge.procs import wait_for
+from tests.edge.procs import collect
 from tests.edge.town import NODE, write_town
 
 
@@ -103,20 +103,12 @@ def test_a_stream_the_engine_cannot_decode_is_decoded_on_the_cpu_and_said_so(
 
 
 def take(reader: StreamReader, n: int) -> list[Frame]:
-    frames: list[Frame] = []
-
-    def enough() -> bool:
-        f = reader.slot.take()
-        if f is not None:
-            frames.append(f)
-        return len(frames) >= n
-
+    """Start the reader, take its first ``n`` analysis frames, stop it."""
     reader.start()
     try:
-        wait_for(enough, 60, f"{n} frames")
+        return collect(reader, n, timeout=60)
     finally:
         reader.stop()
-    return frames
 
 
 def gop2_clip(path: Path, seconds: int = 6) -> Path:

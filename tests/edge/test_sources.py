@@ -12,23 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.frames import Frame
 from edge.sources import StreamReader, is_live, open_options
-from tests.edge.procs import wait_for
+from tests.edge.procs import collect, wait_for
 from tests.support.net import free_port
-
-
-def collect(reader: StreamReader, n: int, timeout: float = 30.0) -> list[Frame]:
-    frames: list[Frame] = []
-
-    def enough() -> bool:
-        f = reader.slot.take()
-        if f is not None:
-            frames.append(f)
-        return len(frames) >= n
-
-    wait_for(enough, timeout, f"{n} frames from {reader.url}")
-    return frames
 
 
 def test_source_kinds() -> None:
