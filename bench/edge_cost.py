@@ -225,6 +225,49 @@ def phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
             "opencv_threads": cv2.getNumThreads()}
 
 
+def decode_pass(clip: Path, mode: str, fps: float, options: dict[str, str] | None = None,
+                hwaccel: Any = None, width: int | None = None) -> tuple[dict[str, Any], list[Any]]:
+    """Decode one clip alone, unpaced: ``mode`` "all_frames", "key_frames", or "reader_plan" (what
+    the reader decodes: ``DecodePlan`` at ``fps``); with ``width``, each taken frame is also
+    converted to the analysis size (and returned). CPU time per camera-second, and the frames."""
+    import av
+    from av.video.reformatter import VideoReformatter
+
+    from edge.decode import ANALYSIS_INTERPOLATION, DecodePlan, analysis_size
+
+    plan, rf = DecodePlan(fps), VideoReformatter()
+    frames, taken, images = 0, 0, []
+    c0, w0 = cpu_seconds(), time.monotonic()
+    with av.open(str(clip), hwaccel=hwaccel) as c:
+        s = c.streams.video[0]
+        s.codec_context.thread_count = 1
+        s.codec_context.options = dict(options or {})
+        used_hw = s.codec_context.is_hwaccel
+        applied = s.codec_context.skip_frame = "NONKEY" if mode == "key_frames" else "DEFAULT"
+        for packet in c.demux(s):
+            if mode == "reader_plan":
+                plan.packet(packet.is_keyframe)
+                if plan.skip_mode != applied:
+                    applied = s.codec_context.skip_frame = plan.skip_mode
+            for vf in packet.decode():
+                frames += 1
+                if mode == "reader_plan" and plan.frame(float(vf.time), vf.key_frame):
+                    taken += 1
+                    if width is not None:
+                        w, h = analysis_size(vf.width, vf.height, width)
+                        images.append(rf.reformat(vf, w, h, format="bgr24",
+                                                  interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
+                    if plan.skip_mode != applied:
+                        applied = s.codec_context.skip_frame = plan.skip_mode
+    cpu, wall = cpu_seconds() - c0, time.monotonic() - w0
+    out = {"frames": frames, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "hw_decoding": used_hw,
+           "cpu_per_camera_s": cpu / CLIP_S, "ms_per_frame": 1000 * cpu / frames,
+           "decoded_per_camera_s": frames / CLIP_S}
+    if mode == "reader_plan":
+        out["taken"] = taken
+    return out, images
+
+
 def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
     """Decoding alone, one stream, unpaced: every frame, key frames only, and what the reader decodes
     (``DecodePlan`` at the analysis rate), each with FFmpeg's default options (the reader's default)
@@ -232,7 +275,7 @@ def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
     import av
     from av.video.reformatter import VideoReformatter
 
-    from edge.decode import ANALYSIS_INTERPOLATION, FAST_DECODER_OPTIONS, DecodePlan, analysis_size, scale_bgr
+    from edge.decode import ANALYSIS_INTERPOLATION, FAST_DECODER_OPTIONS, analysis_size, scale_bgr
     from gridwatch.config import load_town
 
     detection = load_town(ROOT / "configs" / "yongshan").detection
@@ -240,32 +283,7 @@ def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
     clip = clip_path("a", args.gop)
     for opts_name, opts in (("", {}), ("_no_deblock", FAST_DECODER_OPTIONS)):
         for mode in ("all_frames", "key_frames", "reader_plan"):
-            frames = taken = 0
-            plan = DecodePlan(detection.analysis_fps)
-            c0 = cpu_seconds()
-            with av.open(str(clip)) as c:
-                s = c.streams.video[0]
-                s.codec_context.thread_count = 1
-                s.codec_context.options = dict(opts)
-                s.codec_context.skip_frame = "NONKEY" if mode == "key_frames" else "DEFAULT"
-                applied = "DEFAULT"
-                for packet in c.demux(s):
-                    if mode == "reader_plan":
-                        plan.packet(packet.is_keyframe)
-                        if plan.skip_mode != applied:
-                            applied = s.codec_context.skip_frame = plan.skip_mode
-                    for vf in packet.decode():
-                        frames += 1
-                        if mode == "reader_plan" and plan.frame(float(vf.time), vf.key_frame):
-                            taken += 1
-                            if plan.skip_mode != applied:
-                                applied = s.codec_context.skip_frame = plan.skip_mode
-            cpu = cpu_seconds() - c0
-            out[mode + opts_name] = {
-                "frames": frames, "cpu_s": round(cpu, 3), "cpu_per_camera_s": cpu / CLIP_S,
-                "ms_per_frame": 1000 * cpu / frames, "decoded_per_camera_s": frames / CLIP_S}
-            if mode == "reader_plan":
-                out[mode + opts_name]["taken"] = taken
+            out[mode + opts_name] = decode_pass(clip, mode, detection.analysis_fps, opts)[0]
     if args.hw_decode:
         out.update(decode_hw(args.hw_decode, clip, detection.analysis_fps, detection.analysis_width))
     # The conversion of an analysis frame: before (bgr24 at 720p, then cv2 area resize) and now (one
@@ -291,46 +309,18 @@ def decode_hw(kind: str, clip: Path, fps: float, width: int) -> dict[str, Any]:
     """The reader's decoding (``DecodePlan``) on the hardware decoder and on the CPU, one stream
     unpaced: CPU time per camera-second, including taking each due frame to the analysis size (on
     the GPU path that is the download too), and how far the taken pictures differ."""
-    import av
     import numpy as np
-    from av.video.reformatter import VideoReformatter
 
-    from edge.decode import ANALYSIS_INTERPOLATION, DecodePlan, analysis_size
     from edge.hwdecode import open_hw_decoder
     from gridwatch.config.schema import HardwareDecoding
 
     accel = open_hw_decoder(HardwareDecoding(device_type=kind))
     out: dict[str, Any] = {}
     taken_by: dict[str, list[Any]] = {}
-    for name, hw in (("reader_plan_cpu_with_conversion", None), ("reader_plan_hw_with_conversion", accel),
-                     ("all_frames_hw", accel)):
-        every = name.startswith("all_frames")
-        plan, rf = DecodePlan(fps), VideoReformatter()
-        frames, taken = 0, []
-        c0, w0 = cpu_seconds(), time.monotonic()
-        with av.open(str(clip), hwaccel=hw) as c:
-            s = c.streams.video[0]
-            s.codec_context.thread_count = 1
-            used_hw = s.codec_context.is_hwaccel
-            applied = "DEFAULT"
-            for packet in c.demux(s):
-                if not every:
-                    plan.packet(packet.is_keyframe)
-                    if plan.skip_mode != applied:
-                        applied = s.codec_context.skip_frame = plan.skip_mode
-                for vf in packet.decode():
-                    frames += 1
-                    if not every and plan.frame(float(vf.time), vf.key_frame):
-                        w, h = analysis_size(vf.width, vf.height, width)
-                        taken.append(rf.reformat(vf, w, h, format="bgr24",
-                                                 interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
-                        if plan.skip_mode != applied:
-                            applied = s.codec_context.skip_frame = plan.skip_mode
-        cpu, wall = cpu_seconds() - c0, time.monotonic() - w0
-        out[name] = {"frames": frames, "taken": len(taken), "hw_decoding": used_hw, "cpu_s": round(cpu, 3),
-                     "wall_s": round(wall, 3), "cpu_per_camera_s": cpu / CLIP_S,
-                     "ms_per_frame": 1000 * cpu / frames, "decoded_per_camera_s": frames / CLIP_S}
-        taken_by[name] = taken
+    for name, mode, hw in (("reader_plan_cpu_with_conversion", "reader_plan", None),
+                           ("reader_plan_hw_with_conversion", "reader_plan", accel),
+                           ("all_frames_hw", "all_frames", accel)):
+        out[name], taken_by[name] = decode_pass(clip, mode, fps, hwaccel=hw, width=width)
     a, b = taken_by["reader_plan_cpu_with_conversion"], taken_by["reader_plan_hw_with_conversion"]
     diffs = [np.abs(x.astype(np.int16) - y.astype(np.int16)) for x, y in zip(a, b, strict=False)]
     out["hw_vs_cpu_pictures"] = {
