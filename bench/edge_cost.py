@@ -3,7 +3,7 @@
 Streams: 720p H.264, 25 fps, a key frame every 2 s, ~2 Mbit/s, made once with ffmpeg from the real
 outdoor footage (data/footage/vtest.avi: people walking over a road crossing, replayed 2.5x fast so
 there is plenty of motion, with sensor-like noise) into data/bench/. Four variants (as is, mirrored,
-two crops) so cameras do not all show the same picture.
+two crops) so cameras do not all show the same picture (bench/_edge_streams.py).
 
 Each measurement runs in a fresh child process pinned to ONE core (os.sched_setaffinity), in its own
 session with its scheduler autogroup at nice -10 (so on a shared machine it gets that core):
@@ -16,7 +16,8 @@ session with its scheduler autogroup at nice -10 (so on a shared machine it gets
   against wall time.
 - ``baseline``: cv2.VideoCapture decoding every frame + cv2.createBackgroundSubtractorMOG2 (defaults)
   on each full 720p frame, as fast as it goes; CPU seconds per second of video.
-- ``decode``: PyAV decoding every frame / key frames only, alone (where the worker's CPU goes).
+- ``decode``: PyAV decoding every frame / key frames only, alone (where the worker's CPU goes;
+  bench/_edge_decode.py).
 - ``pipeline``: CameraPipeline.process alone on 320-px frames at 1 fps (after its learning period).
 
 With ``--hw-decode cuda`` (a box with an NVIDIA GPU) the worker also runs with the node's streams
@@ -41,63 +42,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (
-    DATA,
-    ROOT,
-    command_line,
-    cpu_seconds,
-    machine,
-    print_table,
-    write_result,
-)
+from bench._common import ROOT, command_line, cpu_seconds, machine, print_table, write_result
+from bench._edge_decode import phase_decode
+from bench._edge_streams import STREAM_FPS, VARIANTS, clip_path, ensure_clips
 
-FOOTAGE = ROOT / "data" / "footage" / "vtest.avi"
-VARIANTS = {
-    "a": "scale=1280:720",
-    "b": "hflip,scale=1280:720",
-    "c": "crop=640:480:0:96,scale=1280:720",
-    "d": "crop=640:480:128:0,scale=1280:720",
-}
-STREAM_FPS = 25
-CLIP_S = 60
 AUTOGROUP_NICE = -10
-
-
-def clip_path(variant: str, gop_s: float) -> Path:
-    return DATA / f"cam720_g{gop_s:g}s_{variant}.mp4"
-
-
-def make_clip(variant: str, gop_s: float) -> Path:
-    """One 60 s 720p25 H.264 clip with a key frame every ``gop_s`` seconds (made once)."""
-    out = clip_path(variant, gop_s)
-    if out.exists():
-        return out
-    if not FOOTAGE.exists():
-        raise SystemExit(f"{FOOTAGE} is missing: run scripts/fetch_footage.sh first")
-    DATA.mkdir(parents=True, exist_ok=True)
-    gop = str(round(gop_s * STREAM_FPS))
-    tmp = out.with_suffix(".part.mp4")
-    vf = f"setpts=0.4*PTS,{VARIANTS[variant]},fps={STREAM_FPS},noise=alls=6:allf=t"
-    subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-stream_loop", "2", "-i", str(FOOTAGE),
-         "-vf", vf, "-t", str(CLIP_S), "-c:v", "libx264", "-preset", "veryfast", "-b:v", "2M",
-         "-maxrate", "2M", "-bufsize", "4M", "-bf", "0", "-g", gop, "-keyint_min", gop,
-         "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-an", "-movflags", "+faststart", str(tmp)],
-        check=True,
-    )
-    tmp.rename(out)
-    return out
-
-
-def ensure_clips(gop_s: float) -> list[Path]:
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda v: make_clip(v, gop_s), VARIANTS))
 
 
 def pin(core: int | None) -> dict[str, Any]:
@@ -223,112 +177,6 @@ def phase_baseline(args: argparse.Namespace) -> dict[str, Any]:
     return {"streams": args.streams, "frames": frames, "video_s": video_s, "cpu_s": round(cpu, 3),
             "wall_s": round(wall, 3), "cpu_per_camera_s": cpu / video_s, "frames_per_cpu_s": frames / cpu,
             "opencv_threads": cv2.getNumThreads()}
-
-
-def decode_pass(clip: Path, mode: str, fps: float, options: dict[str, str] | None = None,
-                hwaccel: Any = None, width: int | None = None) -> tuple[dict[str, Any], list[Any]]:
-    """Decode one clip alone, unpaced: ``mode`` "all_frames", "key_frames", or "reader_plan" (what
-    the reader decodes: ``DecodePlan`` at ``fps``); with ``width``, each taken frame is also
-    converted to the analysis size (and returned). CPU time per camera-second, and the frames."""
-    import av
-    from av.video.reformatter import VideoReformatter
-
-    from edge.decode import ANALYSIS_INTERPOLATION, DecodePlan, analysis_size
-
-    plan, rf = DecodePlan(fps), VideoReformatter()
-    frames, taken, images = 0, 0, []
-    c0, w0 = cpu_seconds(), time.monotonic()
-    with av.open(str(clip), hwaccel=hwaccel) as c:
-        s = c.streams.video[0]
-        s.codec_context.thread_count = 1
-        s.codec_context.options = dict(options or {})
-        used_hw = s.codec_context.is_hwaccel
-        applied = s.codec_context.skip_frame = "NONKEY" if mode == "key_frames" else "DEFAULT"
-        for packet in c.demux(s):
-            if mode == "reader_plan":
-                plan.packet(packet.is_keyframe)
-                if plan.skip_mode != applied:
-                    applied = s.codec_context.skip_frame = plan.skip_mode
-            for vf in packet.decode():
-                frames += 1
-                if mode == "reader_plan" and plan.frame(float(vf.time), vf.key_frame):
-                    taken += 1
-                    if width is not None:
-                        w, h = analysis_size(vf.width, vf.height, width)
-                        images.append(rf.reformat(vf, w, h, format="bgr24",
-                                                  interpolation=ANALYSIS_INTERPOLATION).to_ndarray())
-                    if plan.skip_mode != applied:
-                        applied = s.codec_context.skip_frame = plan.skip_mode
-    cpu, wall = cpu_seconds() - c0, time.monotonic() - w0
-    out = {"frames": frames, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "hw_decoding": used_hw,
-           "cpu_per_camera_s": cpu / CLIP_S, "ms_per_frame": 1000 * cpu / frames,
-           "decoded_per_camera_s": frames / CLIP_S}
-    if mode == "reader_plan":
-        out["taken"] = taken
-    return out, images
-
-
-def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
-    """Decoding alone, one stream, unpaced: every frame, key frames only, and what the reader decodes
-    (``DecodePlan`` at the analysis rate), each with FFmpeg's default options (the reader's default)
-    and with ``FAST_DECODER_OPTIONS`` (no deblocking filter); plus the conversion of a taken frame."""
-    import av
-    from av.video.reformatter import VideoReformatter
-
-    from edge.decode import ANALYSIS_INTERPOLATION, FAST_DECODER_OPTIONS, analysis_size, scale_bgr
-    from gridwatch.config import load_town
-
-    detection = load_town(ROOT / "configs" / "yongshan").detection
-    out: dict[str, Any] = {}
-    clip = clip_path("a", args.gop)
-    for opts_name, opts in (("", {}), ("_no_deblock", FAST_DECODER_OPTIONS)):
-        for mode in ("all_frames", "key_frames", "reader_plan"):
-            out[mode + opts_name] = decode_pass(clip, mode, detection.analysis_fps, opts)[0]
-    if args.hw_decode:
-        out.update(decode_hw(args.hw_decode, clip, detection.analysis_fps, detection.analysis_width))
-    # The conversion of an analysis frame: before (bgr24 at 720p, then cv2 area resize) and now (one
-    # swscale pass to the analysis size).
-    with av.open(str(clip)) as c:
-        frames_1fps = [vf for i, vf in enumerate(c.decode(video=0)) if i % STREAM_FPS == 0]
-    size = analysis_size(frames_1fps[0].width, frames_1fps[0].height, detection.analysis_width)
-    c0 = cpu_seconds()
-    for vf in frames_1fps:
-        scale_bgr(vf.to_ndarray(format="bgr24"), size)
-    full_then_resize = (cpu_seconds() - c0) / len(frames_1fps)
-    rf = VideoReformatter()
-    c0 = cpu_seconds()
-    for vf in frames_1fps:
-        rf.reformat(vf, size[0], size[1], format="bgr24", interpolation=ANALYSIS_INTERPOLATION).to_ndarray()
-    one_pass = (cpu_seconds() - c0) / len(frames_1fps)
-    out["convert_ms_per_frame"] = {"bgr24_720p_then_resize": round(1000 * full_then_resize, 3),
-                                   "one_swscale_pass": round(1000 * one_pass, 3)}
-    return out
-
-
-def decode_hw(kind: str, clip: Path, fps: float, width: int) -> dict[str, Any]:
-    """The reader's decoding (``DecodePlan``) on the hardware decoder and on the CPU, one stream
-    unpaced: CPU time per camera-second, including taking each due frame to the analysis size (on
-    the GPU path that is the download too), and how far the taken pictures differ."""
-    import numpy as np
-
-    from edge.hwdecode import open_hw_decoder
-    from gridwatch.config.schema import HardwareDecoding
-
-    accel = open_hw_decoder(HardwareDecoding(device_type=kind))
-    out: dict[str, Any] = {}
-    taken_by: dict[str, list[Any]] = {}
-    for name, mode, hw in (("reader_plan_cpu_with_conversion", "reader_plan", None),
-                           ("reader_plan_hw_with_conversion", "reader_plan", accel),
-                           ("all_frames_hw", "all_frames", accel)):
-        out[name], taken_by[name] = decode_pass(clip, mode, fps, hwaccel=hw, width=width)
-    a, b = taken_by["reader_plan_cpu_with_conversion"], taken_by["reader_plan_hw_with_conversion"]
-    diffs = [np.abs(x.astype(np.int16) - y.astype(np.int16)) for x, y in zip(a, b, strict=False)]
-    out["hw_vs_cpu_pictures"] = {
-        "frames_compared": len(diffs), "same_count": len(a) == len(b),
-        "identical_frames": sum(int(d.max() == 0) for d in diffs),
-        "max_abs_diff": int(max(d.max() for d in diffs)) if diffs else None,
-        "mean_abs_diff": float(np.mean([d.mean() for d in diffs])) if diffs else None}
-    return out
 
 
 def phase_pipeline(args: argparse.Namespace) -> dict[str, Any]:
