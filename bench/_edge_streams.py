@@ -3,6 +3,7 @@
 data/footage/vtest.avi (people walking over a road crossing), replayed 2.5x fast so there is plenty
 of motion, with sensor-like noise, ~2 Mbit/s, no B-frames (as IP cameras send), a key frame every
 ``gop_s`` seconds; four variants (as is, mirrored, two crops) so cameras do not all show one picture.
+Also at 360p (a camera's sub-stream: 640x360 at a quarter of the bitrate), same footage and settings.
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ from bench._common import DATA, ROOT
 
 FOOTAGE = ROOT / "data" / "footage" / "vtest.avi"
 VARIANTS = {
-    "a": "scale=1280:720",
-    "b": "hflip,scale=1280:720",
-    "c": "crop=640:480:0:96,scale=1280:720",
-    "d": "crop=640:480:128:0,scale=1280:720",
+    "a": "",
+    "b": "hflip,",
+    "c": "crop=640:480:0:96,",
+    "d": "crop=640:480:128:0,",
 }
 STREAM_FPS = 25
 CLIP_S = 60
+#: Bitrate at 720p; other heights get it scaled by their pixels (a 360p sub-stream: 0.5 Mbit/s).
+BITRATE_720P = 2_000_000
 
 
-def clip_path(variant: str, gop_s: float) -> Path:
-    return DATA / f"cam720_g{gop_s:g}s_{variant}.mp4"
+def clip_path(variant: str, gop_s: float, height: int = 720) -> Path:
+    return DATA / f"cam{height}_g{gop_s:g}s_{variant}.mp4"
 
 
-def make_clip(variant: str, gop_s: float) -> Path:
-    """One 60 s 720p25 H.264 clip with a key frame every ``gop_s`` seconds (made once)."""
-    out = clip_path(variant, gop_s)
+def make_clip(variant: str, gop_s: float, height: int = 720) -> Path:
+    """One 60 s H.264 clip, 25 fps, 16:9 at ``height`` lines, with a key frame every ``gop_s`` seconds
+    (made once)."""
+    out = clip_path(variant, gop_s, height)
     if out.exists():
         return out
     if not FOOTAGE.exists():
@@ -38,11 +42,13 @@ def make_clip(variant: str, gop_s: float) -> Path:
     DATA.mkdir(parents=True, exist_ok=True)
     gop = str(round(gop_s * STREAM_FPS))
     tmp = out.with_suffix(".part.mp4")
-    vf = f"setpts=0.4*PTS,{VARIANTS[variant]},fps={STREAM_FPS},noise=alls=6:allf=t"
+    width = round(height * 16 / 9 / 2) * 2
+    rate = round(BITRATE_720P * (height / 720) ** 2)
+    vf = f"setpts=0.4*PTS,{VARIANTS[variant]}scale={width}:{height},fps={STREAM_FPS},noise=alls=6:allf=t"
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-stream_loop", "2", "-i", str(FOOTAGE),
-         "-vf", vf, "-t", str(CLIP_S), "-c:v", "libx264", "-preset", "veryfast", "-b:v", "2M",
-         "-maxrate", "2M", "-bufsize", "4M", "-bf", "0", "-g", gop, "-keyint_min", gop,
+         "-vf", vf, "-t", str(CLIP_S), "-c:v", "libx264", "-preset", "veryfast", "-b:v", str(rate),
+         "-maxrate", str(rate), "-bufsize", str(2 * rate), "-bf", "0", "-g", gop, "-keyint_min", gop,
          "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-an", "-movflags", "+faststart", str(tmp)],
         check=True,
     )
@@ -50,6 +56,6 @@ def make_clip(variant: str, gop_s: float) -> Path:
     return out
 
 
-def ensure_clips(gop_s: float) -> list[Path]:
+def ensure_clips(gop_s: float, height: int = 720) -> list[Path]:
     with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(lambda v: make_clip(v, gop_s), VARIANTS))
+        return list(pool.map(lambda v: make_clip(v, gop_s, height), VARIANTS))

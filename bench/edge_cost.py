@@ -3,7 +3,9 @@
 Streams: 720p H.264, 25 fps, a key frame every 2 s, ~2 Mbit/s, made once with ffmpeg from the real
 outdoor footage (data/footage/vtest.avi: people walking over a road crossing, replayed 2.5x fast so
 there is plenty of motion, with sensor-like noise) into data/bench/. Four variants (as is, mirrored,
-two crops) so cameras do not all show the same picture (bench/_edge_streams.py).
+two crops) so cameras do not all show the same picture (bench/_edge_streams.py). The full run also
+measures, each against the same calibration: the decoder without deblocking, key frames every 1 s,
+analysis at 0.5 frame/s, and the cameras' 360p sub-stream (640x360, 0.5 Mbit/s, key frame 2 s).
 
 Each measurement runs in a fresh child process pinned to ONE core (os.sched_setaffinity), in its own
 session with its scheduler autogroup at nice -10 (so on a shared machine it gets that core):
@@ -81,7 +83,7 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     from gridwatch.config import load_town
     from tests.support.net import free_port
 
-    clips = [clip_path(v, args.gop) for v in VARIANTS]
+    clips = [clip_path(v, args.gop, args.height) for v in VARIANTS]
     town = load_town(ROOT / "configs" / "yongshan").model_dump(mode="json")
     node = "edge-01"
     n = 0
@@ -136,7 +138,7 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     video_s = sum(advanced) if advanced else args.streams * window
     return {
         "streams": args.streams, "analysis_fps": fps, "fast_decode": bool(args.fast_decode),
-        "hw_decode": args.hw_decode or None,
+        "hw_decode": args.hw_decode or None, "height": args.height,
         "hw_decoding": all(u.reader.stats.hw_decoding for u in worker.units),
         "analysis_width": cfg.detection.analysis_width,
         "gop_s": args.gop, "warmup_s": args.warmup, "window_s": round(window, 2),
@@ -246,7 +248,9 @@ def main() -> int:
     p.add_argument("--fps", type=float, default=0.0, help=argparse.SUPPRESS)
     p.add_argument("--fast_decode", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--gop", type=float, default=2.0, help="key-frame interval of the test streams, s")
-    p.add_argument("--no-variants", action="store_true", help="skip the GOP 1 s / 0.5 fps variants")
+    p.add_argument("--height", type=int, default=720, help=argparse.SUPPRESS)
+    p.add_argument("--no-variants", action="store_true",
+                   help="skip the variants (no deblocking, GOP 1 s, 0.5 fps, 360p sub-stream)")
     p.add_argument("--hw-decode", "--hw_decode", dest="hw_decode", default="", metavar="TYPE",
                    help="also run the worker and the decoding with this hardware decoder (e.g. cuda)")
     args = p.parse_args()
@@ -262,29 +266,30 @@ def main() -> int:
     ensure_clips(2.0)
     if not args.no_variants:
         ensure_clips(1.0)
+        ensure_clips(2.0, height=360)
     before = machine()
     t0 = time.monotonic()
     core = args.core
     res: dict[str, Any] = {"machine": before, "command": command_line(), "core": core,
                            "stream": "720p H.264 25 fps ~2 Mbit/s, 60 s looped, from vtest.avi"}
-    configs = [("worker", 2.0, 0.0, 0, "")]
+    configs = [("worker", 2.0, 0.0, 0, "", 720)]
     if args.hw_decode:
-        configs += [("worker_hw", 2.0, 0.0, 0, args.hw_decode)]
+        configs += [("worker_hw", 2.0, 0.0, 0, args.hw_decode, 720)]
     if not args.no_variants:
-        configs += [("worker_no_deblock", 2.0, 0.0, 1, ""), ("worker_gop1", 1.0, 0.0, 0, ""),
-                    ("worker_half_fps", 2.0, 0.5, 0, "")]
-    for key, gop, fps, fast, hw in configs:
+        configs += [("worker_no_deblock", 2.0, 0.0, 1, "", 720), ("worker_gop1", 1.0, 0.0, 0, "", 720),
+                    ("worker_half_fps", 2.0, 0.5, 0, "", 720), ("worker_sub360", 2.0, 0.0, 0, "", 360)]
+    for key, gop, fps, fast, hw, height in configs:
         # Calibrate on a few cameras, then check: as many cameras as the calibration says fit in 85 %
         # of the core (at least 20), pinned to that one core, played at real time.
         calib = run_phase("worker", core, streams=8, seconds=window, warmup=warmup, gop=gop, fps=fps,
-                          fast_decode=fast, hw_decode=hw)
+                          fast_decode=fast, hw_decode=hw, height=height)
         res[key + "_calibration"] = calib
         n = args.streams or max(20, int(0.85 / calib["cpu_per_camera_s"]))
         if quick or fast:  # the decoder variant: its cost only
             res[key] = calib
             continue
         res[key] = run_phase("worker", core, streams=n, seconds=window, warmup=warmup, gop=gop, fps=fps,
-                             fast_decode=fast, hw_decode=hw)
+                             fast_decode=fast, hw_decode=hw, height=height)
     res["baseline"] = run_phase("baseline", core, streams=2 if quick else 3, seconds=10 if quick else 20,
                                 gop=2)
     res["decode"] = run_phase("decode", core, gop=2, hw_decode=args.hw_decode)
@@ -317,7 +322,7 @@ def main() -> int:
             res["worker_calibration"]["decoded_frames"] / res["worker_calibration"]["camera_video_s"], 2),
         "pipeline_ms_per_frame": round(res["pipeline"]["ms_per_frame"], 2),
     }
-    for key in ("worker_hw", "worker_no_deblock", "worker_gop1", "worker_half_fps"):
+    for key in ("worker_hw", "worker_no_deblock", "worker_gop1", "worker_half_fps", "worker_sub360"):
         if key in res:
             v = res[key]
             res["summary"][f"{key}_cameras_per_core"] = round(1 / v["cpu_per_camera_s"], 1)
@@ -334,7 +339,8 @@ def main() -> int:
     for key, name in (("worker", "gridwatch (defaults)"),
                       ("worker_hw", f"gridwatch, {args.hw_decode} decoding"),
                       ("worker_no_deblock", "gridwatch, no deblocking"),
-                      ("worker_gop1", "gridwatch, key frame 1 s"), ("worker_half_fps", "gridwatch, 0.5 fps")):
+                      ("worker_gop1", "gridwatch, key frame 1 s"), ("worker_half_fps", "gridwatch, 0.5 fps"),
+                      ("worker_sub360", "gridwatch, 360p sub-stream")):
         if key in res:
             if not quick and res[key] is not res[key + "_calibration"]:
                 rows.append(row(name + " calib.", res[key + "_calibration"]))
