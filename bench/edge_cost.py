@@ -29,8 +29,8 @@ takes differ from the CPU decoder's.
 
 Cameras per core = 1 / (CPU seconds per camera-second), i.e. what a fully busy core would carry.
 
-    .venv/bin/python bench/edge_cost.py            # full run (~4 min)
-    .venv/bin/python bench/edge_cost.py --quick    # short run to try it (~1.5 min)
+    .venv/bin/python bench/edge_cost.py            # full run (~8 min)
+    .venv/bin/python bench/edge_cost.py --quick    # short run to try it (~3 min)
     .venv/bin/python bench/edge_cost.py --no-variants --hw-decode cuda   # CPU against NVDEC decoding
 """
 
