@@ -20,7 +20,7 @@ def create_token_cli(role: str, node: str | None, name: str | None, db: str | No
         if node is None:
             print("gridwatch: --role edge needs --node NODE", file=sys.stderr)
             return 2
-        if node not in {n.id for n in town.nodes}:
+        if town.node(node) is None:
             known = ", ".join(n.id for n in town.nodes)
             print(f"gridwatch: unknown node {node!r} (known: {known})", file=sys.stderr)
             return 2

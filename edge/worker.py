@@ -95,7 +95,7 @@ class EdgeWorker:
     def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
                  data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
                  pipeline_factory: PipelineFactory | None = None) -> None:
-        node = next((n for n in town.nodes if n.id == node_id), None)
+        node = town.node(node_id)
         # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
         self.hw_decode = node.hw_decode if node is not None else None
         hwaccel = open_hw_decoder(self.hw_decode) if self.hw_decode else None
@@ -310,7 +310,7 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
                live_port: int | None) -> int:
     """``gridwatch edge``: run until SIGTERM/SIGINT, then stop cleanly. Returns the exit code."""
     town = load_town(config)
-    if node not in {n.id for n in town.nodes}:
+    if town.node(node) is None:
         known = ", ".join(n.id for n in town.nodes[:10]) + (" ..." if len(town.nodes) > 10 else "")
         raise ConfigError(config, "nodes", f"no edge node {node!r} (nodes: {known})")
     if token_file is not None and not token_file.exists():

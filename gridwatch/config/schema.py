@@ -241,6 +241,10 @@ class Town(Strict):
     def route(self, kind: str) -> Route:
         return next(r for r in self.routing if r.kind == kind)
 
+    def node(self, node_id: str) -> EdgeNode | None:
+        """The node of that id, or None (an edge worker may run a node the town does not list)."""
+        return next((n for n in self.nodes if n.id == node_id), None)
+
     def cameras_of(self, node_id: str) -> list[Camera]:
         return [c for c in self.cameras if c.node == node_id and c.enabled]
 
