@@ -44,11 +44,15 @@ def publish(
 ) -> None:
     """Append one event inside the caller's write transaction (on PostgreSQL also NOTIFY, which is
     delivered when the transaction commits; one per transaction wakes every listener, however many
-    events it appends). With ``ids`` the event's id is known now, so many events go in with one
-    INSERT at the next flush (without, each needs its own, to learn its id)."""
+    events it appends). With ``ids`` the event is a plain row queued there, and the caller's
+    ``ids.write()`` before commit inserts all of them at once; without, it is an ORM object flushed
+    like any other."""
     if type_ not in EVENT_TYPES:
         raise ValueError(f"unknown feed event {type_!r}")
-    session.add(FeedEvent(id=ids.take(FeedEvent) if ids is not None else None, at=now, type=type_, data=data))
+    if ids is not None:
+        ids.append(FeedEvent, {"at": now, "type": type_, "data": data})
+    else:
+        session.add(FeedEvent(at=now, type=type_, data=data))
     _announce(session)
 
 

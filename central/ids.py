@@ -7,13 +7,16 @@ end, one multi-row INSERT per table. Safe because every write transaction is exc
 matters: SQLite's ``BEGIN IMMEDIATE`` holds the database's write lock from the start (so
 ``max(id) + 1`` cannot be taken by anyone else before we commit), and PostgreSQL hands out
 sequence values that are never given twice.
+
+Rows of the insert-only tables (feed events, work-order history) can also be queued here as plain
+rows (:meth:`Ids.append`) and inserted together (:meth:`Ids.write`), without ORM objects at all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from central.models import Base
@@ -49,6 +52,31 @@ class Ids:
         self._next: dict[str, int] = {}
         self._fetched: dict[str, list[int]] = {}
         self._together = together  # None once read
+        self._rows: dict[Table, list[dict[str, Any]]] = {}
+        self._watched = False
+
+    def append(self, model: type[Base], row: dict[str, Any]) -> int:
+        """Queue a row of an insert-only table (feed events, work-order history) with its id taken
+        now; :meth:`write` inserts them. A plain row costs none of the ORM's per-object work (its
+        state, the flush's bookkeeping), which was a good part of intake's flush."""
+        row["id"] = rid = self.take(model)
+        if not self._rows and not self._watched:  # a forgotten write() fails the commit, loudly
+            event.listen(self._s, "before_commit", self._unwritten, once=True)
+            self._watched = True
+        self._rows.setdefault(model.__table__, []).append(row)  # type: ignore[arg-type]
+        return rid
+
+    def _unwritten(self, session: Session) -> None:
+        if self._rows:
+            names = ", ".join(t.name for t in self._rows)
+            raise RuntimeError(f"rows queued for {names} were never written: call Ids.write() before commit")
+
+    def write(self) -> None:
+        """Insert the queued rows, one executemany per table (after the flush of the rows they
+        refer to: history rows name their work order)."""
+        rows, self._rows = self._rows, {}
+        for table, batch in rows.items():
+            self._s.execute(insert(table), batch)
 
     def take(self, model: type[Base], also: type[Base] | None = None) -> int:
         """The next id for ``model``. ``also``: a table the caller is sure to take an id for next in

@@ -166,7 +166,8 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             if again:
                 stored = _stored(s, again)
             new = [i for aid, i in firsts.items() if aid in fresh]
-            fold = Fold(ids=Ids(s, _NEW_ROWS), near=hub.near)
+            ids = Ids(s, _NEW_ROWS)
+            fold = Fold(ids=ids, near=hub.near)
             fold.preload(s, hub.town, [batch[i].alert for i in new], now)
             links: list[dict[str, Any]] = []
             for i in new:
@@ -182,6 +183,7 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
                     {"b_id": alert.id, "b_inc": out.incident_id, "b_wo": out.work_order_id, "b_quiet": quiet}
                 )
             s.flush()
+            ids.write()  # the feed events and history rows, after the orders they name
             if links:
                 s.execute(_LINK, links)
             syncing.wait()  # the files are durable before the rows that name them commit

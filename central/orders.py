@@ -70,21 +70,22 @@ def create(
     s.add(wo)
     if ids is None:  # the id comes from the INSERT (a caller with ids saves this flush)
         s.flush()
-    s.add(
-        HistoryRow(
-            id=ids.take(HistoryRow) if ids is not None else None,
-            work_order_id=wo.id,
-            action="create",
-            from_state=None,
-            to_state=State.NEW.value,
-            actor=actor,
-            role=role,
-            at=now,
-            note=description[:500],
-            attachments=[],
-            details={"department": wo.department_id, "assignee": wo.assignee_id, "priority": wo.priority},
-        )
-    )
+    history = {
+        "work_order_id": wo.id,
+        "action": "create",
+        "from_state": None,
+        "to_state": State.NEW.value,
+        "actor": actor,
+        "role": role,
+        "at": now,
+        "note": description[:500],
+        "attachments": [],
+        "details": {"department": wo.department_id, "assignee": wo.assignee_id, "priority": wo.priority},
+    }
+    if ids is not None:  # a plain row, inserted by the caller's ids.write() (see Ids.append)
+        ids.append(HistoryRow, history)
+    else:
+        s.add(HistoryRow(**history))
     publish(s, "work_order.created", summary(town, wo, now), now, ids)
     return wo
 
