@@ -275,6 +275,17 @@ def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(h
             ).scalars()
         ]
     assert created[1:] == list(dict.fromkeys(r.incident_id for r in receipts))
+    # a work order made the ordinary way (an Open311 report: the ORM, the id from the sequence's
+    # default) takes the next number, and the next batch carries on after it
+    chexi = next(v for v in town.villages if v.id == "v-chexi")
+    form = {"api_key": hub.tokens["grid_worker"], "service_code": "landslide",
+            "lat": str(chexi.lat), "long": str(chexi.lon), "description": "rocks on the road"}
+    assert hub.client.post("/open311/v2/requests.json", data=form).status_code == 200
+    with hub.hub.db.read() as s:
+        assert s.execute(select(func.max(WorkOrder.id))).scalar_one() == orders[-1] + 1
+    flood = alert(cams[1], "flooding", node=town.camera(cams[1]).node, event="flood")  # a new incident
+    fresh = store_batch(hub.hub, [_checked(hub, flood)])
+    assert fresh[0].incident_id == incidents[-1] + 1 and fresh[0].work_order_id == orders[-1] + 2
 
 
 def _refuse_alerts_of(h: HubUnderTest, camera_id: str) -> None:
