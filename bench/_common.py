@@ -7,6 +7,7 @@ command, so a ratio stays meaningful on a busy machine even when absolute number
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -97,6 +98,19 @@ def print_table(title: str, rows: list[tuple[str, ...]]) -> None:
 
 def command_line() -> str:
     return " ".join([".venv/bin/python", *[a if " " not in a else repr(a) for a in sys.argv]])
+
+
+def postgres_cpu_seconds(pg: PostgresServer) -> float:
+    """CPU seconds of a PostgreSQL server so far: the postmaster and its backends (a backend that
+    exits takes its time with it, so measure over connections that stay open, as a pool's do)."""
+    import psutil
+
+    main = psutil.Process(int((pg.data / "postmaster.pid").read_text().split()[0]))
+    total = sum(main.cpu_times()[:2])
+    for child in main.children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(child.cpu_times()[:2])
+    return total
 
 
 def start_postgres() -> PostgresServer | None:

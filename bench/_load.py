@@ -225,15 +225,24 @@ async def closed_loop(client: RawClient, concurrency: int, duration: float,
     return out
 
 
-async def measured(proc: subprocess.Popen[bytes] | None, coro: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+async def measured(proc: subprocess.Popen[bytes] | None, coro: Awaitable[dict[str, Any]],
+                   db_cpu: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Run a load and add CPU seconds to its figures: the server's, this client's and, with
+    ``db_cpu``, a database server's (PostgreSQL works in processes of its own; SQLite's work is in
+    the hub's)."""
+    d0 = db_cpu() if db_cpu is not None else 0.0
     s0, c0, w0 = server_cpu(proc), cpu_seconds(), time.monotonic()
     out = await coro
     wall = time.monotonic() - w0
     out["server_cpu_s"] = round(server_cpu(proc) - s0, 2)
     out["client_cpu_s"] = round(cpu_seconds() - c0, 2)
     out["wall_s"] = round(wall, 2)
+    if db_cpu is not None:
+        out["db_cpu_s"] = round(db_cpu() - d0, 2)
     if out.get("ok"):
         out["server_cpu_ms_per_request"] = round(1000 * out["server_cpu_s"] / out["ok"], 2)
+        if db_cpu is not None:
+            out["db_cpu_ms_per_request"] = round(1000 * out["db_cpu_s"] / out["ok"], 2)
     return out
 
 

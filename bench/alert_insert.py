@@ -15,7 +15,6 @@ client: best of ``--repeat`` rounds of ``--transactions`` each; server: mean of 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from datetime import UTC, datetime
@@ -24,14 +23,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil
 from sqlalchemy.dialects import postgresql
 
-from bench._common import ROOT, machine, print_table, start_postgres, write_result
+from bench._common import ROOT, machine, postgres_cpu_seconds, print_table, start_postgres, write_result
 from central.db import Database
 from central.intake import _ALERTS, _insert_new
 from central.migrations import upgrade
-from tests.support.postgres import PostgresServer
 
 #: What intake sent before: one multi-row INSERT with every column a parameter.
 MULTI_ROW = postgresql.insert(_ALERTS).on_conflict_do_nothing(index_elements=["id"]).returning(_ALERTS.c.id)
@@ -47,16 +44,6 @@ def rows(tag: str, n: int, now: datetime) -> list[dict[str, Any]]:
          "silenced": False, "incident_id": None, "work_order_id": None}
         for i in range(n)
     ]
-
-
-def server_cpu_s(pg: PostgresServer) -> float:
-    """CPU seconds of the PostgreSQL server so far: the postmaster and its backends."""
-    main = psutil.Process(int((pg.data / "postmaster.pid").read_text().split()[0]))
-    total = sum(main.cpu_times()[:2])
-    for child in main.children():
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += sum(child.cpu_times()[:2])
-    return total
 
 
 def main() -> int:
@@ -78,7 +65,7 @@ def main() -> int:
             server: dict[str, list[float]] = {way: [] for way in runs}
             for rep in range(args.repeat):
                 for way in runs:
-                    t0, s0 = time.process_time(), server_cpu_s(pg)
+                    t0, s0 = time.process_time(), postgres_cpu_seconds(pg)
                     for k in range(args.transactions):
                         batch = rows(f"{n}-{rep}-{k}-{way[0]}", n, now)
                         with db.write() as s:
@@ -88,7 +75,7 @@ def main() -> int:
                                 got = _insert_new(s, batch)
                         assert len(got) == n
                     runs[way].append((time.process_time() - t0) / args.transactions * 1000)
-                    server[way].append((server_cpu_s(pg) - s0) / args.transactions * 1000)
+                    server[way].append((postgres_cpu_seconds(pg) - s0) / args.transactions * 1000)
             best[n] = {way: round(min(v), 3) for way, v in runs.items()}
             # the server's CPU is read in clock ticks (10 ms): its mean over all rounds, not the best
             best[n] |= {f"{way}, server": round(sum(v) / len(v), 3) for way, v in server.items()}

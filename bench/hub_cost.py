@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench._common import ROOT, command_line, machine, percentile, print_table, start_postgres, write_result
+from bench._common import (
+    ROOT,
+    command_line,
+    machine,
+    percentile,
+    postgres_cpu_seconds,
+    print_table,
+    start_postgres,
+    write_result,
+)
 from bench._load import RawClient, closed_loop, measured, open_loop, warm
 from bench._payloads import Payloads, alert_request, heartbeat_request, write_town
 from tests.support.hub import HubProcess, make_token
@@ -158,7 +167,8 @@ async def fan_out(url: str, desk_token: str, p: Payloads, consoles: int, alerts:
 
 
 async def bench_hub(db_kind: str, db_url: str, county_db_url: str, workers: int, quick: bool,
-                    tmp: Path) -> dict[str, Any]:
+                    tmp: Path, db_cpu: Callable[[], float] | None = None) -> dict[str, Any]:
+    """One hub setup; ``db_cpu``: the CPU clock of a database server of its own (PostgreSQL)."""
     burst_s = 2.0 if quick else 4.0
     out: dict[str, Any] = {"database": db_kind, "workers": workers}
     town_path = tmp / f"town-{db_kind}-{workers}.yaml"
@@ -170,17 +180,17 @@ async def bench_hub(db_kind: str, db_url: str, county_db_url: str, workers: int,
         await warm(c, alert_request(p, hub.url))
         out["feed_fan_out_50"] = await fan_out(hub.url, desk, p, 50, 10 if quick else 20)
         out["heartbeats_280"] = await measured(
-            hub.proc, open_loop(c, 14 / 10, 10 if quick else 20, heartbeat_request(p, hub.url)))
+            hub.proc, open_loop(c, 14 / 10, 10 if quick else 20, heartbeat_request(p, hub.url)), db_cpu)
         # what one setup holds with p99 under 100 ms: lower steady rates first, then the burst
         for rate in () if quick else (25, 50, 100):
             out[f"alert_rate_{rate}"] = await measured(
-                hub.proc, open_loop(c, rate, 4.0, alert_request(p, hub.url)))
+                hub.proc, open_loop(c, rate, 4.0, alert_request(p, hub.url)), db_cpu)
             await asyncio.sleep(1)
         out["alert_burst_500"] = await measured(
-            hub.proc, open_loop(c, 500, burst_s, alert_request(p, hub.url)))
+            hub.proc, open_loop(c, 500, burst_s, alert_request(p, hub.url)), db_cpu)
         await asyncio.sleep(1)
         out["alert_max"] = await measured(
-            hub.proc, closed_loop(c, 32, 3 if quick else 5, alert_request(p, hub.url)))
+            hub.proc, closed_loop(c, 32, 3 if quick else 5, alert_request(p, hub.url)), db_cpu)
         await c.aclose()
         out["hub_log_tail"] = hub.log()[-600:]
     county_path = tmp / f"county-{db_kind}-{workers}.yaml"
@@ -191,7 +201,7 @@ async def bench_hub(db_kind: str, db_url: str, county_db_url: str, workers: int,
         c = RawClient(hub.url)
         await warm(c, heartbeat_request(cp, hub.url), 20)
         out["heartbeats_10000"] = await measured(
-            hub.proc, open_loop(c, 50, 10 if quick else 20, heartbeat_request(cp, hub.url)))
+            hub.proc, open_loop(c, 50, 10 if quick else 20, heartbeat_request(cp, hub.url)), db_cpu)
         await c.aclose()
     return out
 
@@ -261,7 +271,8 @@ def main() -> int:
                 for w in pg_workers:
                     await trivial(w)
                     await guarded(f"postgres x{w}", bench_hub("postgres", pg.create_database(),
-                                                              pg.create_database(), w, args.quick, tmp))
+                                                              pg.create_database(), w, args.quick, tmp,
+                                                              db_cpu=lambda: postgres_cpu_seconds(pg)))
             finally:
                 pg.stop()
 
@@ -276,7 +287,7 @@ def main() -> int:
 
 def report(res: dict[str, Any]) -> None:
     rows = [("server", "test", "offered/s", "ok", "err", "done/s", "p50 ms", "p99 ms", "max ms",
-             "srv cpu ms/req", "client cpu s")]
+             "srv cpu ms/req", "db cpu ms/req", "client cpu s")]
     for run in res["runs"]:
         name = f"{run['database']} x{run['workers']}"
         for key in ("alert_rate_25", "alert_rate_50", "alert_rate_100", "alert_burst_500", "alert_max",
@@ -287,7 +298,8 @@ def report(res: dict[str, Any]) -> None:
             offered = str(r.get("offered_per_s", f"c={r.get('concurrency')}"))
             rows.append((name, key, offered, str(r["ok"]), str(r["errors"]), f"{r['throughput_per_s']}",
                          f"{r['p50_ms']}", f"{r['p99_ms']}", f"{r['max_ms']}",
-                         f"{r.get('server_cpu_ms_per_request', '-')}", f"{r['client_cpu_s']}"))
+                         f"{r.get('server_cpu_ms_per_request', '-')}",
+                         f"{r.get('db_cpu_ms_per_request', '-')}", f"{r['client_cpu_s']}"))
     print_table(f"Hub cost ({res['machine']['cpu_model']}, {res['machine']['cores']} cores, load "
                 f"{res['machine']['load_avg_1_5_15']})", rows)
     rows = [("server", "consoles", "alerts", "missing", "all-50 p50 ms", "all-50 max ms", "each p99 ms")]

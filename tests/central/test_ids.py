@@ -42,9 +42,8 @@ def test_queued_rows_go_in_with_their_ids_when_written(db_url: str) -> None:
 def test_rows_queued_and_never_written_fail_the_commit(db_url: str) -> None:
     db = Database(db_url)
     try:
-        with pytest.raises(RuntimeError, match=r"feed_events were never written"):
-            with db.write() as s:
-                Ids(s).append(FeedEvent, {"at": NOW, "type": "incident.created", "data": {}})
+        with pytest.raises(RuntimeError, match=r"feed_events were never written"), db.write() as s:
+            Ids(s).append(FeedEvent, {"at": NOW, "type": "incident.created", "data": {}})
         assert _events(db) == []  # rolled back whole
         with db.write() as s:  # the next transaction is not affected by the last one's check
             s.add(FeedEvent(at=NOW, type="incident.created", data={}))
