@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from central.db import Database
+from central.db import NOTIFIED, Database
 from central.ids import Ids
 from central.models import FeedEvent
 
@@ -33,8 +33,6 @@ EVENT_TYPES = frozenset(
 )
 
 
-#: ``Session.info`` key: this transaction has already sent its NOTIFY.
-_NOTIFIED = "gridwatch_feed_notified"
 #: ``Session.info`` key: this transaction appended to the feed (so its commit pokes the feed tail).
 PUBLISHED = "gridwatch_feed_published"
 
@@ -70,10 +68,10 @@ def _announce(session: Session) -> None:
     """Mark the transaction as one that appended to the feed (its commit pokes this process's feed
     tail) and, on PostgreSQL, send its one NOTIFY (delivered at commit, to every hub process)."""
     session.info[PUBLISHED] = True
-    if not session.info.get(_NOTIFIED) and session.get_bind().dialect.name == "postgresql":
+    if not session.info.get(NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
             session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
-        session.info[_NOTIFIED] = True
+        session.info[NOTIFIED] = True
 
 
 def events_after(db: Database, last_id: int, limit: int = 500) -> list[FeedEvent]:

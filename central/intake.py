@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from central.auth import Principal
 from central.context import Hub
+from central.feed import NOTIFY_CHANNEL
 from central.ids import Ids, Maxima
 from central.incidents import Fold, apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
@@ -158,7 +159,7 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
         for i in firsts.values():
             written += _write_media(hub, batch[i], refs[i])
         syncing = _Sync(hub.media, written)
-        with hub.db.write() as s:
+        with hub.db.write(notify=NOTIFY_CHANNEL) as s:  # every batch announces (its NOTIFY rides the lock)
             now = hub.now()
             rows = [_row(batch[i].alert, refs[i], now) for i in firsts.values()]
             fresh = _insert_new(s, rows)
