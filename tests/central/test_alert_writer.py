@@ -177,6 +177,39 @@ def test_grouping_in_a_batch_sees_stored_incidents_as_one_by_one_would(hub: HubU
         assert s.get_one(Incident, slide["incident_id"]).cameras == [near_a]
 
 
+def test_a_batch_of_updates_asks_one_query_for_its_incidents(hub: HubUnderTest) -> None:
+    """Alerts merging into open incidents: the batch reads the open keys, their incidents and orders
+    in one query, and on PostgreSQL its NOTIFY goes with the lock (each statement is a round trip,
+    and on PostgreSQL the writer waits for every one)."""
+    from sqlalchemy import event
+
+    town = hub.hub.town
+    cams = [c for c in town.cameras if c.enabled][:6]
+    opened = store_batch(hub.hub, [_checked(hub, alert(c.id, node=c.node, event=f"e-{c.id}")) for c in cams])
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()[:4]).lower())
+
+    updates = [alert(c.id, node=c.node, phase="update", seq=2, event=f"e-{c.id}") for c in cams]
+    event.listen(hub.hub.db.engine, "before_cursor_execute", seen)
+    try:
+        merged = store_batch(hub.hub, [_checked(hub, body) for body in updates])
+    finally:
+        event.remove(hub.hub.db.engine, "before_cursor_execute", seen)
+    assert [(r.incident_id, r.work_order_id, r.duplicate) for r in merged] == [
+        (r.incident_id, r.work_order_id, False) for r in opened
+    ]
+    reads = [st for st in statements if st.startswith("select") and "nextval" not in st and "max(" not in st
+             and "pg_advisory" not in st]
+    assert len(reads) == 1 and reads[0].startswith("select open_keys."), statements
+    if hub.hub.db.is_postgres:
+        assert statements[0].startswith("select pg_advisory_xact_lock(%(k)s), pg_notify("), statements
+        assert len([st for st in statements if "pg_notify" in st]) == 1, statements
+    with hub.hub.db.read() as s:  # (neighbours' alerts may share a grouped incident)
+        assert sum(s.get_one(Incident, i).alert_count for i in {r.incident_id for r in merged}) == 12
+
+
 def test_alerts_joining_stored_neighbours_incidents_cost_no_query_each(hub: HubUnderTest) -> None:
     """A batch loads the stored grouping candidates that neighbour its cameras whole, with their work
     orders, in its preload: alerts that join them ask the database nothing more each (one look-up
