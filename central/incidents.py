@@ -193,7 +193,7 @@ class Fold:
 
 
 # What Fold.preload asks, built once: building a statement and working out its cache key cost a
-# third of running it (a batch runs up to six of them, whatever its size).
+# third of running it (a batch runs up to five of them, whatever its size).
 _KEYS_HELD = (
     select(OpenKey, Incident, WorkOrder.id)
     .join(Incident, Incident.id == OpenKey.incident_id)
