@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from central.auth import Principal
 from central.context import Hub
 from central.feed import NOTIFY_CHANNEL
+from central.fold import Fold
 from central.ids import Ids, Maxima
-from central.incidents import Fold, apply_alert
+from central.incidents import apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
 from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from gridwatch.wire import Alert, AlertReceipt
