@@ -10,6 +10,9 @@ sequence values that are never given twice.
 
 Rows of the insert-only tables (feed events, work-order history) can also be queued here as plain
 rows (:meth:`Ids.append`) and inserted together (:meth:`Ids.write`), without ORM objects at all.
+Nothing in the transaction needs their ids, so the database numbers them as they go in: in the
+order queued, after every committed row (writers hold the lock described above), as the feed's
+readers need.
 """
 
 from __future__ import annotations
@@ -20,11 +23,6 @@ from sqlalchemy import Select, Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from central.models import Base
-
-#: Tables whose ids nobody reads as numbers (feed positions, history rows): on PostgreSQL their ids
-#: are fetched this many at a time, and what a transaction leaves unused is skipped. Incidents and
-#: work orders take one sequence value each, so their numbers have no gaps a person would wonder at.
-CHUNKS = {"feed_events": 32, "work_order_history": 32}
 
 
 class Maxima:
@@ -55,16 +53,14 @@ class Ids:
         self._rows: dict[Table, list[dict[str, Any]]] = {}
         self._watched = False
 
-    def append(self, model: type[Base], row: dict[str, Any]) -> int:
-        """Queue a row of an insert-only table (feed events, work-order history) with its id taken
-        now; :meth:`write` inserts them. A plain row costs none of the ORM's per-object work (its
-        state, the flush's bookkeeping), which was a good part of intake's flush."""
-        row["id"] = rid = self.take(model)
+    def append(self, model: type[Base], row: dict[str, Any]) -> None:
+        """Queue a row (without its id) of an insert-only table: feed events, work-order history;
+        :meth:`write` inserts them. A plain row costs none of the ORM's per-object work (its state,
+        the flush's bookkeeping), which was a good part of intake's flush, and no id to fetch."""
         if not self._rows and not self._watched:  # a forgotten write() fails the commit, loudly
             event.listen(self._s, "before_commit", self._unwritten, once=True)
             self._watched = True
         self._rows.setdefault(model.__table__, []).append(row)  # type: ignore[arg-type]
-        return rid
 
     def _unwritten(self, session: Session) -> None:
         if self._rows:
@@ -108,15 +104,10 @@ class Ids:
         return value
 
     def _fetch(self, names: list[str]) -> None:
-        """Sequence values for several tables in one query (a chunk each where ``CHUNKS`` says)."""
-        cols = ", ".join(
-            f"ARRAY(SELECT nextval(pg_get_serial_sequence(:t{i}, 'id')) FROM generate_series(1, :n{i}))"
-            for i in range(len(names))
-        )
-        params: dict[str, Any] = {}
-        for i, name in enumerate(names):
-            params |= {f"t{i}": name, f"n{i}": CHUNKS.get(name, 1)}
+        """The next sequence value of several tables in one query."""
+        cols = ", ".join(f"nextval(pg_get_serial_sequence(:t{i}, 'id'))" for i in range(len(names)))
+        params = {f"t{i}": name for i, name in enumerate(names)}
         with self._s.no_autoflush:
             row = self._s.execute(text(f"SELECT {cols}"), params).one()
         for name, got in zip(names, row, strict=True):
-            self._fetched.setdefault(name, []).extend(reversed(got))
+            self._fetched.setdefault(name, []).append(got)

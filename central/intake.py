@@ -35,7 +35,7 @@ from central.fold import Fold
 from central.ids import Ids, Maxima
 from central.incidents import apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
-from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
+from central.models import AlertRow, Incident, WorkOrder
 from gridwatch.wire import Alert, AlertReceipt
 
 log = logging.getLogger(__name__)
@@ -212,8 +212,9 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
 
 
 _ALERTS = AlertRow.__table__
-#: Tables a batch makes new rows in: their next ids are read in one query.
-_NEW_ROWS = Maxima(Incident, WorkOrder, FeedEvent, HistoryRow)
+#: Tables a batch takes ids for (feed events and history rows are numbered by the database as they
+#: go in, see Ids.append): their next ids are read in one query.
+_NEW_ROWS = Maxima(Incident, WorkOrder)
 #: Write back what folding decided (one executemany for the batch).
 _LINK = (
     update(_ALERTS)

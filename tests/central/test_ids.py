@@ -1,5 +1,5 @@
-"""Ids taken inside one write transaction, and plain rows queued with them (intake's feed events and
-work-order history): written by ``Ids.write``, refused at commit if never written."""
+"""Plain rows queued in one write transaction (intake's feed events and work-order history): written
+by ``Ids.write``, numbered by the database in the order queued, refused at commit if never written."""
 
 from __future__ import annotations
 
@@ -28,13 +28,15 @@ def test_queued_rows_go_in_with_their_ids_when_written(db_url: str) -> None:
         (first,) = _events(db)
         with db.write() as s:
             ids = Ids(s)
-            a = ids.append(FeedEvent, {"at": NOW, "type": "incident.created", "data": {"n": 1}})
-            b = ids.append(FeedEvent, {"at": NOW, "type": "incident.updated", "data": {"n": 2}})
-            assert first[0] < a < b
+            for n in range(1, 6):
+                ids.append(FeedEvent, {"at": NOW, "type": "incident.updated", "data": {"n": n}})
             assert s.execute(select(func.count()).select_from(FeedEvent)).scalar_one() == 1  # queued only
             ids.write()
             ids.write()  # nothing left: writes nothing twice
-        assert _events(db) == [first, (a, "incident.created", {"n": 1}), (b, "incident.updated", {"n": 2})]
+        events = _events(db)
+        assert events[0] == first and [e[2] for e in events[1:]] == [{"n": n} for n in range(1, 6)]
+        assert [e[0] for e in events] == sorted({e[0] for e in events})  # numbered in the order queued
+        assert events[1][0] > first[0]
     finally:
         db.dispose()
 
