@@ -11,8 +11,9 @@ sequence values that are never given twice.
 Rows of the insert-only tables (feed events, work-order history) can also be queued here as plain
 rows (:meth:`Ids.append`) and inserted together (:meth:`Ids.write`), without ORM objects at all.
 Nothing in the transaction needs their ids, so the database numbers them as they go in: in the
-order queued, after every committed row (writers hold the lock described above), as the feed's
-readers need.
+order queued, and after every row already committed, because every write transaction holds a lock
+from its start (SQLite's write lock; on PostgreSQL the feed's advisory lock, see
+:meth:`central.db.Database.write`), as the feed's readers need.
 """
 
 from __future__ import annotations
