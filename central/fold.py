@@ -2,7 +2,7 @@
 
 Folding a batch alert by alert would ask the database several things per alert (is a key open,
 which incident, its order, the event's earlier incidents, silences, neighbours' incidents); a
-:class:`Fold` asks them once for the whole batch (:meth:`Fold.preload`, at most five queries) and
+:class:`Fold` asks them once for the whole batch (:meth:`Fold.preload`, at most six queries) and
 then answers from memory, with the new rows of the batch, until the batch's one flush. The rules of
 folding itself are in :mod:`central.incidents`.
 """
@@ -92,7 +92,7 @@ class Fold:
         self.loaded.append(obj)
 
     def preload(self, s: Session, town: Town, alerts: list[Alert], now: datetime) -> None:
-        """Load what folding these alerts will look at, in at most five queries (one for a batch
+        """Load what folding these alerts will look at, in at most six queries (one for a batch
         whose alerts all merge into open incidents)."""
         if not alerts:
             return
@@ -174,7 +174,7 @@ class Fold:
 
 
 # What Fold.preload asks, built once: building a statement and working out its cache key cost a
-# third of running it (a batch runs up to five of them, whatever its size).
+# third of running it (a batch runs up to six of them, whatever its size).
 _KEYS_HELD = (
     select(OpenKey, Incident, WorkOrder.id)
     .join(Incident, Incident.id == OpenKey.incident_id)
