@@ -39,6 +39,7 @@ SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 FEED_LOCK_KEY = 0x6772_6964  # "grid"
 #: ``Session.info`` key: this transaction has already sent its NOTIFY (see :meth:`Database.write`).
 NOTIFIED = "gridwatch_feed_notified"
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _LOCK_AND_NOTIFY = text("SELECT pg_advisory_xact_lock(:k), pg_notify(:c, '')")
 #: Advisory lock key an alert writer holds while it takes a batch from its queue and stores it
 #: (:class:`IntakeTurn`); nothing else takes it.
@@ -187,7 +188,7 @@ class Database:
         with self.writer_turn(), self._write_sessions() as session, session.begin():
             if self.is_postgres:
                 if notify is None:
-                    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY})
+                    session.execute(_LOCK, {"k": FEED_LOCK_KEY})
                 else:
                     session.execute(_LOCK_AND_NOTIFY, {"k": FEED_LOCK_KEY, "c": notify})
                     session.info[NOTIFIED] = True

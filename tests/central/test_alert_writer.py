@@ -281,7 +281,7 @@ def test_a_batch_writes_its_new_incidents_and_orders_with_one_insert_per_table(h
     assert statements.count("insert into work_orders") == 1, statements
     assert statements.count("insert into work_order_history") == 1, statements
     assert statements.count("insert into feed_events") == 1, statements
-    if hub.hub.db.is_sqlite:  # the four tables' next ids read together
+    if hub.hub.db.is_sqlite:  # incidents' and orders' next ids read together
         assert len([st for st in statements if "max(" in st]) == 1, statements
     else:  # an incident's id and its order's in one round trip (feed and history rows need none)
         assert len([st for st in statements if "nextval" in st]) == 12, statements
