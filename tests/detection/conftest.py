@@ -15,6 +15,8 @@ from tests.detection import synth
 
 REPO = Path(__file__).resolve().parents[2]
 VTEST = REPO / "data" / "footage" / "vtest.avi"
+#: The road of vtest.avi as a region of interest (0..1 coordinates).
+VTEST_ROAD = "road=0,0.33 0.4,0.34 0.62,0.33 1,0.16 1,0.85 0.73,0.69 0.43,0.52 0,0.43"
 
 #: Shorter persistence than a town's defaults so the clips stay short; the logic is the same.
 FAST = DetectionSettings(blockage_persist_s=10.0, flooding_persist_s=10.0, clear_s=8.0, fault_persist_s=4.0)

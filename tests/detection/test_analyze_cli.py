@@ -9,7 +9,7 @@ import pytest
 
 from gridwatch.cli import main
 from tests.detection import synth
-from tests.detection.conftest import VTEST
+from tests.detection.conftest import VTEST, VTEST_ROAD
 
 CONTRACT_KEYS = {"kind", "start_s", "end_s", "score", "bbox"}
 
@@ -61,9 +61,6 @@ def test_analyze_unknown_camera_is_a_clear_error(make_clip, capsys) -> None:
     config = Path(__file__).resolve().parents[2] / "configs" / "yongshan"
     assert main(["analyze", str(video), "--config", str(config), "--camera", "no-such-cam"]) == 2
     assert "no-such-cam" in capsys.readouterr().err
-
-
-VTEST_ROAD = "road=0,0.33 0.4,0.34 0.62,0.33 1,0.16 1,0.85 0.73,0.69 0.43,0.52 0,0.43"
 
 
 @pytest.mark.skipif(not VTEST.is_file(), reason="real footage not fetched (scripts/fetch_footage.sh)")
