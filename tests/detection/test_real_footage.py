@@ -112,3 +112,44 @@ def test_stones_on_the_road_of_real_footage(x: int, y: int, tmp_path: Path,
     x0, y0, x1, y1 = event["bbox"]
     cx, cy = (x + DEBRIS_W / 2) / 768, (y + DEBRIS_H / 2) / 576
     assert x0 <= cx <= x1 and y0 <= cy <= y1, "the box is where the stones lie"
+
+
+def _rain(out: Path, from_s: float) -> Path:
+    """The footage with rain from ``from_s``: 600 streaks a frame, new every frame, the light dimmed."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(VTEST))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    rng = np.random.default_rng(3)
+    writer, i = None, 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        h, w = frame.shape[:2]
+        if writer is None:
+            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        picture = frame.astype(np.float32)
+        if i / fps >= from_s:
+            streaks = np.zeros((h, w), np.float32)
+            for x, y, length in zip(rng.integers(0, w, 600), rng.integers(0, h, 600),
+                                    rng.integers(8, 22, 600), strict=True):
+                cv2.line(streaks, (int(x), int(y)), (int(x) + 2, int(y + length)), 1.0, 1)
+            picture = picture * 0.8 + cv2.GaussianBlur(streaks, (3, 3), 0)[..., None] * 90
+        writer.write(np.clip(picture, 0, 255).astype(np.uint8))
+        i += 1
+    cap.release()
+    assert writer is not None and i > 700, f"the footage decoded to {i} frames (795 expected)"
+    writer.release()
+    return out
+
+
+@pytest.mark.parametrize("rois", [[], [VTEST_ROAD]])
+def test_rain_on_real_footage_raises_nothing(rois: list[str], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    video = _rain(tmp_path / "rain.avi", from_s=20.0)
+    args = ["analyze", str(video)]
+    for r in rois:
+        args += ["--roi", r]
+    assert main(args) == 0
+    assert _events(capsys) == []
