@@ -35,6 +35,7 @@ EVENT_TYPES = frozenset(
 
 #: ``Session.info`` key: this transaction appended to the feed (so its commit pokes the feed tail).
 PUBLISHED = "gridwatch_feed_published"
+_NOTIFY = text("SELECT pg_notify(:c, '')")
 
 
 def publish(
@@ -70,7 +71,7 @@ def _announce(session: Session) -> None:
     session.info[PUBLISHED] = True
     if not session.info.get(NOTIFIED) and session.get_bind().dialect.name == "postgresql":
         with session.no_autoflush:  # the NOTIFY needs nothing written first (it is sent at commit)
-            session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+            session.execute(_NOTIFY, {"c": NOTIFY_CHANNEL})
         session.info[NOTIFIED] = True
 
 

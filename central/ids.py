@@ -49,7 +49,7 @@ class Ids:
         self._s = s
         self._postgres = s.get_bind().dialect.name == "postgresql"
         self._next: dict[str, int] = {}
-        self._fetched: dict[str, list[int]] = {}
+        self._fetched: dict[str, int] = {}  # PostgreSQL: a sequence value fetched ahead (``also``)
         self._together = together  # None once read
         self._rows: dict[Table, list[dict[str, Any]]] = {}
         self._watched = False
@@ -58,7 +58,7 @@ class Ids:
         """Queue a row (without its id) of an insert-only table: feed events, work-order history;
         :meth:`write` inserts them. A plain row costs none of the ORM's per-object work (its state,
         the flush's bookkeeping), which was a good part of intake's flush, and no id to fetch."""
-        if not self._rows and not self._watched:  # a forgotten write() fails the commit, loudly
+        if not self._watched:  # a forgotten write() fails the commit, loudly
             event.listen(self._s, "before_commit", self._unwritten, once=True)
             self._watched = True
         self._rows.setdefault(model.__table__, []).append(row)  # type: ignore[arg-type]
@@ -82,14 +82,13 @@ class Ids:
         name = table.name  # type: ignore[attr-defined]
         # (no autoflush: writing out the rows pending so far is what the ids are there to put off)
         if self._postgres:
-            left = self._fetched.setdefault(name, [])
-            if not left:
+            if name not in self._fetched:
                 wanted = [name]
                 other = also.__table__.name if also is not None else None  # type: ignore[attr-defined]
-                if other is not None and not self._fetched.get(other):
+                if other is not None and other not in self._fetched:
                     wanted.append(other)
                 self._fetch(wanted)
-            return int(left.pop())
+            return self._fetched.pop(name)
         if name not in self._next:
             maxima = self._together
             if maxima is not None and model in maxima.tables:
@@ -111,4 +110,4 @@ class Ids:
         with self._s.no_autoflush:
             row = self._s.execute(text(f"SELECT {cols}"), params).one()
         for name, got in zip(names, row, strict=True):
-            self._fetched.setdefault(name, []).append(got)
+            self._fetched[name] = int(got)
