@@ -18,11 +18,10 @@ from sqlalchemy import bindparam, select
 
 from central.db import Database
 from central.models import Token
+from central.roles import DEPARTMENT, EDGE, GRID_WORKER, USER_ROLES
 from central.sessions import with_display_name
 from gridwatch.config import Town
 
-USER_ROLES = ("dispatcher", "maintainer", "grid_worker", "admin")
-EDGE = "edge"
 ALL_USERS = USER_ROLES
 
 
@@ -30,13 +29,15 @@ ALL_USERS = USER_ROLES
 class Principal:
     """The authenticated caller."""
 
-    role: str  # one of USER_ROLES or "edge"
+    role: str  # one of central.roles.ALL_ROLES
     name: str
     node_id: str | None = None
     token_id: int | None = None
     #: For a grid_worker token named after a grid worker (``--name w-07``): that worker. Such a token
     #: works only the orders assigned to that worker; an unnamed grid_worker token is a shared device.
     worker_id: str | None = None
+    #: For a department token: the department it acts for (its squads' orders included).
+    department_id: str | None = None
 
     @property
     def is_node(self) -> bool:
@@ -51,15 +52,33 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def store_token(db: Database, role: str, node: str | None, name: str | None, now: datetime) -> str:
+def store_token(
+    db: Database,
+    role: str,
+    node: str | None,
+    name: str | None,
+    now: datetime,
+    department: str | None = None,
+) -> str:
     """Create a token, store its hash, return the token itself (shown once)."""
     if role not in (*USER_ROLES, EDGE):
         raise ValueError(f"unknown role {role!r}")
     if (role == EDGE) != (node is not None):
         raise ValueError("an edge token needs --node, and only an edge token may have one")
+    if (role == DEPARTMENT) != (department is not None):
+        raise ValueError("a department token needs --department, and only a department token may have one")
     token = new_token()
     with db.write() as s:
-        s.add(Token(token_sha256=hash_token(token), role=role, node_id=node, name=name, created_at=now))
+        s.add(
+            Token(
+                token_sha256=hash_token(token),
+                role=role,
+                node_id=node,
+                name=name,
+                department_id=department,
+                created_at=now,
+            )
+        )
     return token
 
 
@@ -96,16 +115,25 @@ def _stored_token(db: Database, town: Town, digest: str) -> Principal | None:
         row = conn.execute(_BY_DIGEST, {"d": digest}).first()
     if row is None:
         return None
-    token_id, role, node_id, token_name = row
+    token_id, role, node_id, token_name, department = row
     name = token_name or (node_id if role == EDGE else f"{role}#{token_id}")
     worker = (
-        token_name if role == "grid_worker" and any(g.worker.id == token_name for g in town.grids) else None
+        token_name if role == GRID_WORKER and any(g.worker.id == token_name for g in town.grids) else None
     )
-    return Principal(role=role, name=name, node_id=node_id, token_id=token_id, worker_id=worker)
+    return Principal(
+        role=role,
+        name=name,
+        node_id=node_id,
+        token_id=token_id,
+        worker_id=worker,
+        department_id=department if role == DEPARTMENT else None,
+    )
 
 
 _TOKENS = Token.__table__
-_BY_DIGEST = select(_TOKENS.c.id, _TOKENS.c.role, _TOKENS.c.node_id, _TOKENS.c.name).where(
+_BY_DIGEST = select(
+    _TOKENS.c.id, _TOKENS.c.role, _TOKENS.c.node_id, _TOKENS.c.name, _TOKENS.c.department_id
+).where(
     _TOKENS.c.token_sha256 == bindparam("d"), _TOKENS.c.revoked_at.is_(None)
 )
 

@@ -1,9 +1,13 @@
-"""Deadlines: which open work orders have missed which deadline, and escalating each miss once.
+"""Supervision: which open work orders have missed which stage deadline, and noticing each miss once.
 
-``breaches`` is pure (orders and a time in, misses out). ``escalate`` records a miss with a
-conditional UPDATE (``... WHERE <deadline>_escalated_at IS NULL``): however many hub processes run the
-watcher against one database, exactly one of them wins the row, writes the history entry for the
-duty lead and announces it on the feed.
+``breaches`` is pure (orders and a time in, misses out; the stage rules are in :mod:`central.stages`).
+``escalate`` records a miss with a conditional UPDATE (``... WHERE <stage>_escalated_at IS NULL AND
+<stage>_by = <the deadline missed>``) that also counts the order's misses: however many hub processes
+run the watcher against one database, exactly one of them wins the row, writes the history entry
+(``supervise``) and announces ``work_order.supervised`` on the feed, ``{id, stage, level, misses}``.
+The first miss of an order goes to its department's lead; repeated misses go to the duty lead, and
+are announced as ``work_order.escalated`` as well. A renewed deadline (a rework, an approved
+extension) is watched afresh.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
 
-from central import orders
+from central import orders, stages
 from central.context import Hub
 from central.feed import publish
 from central.models import HistoryRow, WorkOrder
@@ -24,30 +28,23 @@ from central.workorders import TERMINAL, State
 from gridwatch.config import Town
 
 log = logging.getLogger(__name__)
-DEADLINES = ("acknowledge", "arrive", "close")
+DEADLINES = stages.STAGES
 
 
 @dataclass(frozen=True, slots=True)
 class Breach:
     work_order_id: int
-    deadline: str  # acknowledge | arrive | close
+    deadline: str  # a stage: acknowledge | accept | arrive | feedback | verify | close
     due: datetime
 
 
 def breaches(items: Iterable[WorkOrder], now: datetime) -> list[Breach]:
-    """Missed deadlines not yet escalated."""
+    """Missed stage deadlines not yet noticed."""
     out: list[Breach] = []
     for wo in items:
         if State(wo.state) in TERMINAL:
             continue
-        checks = (
-            ("acknowledge", wo.acknowledge_by, wo.acknowledged_at),
-            ("arrive", wo.arrive_by, wo.arrived_at),
-            ("close", wo.close_by, wo.closed_at),
-        )
-        for name, due, done in checks:
-            if done is None and now > due and getattr(wo, f"{name}_escalated_at") is None:
-                out.append(Breach(wo.id, name, due))
+        out.extend(Breach(wo.id, stage, due) for stage, due in stages.missed(wo, now))
     return out
 
 
@@ -56,66 +53,74 @@ def lead_of(town: Town) -> str:
 
 
 def escalate(hub: Hub, breach: Breach, now: datetime) -> bool:
-    """Record one breach; True if this call did it (False: someone else already had)."""
-    col = getattr(WorkOrder, f"{breach.deadline}_escalated_at")
-    lead = lead_of(hub.town)
+    """Record one miss; True if this call did it (False: someone else had, or it no longer holds)."""
+    stage = breach.deadline
+    noticed = getattr(WorkOrder, f"{stage}_escalated_at")
     with hub.db.write() as s:
         res = s.execute(
             update(WorkOrder)
-            .where(WorkOrder.id == breach.work_order_id, col.is_(None))
-            .values({col: now, WorkOrder.updated_at: now})
+            .where(
+                WorkOrder.id == breach.work_order_id,
+                noticed.is_(None),
+                getattr(WorkOrder, f"{stage}_by") == breach.due,
+                WorkOrder.state.in_([x.value for x in stages.RUNNING[stage]]),
+            )
+            .values(
+                {
+                    noticed: now,
+                    WorkOrder.updated_at: now,
+                    WorkOrder.supervision_misses: WorkOrder.supervision_misses + 1,
+                }
+            )
             .execution_options(synchronize_session=False)
         )
         if res.rowcount != 1:
             return False
         wo = s.get_one(WorkOrder, breach.work_order_id)
         s.refresh(wo)
+        misses = wo.supervision_misses
+        level = stages.level(misses)
+        to = wo.department_id if level == stages.DEPARTMENT_LEAD else lead_of(hub.town)
+        notice = {"stage": stage, "level": level, "misses": misses, "due": breach.due.isoformat(), "to": to}
         s.add(
             HistoryRow(
                 work_order_id=wo.id,
-                action="escalate",
+                action="supervise",
                 from_state=wo.state,
                 to_state=wo.state,
                 actor="deadline-watcher",
                 role="system",
                 at=now,
-                note=f"missed the {breach.deadline} deadline ({breach.due.isoformat()}); escalated to {lead}",
+                note=f"missed the {stage} deadline ({breach.due.isoformat()}); notice to the "
+                f"{level.replace('_', ' ')} ({to}), miss {misses} of this order",
                 attachments=[],
-                details={"deadline": breach.deadline, "to": lead, "due": breach.due.isoformat()},
+                details=notice | {"deadline": stage},
             )
         )
-        publish(
-            s,
-            "work_order.escalated",
-            orders.summary(hub.town, wo, now) | {"deadline": breach.deadline, "escalated_to": lead},
-            now,
-        )
-    hub.metrics.escalations.labels(deadline=breach.deadline).inc()
+        summary = orders.summary(hub.town, wo, now)
+        publish(s, "work_order.supervised", summary | notice, now)
+        if level == stages.DUTY_LEAD:
+            publish(s, "work_order.escalated", summary | {"deadline": stage, "escalated_to": to}, now)
+    hub.metrics.escalations.labels(deadline=stage).inc()
     return True
 
 
 def check_deadlines(hub: Hub, now: datetime) -> list[Breach]:
-    """One pass: find misses and escalate each; returns those this call escalated."""
-    open_states = [s.value for s in State if s not in TERMINAL]
-    # Only orders with a deadline past and neither met nor escalated (what ``breaches`` looks for):
-    # a pass every few seconds must not load every open order of the county.
-    done = {
-        "acknowledge": WorkOrder.acknowledged_at,
-        "arrive": WorkOrder.arrived_at,
-        "close": WorkOrder.closed_at,
-    }
+    """One pass: find misses and notice each; returns those this call noticed."""
+    # Only orders with a running stage past its deadline and not noticed yet (what ``breaches``
+    # looks for): a pass every few seconds must not load every open order of the county.
     missed = or_(
         *(
             and_(
-                done[d].is_(None),
-                getattr(WorkOrder, f"{d}_by") < now,
-                getattr(WorkOrder, f"{d}_escalated_at").is_(None),
+                WorkOrder.state.in_([x.value for x in stages.RUNNING[st]]),
+                getattr(WorkOrder, f"{st}_by") < now,
+                getattr(WorkOrder, f"{st}_escalated_at").is_(None),
             )
-            for d in DEADLINES
+            for st in stages.STAGES
         )
     )
     with hub.db.read() as s:
-        rows = list(s.execute(select(WorkOrder).where(WorkOrder.state.in_(open_states), missed)).scalars())
+        rows = list(s.execute(select(WorkOrder).where(missed)).scalars())
     return [b for b in breaches(rows, now) if escalate(hub, b, now)]
 
 

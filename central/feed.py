@@ -28,6 +28,7 @@ EVENT_TYPES = frozenset(
         "work_order.created",
         "work_order.updated",
         "work_order.escalated",
+        "work_order.supervised",
         "camera.status",
     }
 )

@@ -177,6 +177,8 @@ def _clear(
                     now,
                     fold.ids,
                 )
+                if EventKind(alert.kind) in OBSTRUCTION_KINDS:  # the camera's word on the fix
+                    orders.camera_clear(s, town, wo, row.snapshot, now, fold.ids)
         else:
             publish(s, "incident.updated", orders.incident_json(town, inc), now, fold.ids)
         return Outcome(inc.id, _order_id(s, inc.id, fold))

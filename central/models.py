@@ -3,7 +3,8 @@
 - ``alerts.id`` is the alert's own id: a resend hits the primary key, so intake is idempotent.
 - ``open_keys.key`` (camera:kind) exists only while an incident is open for that camera and kind, so
   two processes cannot both open an incident for the same thing.
-- ``work_orders.*_escalated_at`` are set by a conditional UPDATE, so a deadline escalates once.
+- ``work_orders.*_escalated_at`` are set by a conditional UPDATE, so a missed deadline is noticed once
+  (a renewed deadline, after a rework or an extension, clears it).
 - ``work_order_history`` and ``feed_events`` are only ever inserted into.
 """
 
@@ -68,8 +69,9 @@ class Token(Base):
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(32))  # dispatcher|maintainer|grid_worker|admin|edge
+    role: Mapped[str] = mapped_column(String(32))  # one of central.roles.ALL_ROLES
     node_id: Mapped[str | None] = mapped_column(String(64))
+    department_id: Mapped[str | None] = mapped_column(String(64))  # a department token's department
     name: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -133,7 +135,7 @@ class AlertRow(Base):
 class WorkOrder(Base):
     __tablename__ = "work_orders"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(16))  # camera | report
+    source: Mapped[str] = mapped_column(String(16))  # camera | grid_worker | public
     kind: Mapped[str] = mapped_column(String(64), index=True)
     service_code: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), index=True)
@@ -164,6 +166,24 @@ class WorkOrder(Base):
     acknowledge_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     arrive_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     close_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The handling loop (migration 0003). Stage deadlines besides acknowledge/arrive/close: accept (set
+    # at dispatch), feedback (the department's handling deadline), verify (set at feedback).
+    accept_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verify_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accept_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verify_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rework_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Missed stage deadlines so far (supervision: the first goes to the department lead, later ones
+    #: to the duty lead); raised by the same conditional UPDATE that records the miss.
+    supervision_misses: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: A department's extension request waiting for the dispatcher (None: none pending).
+    extension_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class HistoryRow(Base):

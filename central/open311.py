@@ -3,7 +3,8 @@
 Field names follow the spec exactly (service_request_id, service_code, lat, long, address_string,
 media_url, ...). POST is form-encoded (or multipart with a ``media`` photo) and needs ``api_key``: a
 grid_worker or admin token. Errors are ``[{"code": ..., "description": ...}]``. JSON only (no XML).
-Each report becomes a work order routed by its service's kind and located by lat/long or address.
+Each report becomes a work order routed by its service's kind and located by lat/long or address; its
+source is ``grid_worker`` when a grid worker filed it, else ``public``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from central.auth import authenticate
 from central.context import Hub
 from central.media import BadMedia, check_jpeg, media_url
 from central.models import Incident, WorkOrder
+from central.roles import GRID_WORKER
 from central.routing import locate, route
 from central.workorders import State
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
-REPORTERS = frozenset({"grid_worker", "admin"})
+REPORTERS = frozenset({GRID_WORKER, "admin"})
 MAX_DESCRIPTION = 4000
 MAX_RESULTS = 1000
 
@@ -157,7 +159,7 @@ def _create(hub: Hub, request: Request, form: FormData, media_bytes: bytes | Non
                 hub.town,
                 routing,
                 now,
-                source="report",
+                source=report_source(who.role),
                 actor=who.name,
                 role=who.role,
                 description=description,
@@ -175,6 +177,12 @@ def _create(hub: Hub, request: Request, form: FormData, media_bytes: bytes | Non
         raise
     notice = f"routed to {routing.department_id}" + (f", grid {grid}" if grid else ", grid to be assigned")
     return [{"service_request_id": str(order_id), "service_notice": notice, "account_id": None}]
+
+
+def report_source(role: str) -> str:
+    """A grid worker's own report is ``grid_worker``; any other reporter's (an admin entering a
+    citizen's call, a public app's key) is ``public``."""
+    return GRID_WORKER if role == GRID_WORKER else "public"
 
 
 def _is_id(text: str) -> bool:

@@ -1,24 +1,40 @@
 """Work orders in the database: create one from a routing decision, apply an action, show it.
 
-The rules live in :mod:`central.workorders` and :mod:`central.routing`; this module only stores what
-they decide, appends the history row and announces the change on the feed, in one transaction.
+The rules live in :mod:`central.workorders`, :mod:`central.stages` and :mod:`central.routing`; this
+module only stores what they decide, appends the history row and announces the change on the feed,
+in one transaction. The JSON views are in :mod:`central.order_views` (re-exported here).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from central import stages
 from central.feed import publish
 from central.ids import Ids
-from central.media import media_url
 from central.models import HistoryRow, Incident, OpenKey, Silence, WorkOrder
+from central.order_views import detail, history_json, incident_json, overdue, summary
 from central.routing import Routing, department_for
-from central.workorders import TERMINAL, Action, State, Transition
+from central.workorders import HANDLING, TERMINAL, Action, State, Transition
 from gridwatch.config import Town
+
+__all__ = [
+    "SYSTEM",
+    "Step",
+    "apply",
+    "camera_clear",
+    "create",
+    "detail",
+    "history_json",
+    "incident_json",
+    "overdue",
+    "summary",
+]
 
 SYSTEM = "system"
 
@@ -42,6 +58,7 @@ def create(
     lon: float | None = None,
     media: str | None = None,
 ) -> WorkOrder:
+    clocks = stages.initial(town.deadline(routing.kind, routing.priority), now)  # type: ignore[arg-type]
     wo = WorkOrder(
         id=ids.take(WorkOrder) if ids is not None else None,
         source=source,
@@ -63,9 +80,9 @@ def create(
         status_notes="",
         created_at=now,
         updated_at=now,
-        acknowledge_by=routing.deadlines.acknowledge_by,
-        arrive_by=routing.deadlines.arrive_by,
-        close_by=routing.deadlines.close_by,
+        rework_count=0,
+        supervision_misses=0,
+        **clocks,
     )
     s.add(wo)
     if ids is None:  # the id comes from the INSERT (a caller with ids saves this flush)
@@ -80,14 +97,32 @@ def create(
         "at": now,
         "note": description[:500],
         "attachments": [],
-        "details": {"department": wo.department_id, "assignee": wo.assignee_id, "priority": wo.priority},
+        "details": {
+            "department": wo.department_id,
+            "assignee": wo.assignee_id,
+            "priority": wo.priority,
+            "source": source,
+        },
     }
-    if ids is not None:  # a plain row, inserted by the caller's ids.write() (see Ids.append)
-        ids.append(HistoryRow, history)
-    else:
-        s.add(HistoryRow(**history))
+    _history(s, ids, history)
     publish(s, "work_order.created", summary(town, wo, now), now, ids)
     return wo
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Who takes a decided transition, and what they brought with it."""
+
+    actor: str
+    role: str
+    note: str = ""
+    reason: str = ""
+    department: str | None = None
+    assignee: str | None = None
+    #: Stored media names of the photos (evidence) that came with the step.
+    attachments: list[str] = field(default_factory=list)
+    passed: bool | None = None
+    until: datetime | None = None
 
 
 def apply(
@@ -96,39 +131,68 @@ def apply(
     wo: WorkOrder,
     tr: Transition,
     now: datetime,
+    step: Step | None = None,
     *,
-    actor: str,
-    role: str,
-    note: str,
-    reason: str,
-    department: str | None,
-    assignee: str | None,
-    attachments: list[str],
-    silence_min: int,
+    ids: Ids | None = None,
+    **legacy: Any,
 ) -> None:
-    """Store a decided transition: state, timestamps, history, silences, feed."""
+    """Store a decided transition: state, stage times and deadlines, history, silences, feed.
+
+    ``legacy`` keyword arguments (actor=, role=, note=, ...) are the pre-:class:`Step` call form.
+    """
+    if step is None:
+        legacy.pop("silence_min", None)
+        step = Step(**legacy)
+    action = Action.FEEDBACK if tr.action is Action.RESOLVE else tr.action
+    rule = town.deadline(wo.kind, wo.priority)  # type: ignore[arg-type]
     details: dict[str, Any] = {}
-    if tr.action in (Action.DISPATCH, Action.REASSIGN):
-        if department:
-            wo.department_id = department_for(town, department, wo.grid_id)
+    if tr.action is Action.RESOLVE:
+        details["via"] = "resolve"
+    stage = stages.COMPLETES.get(tr.action)
+    if stage is not None:
+        due, met = stages.on_time(wo, stage, now)
+        details |= {"stage": stage, "due": due.isoformat() if due else None, "on_time": met}
+    if action in (Action.DISPATCH, Action.REASSIGN):
+        if step.department:
+            wo.department_id = department_for(town, step.department, wo.grid_id)
             details["department"] = wo.department_id
-        if assignee:
-            wo.assignee_id = assignee
-            details["assignee"] = assignee
-    if tr.action is Action.ACKNOWLEDGE:
+        if step.assignee:
+            wo.assignee_id = step.assignee
+            details["assignee"] = step.assignee
+        wo.dispatched_at = now
+    if action is Action.ACKNOWLEDGE:
         wo.acknowledged_at = now
-    elif tr.action is Action.ARRIVE:
+    elif action is Action.ACCEPT:
+        wo.accepted_at = now
+    elif action is Action.ARRIVE:
         wo.arrived_at = now
-    elif tr.action is Action.RESOLVE:
+    elif action is Action.FEEDBACK:
         wo.resolved_at = now
-        wo.status_notes = note
-    elif tr.action is Action.CLOSE:
+        wo.status_notes = step.note
+    elif action is Action.REQUEST_EXTENSION:
+        wo.extension_until, wo.extension_reason = step.until, step.reason
+        details |= {"until": _iso(step.until), "handling_due": _iso(wo.feedback_by)}
+    elif action in (Action.APPROVE_EXTENSION, Action.DECLINE_EXTENSION):
+        details |= {"until": _iso(wo.extension_until), "handling_due": _iso(wo.feedback_by)}
+        details["approved"] = action is Action.APPROVE_EXTENSION
+    elif action is Action.RETURN:
+        details["reason"] = step.reason
+        details["department"] = wo.department_id
+    elif action is Action.VERIFY:
+        details["passed"] = bool(step.passed)
+        if step.passed:
+            wo.verified_at = now
+        else:
+            wo.rework_count = (wo.rework_count or 0) + 1
+            details["rework_count"] = wo.rework_count
+    elif action is Action.CLOSE:
         wo.closed_at = now
-        wo.status_notes = note or wo.status_notes
-    elif tr.action is Action.REJECT:
+        wo.status_notes = step.note or wo.status_notes
+    elif action is Action.REJECT:
         wo.closed_at = now
-        wo.status_notes = f"false alarm: {reason}"
-        details["reason"] = reason
+        wo.status_notes = f"false alarm: {step.reason}"
+        details["reason"] = step.reason
+        silence_min = town.hub.silence_after_false_alarm_min
         if wo.camera_id and silence_min > 0:
             ends = now + timedelta(minutes=silence_min)
             s.add(
@@ -137,177 +201,100 @@ def apply(
                     kind=wo.kind,
                     starts_at=now,
                     ends_at=ends,
-                    created_by=actor,
+                    created_by=step.actor,
                     work_order_id=wo.id,
-                    reason=reason,
+                    reason=step.reason,
                 )
             )
             details["silenced_until"] = ends.isoformat()
+    for column, value in stages.renewed(wo, tr, rule, now, wo.extension_until).items():
+        setattr(wo, column, value)
+    if action is Action.APPROVE_EXTENSION:
+        details["handling_due"] = _iso(wo.feedback_by)
+    if action in (Action.APPROVE_EXTENSION, Action.DECLINE_EXTENSION) or tr.to_state not in HANDLING:
+        wo.extension_until, wo.extension_reason = None, None
     wo.state = tr.to_state.value
     wo.updated_at = now
-    s.add(
-        HistoryRow(
-            work_order_id=wo.id,
-            action=tr.action.value,
-            from_state=tr.from_state.value,
-            to_state=tr.to_state.value,
-            actor=actor,
-            role=role,
-            at=now,
-            note=note or reason,
-            attachments=attachments,
-            details=details,
-        )
+    _history(
+        s,
+        ids,
+        {
+            "work_order_id": wo.id,
+            "action": action.value,
+            "from_state": tr.from_state.value,
+            "to_state": tr.to_state.value,
+            "actor": step.actor,
+            "role": step.role,
+            "at": now,
+            "note": step.note or step.reason,
+            "attachments": list(step.attachments),
+            "details": details,
+        },
     )
     if tr.to_state in TERMINAL and wo.incident_id is not None:
-        _end_incident(s, town, wo.incident_id, now)
-    publish(s, "work_order.updated", summary(town, wo, now) | {"action": tr.action.value}, now)
+        _end_incident(s, town, wo.incident_id, now, ids)
+    publish(s, "work_order.updated", summary(town, wo, now) | {"action": action.value}, now, ids)
+    if action is Action.VERIFY and step.passed and town.hub.auto_close_on_verify:
+        close = Transition(Action.CLOSE, State.VERIFIED, State.CLOSED)
+        note = "closed on passed verification (hub.auto_close_on_verify)"
+        apply(s, town, wo, close, now, Step(actor=SYSTEM, role=SYSTEM, note=note), ids=ids)
 
 
-def _end_incident(s: Session, town: Town, incident_id: int, now: datetime) -> None:
+def camera_clear(
+    s: Session, town: Town, wo: WorkOrder, snapshot: str | None, now: datetime, ids: Ids | None = None
+) -> bool:
+    """The camera's obstruction cleared: after the department's feedback, its after-snapshot is
+    verification evidence (``camera_clear`` in the history); with ``hub.camera_verification: close``
+    it also verifies and closes the order. False when the order is not awaiting verification."""
+    if wo.state != State.FED_BACK.value:
+        return False
+    mode = town.hub.camera_verification
+    camera = wo.camera_id or ""
+    _history(
+        s,
+        ids,
+        {
+            "work_order_id": wo.id,
+            "action": "camera_clear",
+            "from_state": wo.state,
+            "to_state": wo.state,
+            "actor": camera,
+            "role": "camera",
+            "at": now,
+            "note": f"the camera {camera} sees the road clear again",
+            "attachments": [snapshot] if snapshot else [],
+            "details": {"camera": camera, "incident": wo.incident_id, "camera_verification": mode},
+        },
+    )
+    wo.updated_at = now
+    publish(s, "work_order.updated", summary(town, wo, now) | {"action": "camera_clear"}, now, ids)
+    if mode == "close":
+        verify = Transition(Action.VERIFY, State.FED_BACK, State.VERIFIED)
+        step = Step(actor=camera, role="camera", note="verified by the camera's clear", passed=True)
+        apply(s, town, wo, verify, now, step, ids=ids)
+        if wo.state == State.VERIFIED.value:  # not closed already by auto_close_on_verify
+            close = Transition(Action.CLOSE, State.VERIFIED, State.CLOSED)
+            note = "closed on the camera's clear (hub.camera_verification: close)"
+            apply(s, town, wo, close, now, Step(actor=SYSTEM, role=SYSTEM, note=note), ids=ids)
+    return True
+
+
+def _history(s: Session, ids: Ids | None, row: dict[str, Any]) -> None:
+    if ids is not None:  # a plain row, inserted by the caller's ids.write() (see Ids.append)
+        ids.append(HistoryRow, row)
+    else:
+        s.add(HistoryRow(**row))
+
+
+def _end_incident(s: Session, town: Town, incident_id: int, now: datetime, ids: Ids | None) -> None:
     """The order is over: a detection still standing starts a fresh incident next time."""
     s.execute(delete(OpenKey).where(OpenKey.incident_id == incident_id))
     inc = s.get(Incident, incident_id)
     if inc is not None and inc.state != "closed":
         inc.state = "closed"
         inc.cleared_at = inc.cleared_at or now
-        publish(s, "incident.updated", incident_json(town, inc), now)
-
-
-def overdue(wo: WorkOrder, now: datetime) -> dict[str, bool]:
-    open_ = wo.state not in (State.CLOSED.value, State.REJECTED.value)
-    return {
-        "acknowledge": open_ and wo.acknowledged_at is None and now > wo.acknowledge_by,
-        "arrive": open_ and wo.arrived_at is None and now > wo.arrive_by,
-        "close": open_ and now > wo.close_by,
-    }
-
-
-def summary(town: Town, wo: WorkOrder, now: datetime) -> dict[str, Any]:
-    """The work order as JSON for the API and the feed (without history)."""
-    dep = _department(town, wo.department_id)
-    grid = _grid(town, wo.grid_id)
-    village = _village(town, wo.village_id)
-    camera = _camera(town, wo.camera_id)
-    worker = grid.worker if grid is not None and wo.assignee_id == grid.worker.id else None
-    flags = overdue(wo, now)
-    return {
-        "id": wo.id,
-        "source": wo.source,
-        "kind": wo.kind,
-        "service_code": wo.service_code,
-        "state": wo.state,
-        "priority": wo.priority,
-        "department": {
-            "id": wo.department_id,
-            "name": dep.name if dep else wo.department_id,
-            "name_en": dep.name_en if dep else "",
-        },
-        "grid": {"id": grid.id, "name": grid.name} if grid else None,
-        "village": {"id": village.id, "name": village.name, "name_en": village.name_en} if village else None,
-        "camera": {"id": camera.id, "name": camera.name, "lat": camera.lat, "lon": camera.lon}
-        if camera
-        else None,
-        "assignee": {
-            "id": wo.assignee_id,
-            "name": worker.name if worker else wo.assignee_id,
-            "phone": worker.phone if worker else "",
-        }
-        if wo.assignee_id
-        else None,
-        "incident_id": wo.incident_id,
-        "description": wo.description,
-        "address": wo.address,
-        "lat": wo.lat,
-        "long": wo.lon,
-        "status_notes": wo.status_notes,
-        "created_at": wo.created_at.isoformat(),
-        "updated_at": wo.updated_at.isoformat(),
-        "deadlines": {
-            "acknowledge_by": wo.acknowledge_by.isoformat(),
-            "arrive_by": wo.arrive_by.isoformat(),
-            "close_by": wo.close_by.isoformat(),
-        },
-        "overdue": flags,
-        "is_overdue": any(flags.values()),
-        "escalated": any(
-            getattr(wo, f"{d}_escalated_at") is not None for d in ("acknowledge", "arrive", "close")
-        ),
-        "escalations": {
-            d: _iso(getattr(wo, f"{d}_escalated_at")) for d in ("acknowledge", "arrive", "close")
-        },
-        "acknowledged_at": _iso(wo.acknowledged_at),
-        "arrived_at": _iso(wo.arrived_at),
-        "resolved_at": _iso(wo.resolved_at),
-        "closed_at": _iso(wo.closed_at),
-        "detection_cleared_at": _iso(wo.detection_cleared_at),
-        "snapshot_url": None,
-        "clip_url": None,
-    }
-
-
-def detail(s: Session, town: Town, wo: WorkOrder, now: datetime) -> dict[str, Any]:
-    out = summary(town, wo, now)
-    if wo.incident_id is not None:
-        inc = s.get(Incident, wo.incident_id)
-        if inc is not None:
-            out["snapshot_url"], out["clip_url"] = media_url(inc.snapshot), media_url(inc.clip)
-    rows = s.execute(
-        select(HistoryRow).where(HistoryRow.work_order_id == wo.id).order_by(HistoryRow.id)
-    ).scalars()
-    out["history"] = [
-        {
-            "id": h.id,
-            "action": h.action,
-            "from_state": h.from_state,
-            "to_state": h.to_state,
-            "actor": h.actor,
-            "role": h.role,
-            "at": h.at.isoformat(),
-            "note": h.note,
-            "attachments": [media_url(a) for a in h.attachments],
-            "details": h.details,
-        }
-        for h in rows
-    ]
-    return out
-
-
-def incident_json(town: Town, inc: Incident) -> dict[str, Any]:
-    return {
-        "id": inc.id,
-        "kind": inc.kind,
-        "camera_id": inc.camera_id,
-        "cameras": inc.cameras,
-        "road": inc.road,
-        "state": inc.state,
-        "silenced": inc.silenced,
-        "first_seen": inc.first_seen.isoformat(),
-        "last_seen": inc.last_seen.isoformat(),
-        "cleared_at": _iso(inc.cleared_at),
-        "alert_count": inc.alert_count,
-        "best_score": inc.best_score,
-        "region": inc.region,
-        "snapshot_url": media_url(inc.snapshot),
-        "clip_url": media_url(inc.clip),
-    }
+        publish(s, "incident.updated", incident_json(town, inc), now, ids)
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-def _department(town: Town, dep_id: str) -> Any:
-    return next((d for d in town.departments if d.id == dep_id), None)
-
-
-def _grid(town: Town, grid_id: str | None) -> Any:
-    return next((g for g in town.grids if g.id == grid_id), None) if grid_id else None
-
-
-def _village(town: Town, vid: str | None) -> Any:
-    return next((v for v in town.villages if v.id == vid), None) if vid else None
-
-
-def _camera(town: Town, cid: str | None) -> Any:
-    return town.cameras_by_id().get(cid) if cid else None

@@ -15,7 +15,7 @@ from gridwatch import __version__
 from gridwatch.config import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "yongshan"
-ROLES = ("dispatcher", "maintainer", "grid_worker", "admin")
+ROLES = ("dispatcher", "maintainer", "grid_worker", "department", "admin")  # central.roles.USER_ROLES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--role", required=True, choices=(*ROLES, "edge"),
                    help="user role, or 'edge' for an edge node's token")
     t.add_argument("--node", default=None, help="edge node id (required with --role edge)")
+    t.add_argument("--department", default=None,
+                   help="department id the token acts for (required with --role department)")
     t.add_argument("--name", default=None, help="who the token is for (user name), for the record")
     t.add_argument("--db", default=None, help="database URL (as for 'gridwatch hub')")
     t.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="town config (to check --node)")
@@ -133,7 +135,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from central.tokens import create_token_cli
 
         return create_token_cli(role=args.role, node=args.node, name=args.name, db=args.db,
-                                config=args.config)
+                                config=args.config, department=args.department)
     if args.command == "edge":
         from edge.worker import run_worker
 

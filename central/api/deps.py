@@ -1,4 +1,4 @@
-"""Shared bits of the routers: the hub of this app, role sets, JPEG-from-base64."""
+"""Shared bits of the routers: the hub of this app, role sets (central.roles), JPEG-from-base64."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from fastapi import HTTPException, Path, Request
 
 from central.context import Hub
 from central.media import BadMedia, check_jpeg
+from central.roles import DESK, OPS, USERS
+from central.roles import EDGES as EDGE
 
-USERS = ("dispatcher", "maintainer", "grid_worker", "admin")
-DESK = ("dispatcher", "admin")
-OPS = ("dispatcher", "maintainer", "admin")
-EDGE = ("edge",)
+__all__ = ["DESK", "EDGE", "MAX_ID", "OPS", "USERS", "IdPath", "hub_of", "jpeg_from_base64"]
 #: Largest id or offset accepted in a URL (a BIGINT; larger would be a database error, not a 404).
 MAX_ID = 2**63 - 1
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Numeric id.")]

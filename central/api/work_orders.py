@@ -1,22 +1,35 @@
-"""Work orders: list with filters, one with its history, and lifecycle actions."""
+"""Work orders: list with filters, one with its history, and lifecycle actions.
+
+A department token sees and works its own department's orders only (a bureau's include its squads');
+others' answer 404. A grid worker token named after a grid worker works the orders assigned to that
+worker and verifies those of that worker's grid.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from central import orders
+from central import orders, stages
 from central.api.deps import MAX_ID, USERS, IdPath, hub_of, jpeg_from_base64
+from central.api.work_order_models import (
+    ACTION_ERRORS,
+    ERRORS,
+    ActionBody,
+    Source,
+    WorkOrderDetail,
+    WorkOrderPage,
+)
 from central.auth import Principal, require
 from central.media import media_url
 from central.models import Incident, WorkOrder
+from central.roles import DEPARTMENT
 from central.workorders import (
-    TERMINAL,
     Action,
     Forbidden,
     IllegalTransition,
@@ -26,75 +39,85 @@ from central.workorders import (
     decide,
 )
 from central.workorders import Request as ActionRequest
+from gridwatch.config import Town
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
 
 
-class ActionBody(BaseModel):
-    """One lifecycle action on a work order."""
-
-    model_config = ConfigDict(extra="forbid")
-    action: Action
-    note: str = Field(default="", max_length=4000)
-    reason: str = Field(default="", max_length=4000, description="Why (needed by reject).")
-    department: str | None = Field(default=None, max_length=64, description="dispatch/reassign target.")
-    assignee: str | None = Field(default=None, max_length=64, description="Worker id (dispatch/reassign).")
-    evidence: str | None = Field(default=None, description="Base64 JPEG (needed by resolve).")
-
-    @field_validator("note", "reason", "department", "assignee")
-    @classmethod
-    def _no_nul(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
-    open_states = [s.value for s in State if s not in TERMINAL]
-    return and_(
-        WorkOrder.state.in_(open_states),
-        or_(
-            and_(WorkOrder.acknowledged_at.is_(None), WorkOrder.acknowledge_by < now),
-            and_(WorkOrder.arrived_at.is_(None), WorkOrder.arrive_by < now),
-            WorkOrder.close_by < now,
-        ),
+    """SQL for :func:`central.stages.overdue`: some stage's clock runs and its deadline has passed."""
+    return or_(
+        *(
+            and_(
+                WorkOrder.state.in_([s.value for s in stages.RUNNING[st]]),
+                getattr(WorkOrder, f"{st}_by") < now,
+            )
+            for st in stages.STAGES
+        )
     )
 
 
-@router.get("")
+def _split(value: Any) -> Any:
+    """``?state=new,acknowledged`` as well as ``?state=new&state=acknowledged``."""
+    if isinstance(value, list):
+        return [x.strip() for item in value for x in str(item).split(",") if x.strip()]
+    return value
+
+
+StateFilter = Annotated[
+    list[State] | None,
+    BeforeValidator(_split),
+    Query(description="State; several comma-separated or repeated."),
+]
+
+
+def departments_of(town: Town, department: str) -> list[str]:
+    """A department and, for a bureau, its squads."""
+    return [department] + [d.id for d in town.departments if d.parent == department]
+
+
+def visible(town: Town, who: Principal, wo: WorkOrder) -> bool:
+    if who.role != DEPARTMENT:
+        return True
+    return who.department_id is not None and wo.department_id in departments_of(town, who.department_id)
+
+
+@router.get("", response_model=WorkOrderPage, responses=ERRORS)
 def list_work_orders(
     request: Request,
-    state: str | None = Query(None, description="State, or several comma-separated."),
-    department: str | None = None,
+    state: StateFilter = None,
+    department: str | None = Query(None, description="Department id (a bureau includes its squads)."),
     grid: str | None = None,
     kind: str | None = None,
     camera: str | None = None,
     assignee: str | None = None,
-    overdue: bool | None = None,
+    source: Source | None = Query(None, description="Where the order came from."),
+    priority: Literal["P1", "P2", "P3"] | None = None,
+    overdue: bool | None = Query(None, description="Some stage deadline has passed (or not)."),
     limit: int = Query(100, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_ID),
-    _: Principal = Depends(require(*USERS)),
+    who: Principal = Depends(require(*USERS)),
 ) -> dict[str, Any]:
+    """Newest first. A department token's list is its own department's queue."""
     hub = hub_of(request)
     now = hub.now()
     conds: list[ColumnElement[bool]] = []
     if state:
-        states = [x.strip() for x in state.split(",") if x.strip()]
-        bad = [x for x in states if x not in {s.value for s in State}]
-        if bad:
-            raise HTTPException(
-                422, f"unknown state {bad[0]!r} (states: {', '.join(s.value for s in State)})"
-            )
-        conds.append(WorkOrder.state.in_(states))
-    if department:
-        # a bureau's filter includes its squads' orders
-        deps = [department] + [d.id for d in hub.town.departments if d.parent == department]
-        conds.append(WorkOrder.department_id.in_(deps))
+        conds.append(WorkOrder.state.in_([s.value for s in state]))
+    if who.role == DEPARTMENT:
+        own = departments_of(hub.town, who.department_id or "")
+        if department and department not in own:
+            raise HTTPException(403, f"a department token sees its own department's queue only ({own[0]})")
+        conds.append(WorkOrder.department_id.in_(departments_of(hub.town, department) if department else own))
+    elif department:
+        conds.append(WorkOrder.department_id.in_(departments_of(hub.town, department)))
     for col, val in (
         (WorkOrder.grid_id, grid),
         (WorkOrder.kind, kind),
         (WorkOrder.camera_id, camera),
         (WorkOrder.assignee_id, assignee),
+        (WorkOrder.source, source.value if source else None),
+        (WorkOrder.priority, priority),
     ):
         if val:
             conds.append(col == val)
@@ -118,83 +141,117 @@ def list_work_orders(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-def _allowed(who: Principal, state: State, assignee: str | None) -> list[str]:
-    """Actions the caller may take now (a named grid worker only on orders assigned to them)."""
-    if who.worker_id is not None and assignee != who.worker_id:
+def _grid_worker_of(town: Town, wo: WorkOrder) -> str | None:
+    grid = next((g for g in town.grids if g.id == wo.grid_id), None) if wo.grid_id else None
+    return grid.worker.id if grid is not None else None
+
+
+def _personal_refusal(town: Town, who: Principal, wo: WorkOrder, action: Action | None) -> str | None:
+    """Why this named grid worker may not act on this order (None: they may)."""
+    if who.worker_id is None:
+        return None
+    if action is Action.VERIFY:
+        mine = _grid_worker_of(town, wo)
+        if mine != who.worker_id:
+            return f"work order {wo.id} is verified by its grid's worker ({mine!r}), not {who.worker_id!r}"
+        return None
+    if wo.assignee_id != who.worker_id:
+        return f"work order {wo.id} is assigned to {wo.assignee_id!r}, not to {who.worker_id!r}"
+    return None
+
+
+def _allowed(town: Town, who: Principal, wo: WorkOrder) -> list[str]:
+    """Actions the caller may take now."""
+    if not visible(town, who, wo):
         return []
-    return [a.value for a in allowed_actions(state, who.role)]
+    pending = wo.extension_until is not None
+    return [
+        a.value
+        for a in allowed_actions(State(wo.state), who.role, pending)
+        if _personal_refusal(town, who, wo, a) is None
+    ]
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", response_model=WorkOrderDetail, responses=ERRORS)
 def get_work_order(
     order_id: IdPath, request: Request, who: Principal = Depends(require(*USERS))
 ) -> dict[str, Any]:
-    """The order with its history, and ``allowed_actions``: what the caller's role may do now."""
+    """The order with its history, and ``allowed_actions``: what the caller may do now."""
     hub = hub_of(request)
     with hub.db.read() as s:
         wo = s.get(WorkOrder, order_id)
-        if wo is None:
+        if wo is None or not visible(hub.town, who, wo):
             raise HTTPException(404, f"no work order {order_id}")
         out = orders.detail(s, hub.town, wo, hub.now())
-    out["allowed_actions"] = _allowed(who, State(out["state"]), wo.assignee_id)
+        out["allowed_actions"] = _allowed(hub.town, who, wo)
     return out
 
 
-@router.post("/{order_id}/actions")
+def _photos(body: Any, limit: int) -> list[bytes]:
+    if getattr(body, "evidence", None):
+        return [jpeg_from_base64(body.evidence, "evidence", limit)]
+    return [jpeg_from_base64(p, f"photos[{i}]", limit) for i, p in enumerate(getattr(body, "photos", []))]
+
+
+@router.post("/{order_id}/actions", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def act(
-    order_id: IdPath, body: ActionBody, request: Request, who: Principal = Depends(require(*USERS))
+    order_id: IdPath,
+    request: Request,
+    body: ActionBody = Body(description="One action; its fields depend on ``action``."),
+    who: Principal = Depends(require(*USERS)),
 ) -> dict[str, Any]:
-    """Take one action; 409 when the order's state does not allow it, 403 when the role may not."""
+    """Take one action; 409 when the order's state does not allow it, 403 when the role may not, 422
+    when an input is missing. The README lists every action's body and who may take it."""
     hub = hub_of(request)
     town = hub.town
-    if body.department is not None and body.department not in {d.id for d in town.departments}:
-        raise HTTPException(422, f"unknown department {body.department!r}")
-    if body.assignee is not None and body.assignee not in {g.worker.id for g in town.grids}:
-        raise HTTPException(422, f"unknown assignee {body.assignee!r} (use a grid worker id)")
-    evidence = (
-        jpeg_from_base64(body.evidence, "evidence", town.hub.max_snapshot_bytes) if body.evidence else None
-    )
-    req = ActionRequest(
-        action=body.action,
-        role=who.role,
-        note=body.note,
-        reason=body.reason,
-        department=body.department,
-        assignee=body.assignee,
-        has_evidence=evidence is not None,
-    )
+    department = getattr(body, "department", None)
+    assignee = getattr(body, "assignee", None)
+    if department is not None and department not in {d.id for d in town.departments}:
+        raise HTTPException(422, f"unknown department {department!r}")
+    if assignee is not None and assignee not in {g.worker.id for g in town.grids}:
+        raise HTTPException(422, f"unknown assignee {assignee!r} (use a grid worker id)")
+    photos = _photos(body, town.hub.max_snapshot_bytes)
+    action = Action(body.action)
     saved: list[str] = []
     try:
         with hub.db.write() as s:
             wo = s.get(WorkOrder, order_id)
-            if wo is None:
+            if wo is None or not visible(town, who, wo):
                 raise HTTPException(404, f"no work order {order_id}")
-            if who.worker_id is not None and wo.assignee_id != who.worker_id:
-                raise HTTPException(
-                    403, f"work order {order_id} is assigned to {wo.assignee_id!r}, not to {who.worker_id!r}"
-                )
-            tr = decide(State(wo.state), req)
-            if evidence is not None:
-                saved.append(hub.media.save(evidence, "jpg"))
+            refusal = _personal_refusal(town, who, wo, action)
+            if refusal is not None:
+                raise HTTPException(403, refusal)
             now = hub.now()
-            orders.apply(
-                s,
-                town,
-                wo,
-                tr,
-                now,
+            req = ActionRequest(
+                action=action,
+                role=who.role,
+                note=body.note,
+                reason=getattr(body, "reason", ""),
+                department=department,
+                assignee=assignee,
+                photos=len(photos),
+                passed=getattr(body, "passed", None),
+                until=getattr(body, "until", None),
+                handling_due=max(filter(None, (wo.feedback_by, now))),
+                pending_extension=wo.extension_until is not None,
+            )
+            tr = decide(State(wo.state), req)
+            saved.extend(hub.media.save(p, "jpg") for p in photos)
+            step = orders.Step(
                 actor=who.name,
                 role=who.role,
                 note=body.note,
-                reason=body.reason,
-                department=body.department,
-                assignee=body.assignee,
+                reason=req.reason,
+                department=department,
+                assignee=assignee,
                 attachments=saved,
-                silence_min=town.hub.silence_after_false_alarm_min,
+                passed=req.passed,
+                until=req.until,
             )
+            orders.apply(s, town, wo, tr, now, step)
             s.flush()
             out = orders.detail(s, town, wo, now)
-            out["allowed_actions"] = _allowed(who, State(wo.state), wo.assignee_id)
+            out["allowed_actions"] = _allowed(town, who, wo)
     except Forbidden as exc:
         raise HTTPException(403, str(exc)) from None
     except IllegalTransition as exc:
@@ -206,3 +263,4 @@ def act(
             hub.media.delete(name)
         raise
     return out
+

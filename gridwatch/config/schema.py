@@ -91,6 +91,24 @@ class Deadline(Strict):
     acknowledge_min: int = Field(gt=0, description="Minutes from creation to acknowledge.")
     arrive_min: int = Field(gt=0, description="Minutes from creation to arrive on site.")
     close_min: int = Field(gt=0, description="Minutes from creation to close.")
+    accept_min: int | None = Field(
+        default=None, gt=0, description="Minutes from dispatch (or rework) for the department to accept; "
+        "none = acknowledge_min.")
+    feedback_min: int | None = Field(
+        default=None, gt=0, description="Minutes from creation (or rework) for the department to feed back "
+        "what it did; none = three quarters of close_min.")
+    verify_min: int | None = Field(
+        default=None, gt=0, description="Minutes from feedback for the grid worker to verify on site; "
+        "none = arrive_min.")
+
+    def minutes(self, stage: str) -> int:
+        """The length of one stage's clock (acknowledge, accept, arrive, feedback, verify, close)."""
+        derived = {
+            "accept": self.accept_min or self.acknowledge_min,
+            "feedback": self.feedback_min or max(1, self.close_min * 3 // 4),
+            "verify": self.verify_min or self.arrive_min,
+        }
+        return derived.get(stage) or int(getattr(self, f"{stage}_min"))
 
 
 class Roi(Strict):
@@ -197,6 +215,13 @@ class HubSettings(Strict):
     silence_after_false_alarm_min: int = Field(
         default=60, ge=0, description="Minutes a false-alarm rejection silences that camera+kind.")
     max_snapshot_bytes: int = Field(default=1_000_000, gt=0, description="Largest snapshot accepted.")
+    auto_close_on_verify: bool = Field(
+        default=False, description="True: a passed on-site verification closes the work order at once; "
+        "false: the dispatcher closes it.")
+    camera_verification: Literal["evidence", "close"] = Field(
+        default="evidence", description="When a camera's obstruction clears after the department's "
+        "feedback: 'evidence' records the camera's after-snapshot in the history to support the grid "
+        "worker's check; 'close' lets it verify and close the order.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed to call the API across sites "
         "(CORS); empty, the default, means none.")

@@ -126,6 +126,9 @@ def make_hub(
             role: store_token(db, role, None, f"{role}-1", clock())
             for role in ("dispatcher", "maintainer", "grid_worker", "admin")
         }
+        tokens["department"] = store_token(
+            db, "department", None, "department-1", clock(), department="natural-resources"
+        )
         for node in ("edge-01", "edge-02"):
             tokens[node] = store_token(db, "edge", node, None, clock())
         yield HubUnderTest(client=client, app=app, tokens=tokens, clock=clock, db_url=db_url)

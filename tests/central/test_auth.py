@@ -9,8 +9,8 @@ from central.auth import hash_token
 from tests.central.conftest import alert
 from tests.central.test_health import heartbeat
 
-ROLES = ("dispatcher", "maintainer", "grid_worker", "admin", "edge-01")
-USERS = {"dispatcher", "maintainer", "grid_worker", "admin"}
+ROLES = ("dispatcher", "maintainer", "grid_worker", "department", "admin", "edge-01")
+USERS = {"dispatcher", "maintainer", "grid_worker", "department", "admin"}
 OPS = {"dispatcher", "maintainer", "admin"}
 DESK = {"dispatcher", "admin"}
 

@@ -127,6 +127,6 @@ def test_every_report_kind_through_open311(hub, town) -> None:
         assert r.status_code == 200, r.text
         order_id = int(r.json()[0]["service_request_id"])
         wo = hub.client.get(f"/api/v1/work-orders/{order_id}", headers=hub.auth("dispatcher")).json()
-        assert wo["kind"] == service.kind and wo["source"] == "report"
+        assert wo["kind"] == service.kind and wo["source"] == "grid_worker"
         assert wo["department"]["id"] == _expected_department(town, service.kind, grid.id), service.code
         assert wo["grid"]["id"] == grid.id and wo["assignee"]["id"] == grid.worker.id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,27 +25,44 @@ GOOD_INPUT = {
     "reason": "false alarm",
     "department": "urban-management",
     "has_evidence": True,
+    "passed": True,
+    "until": datetime(2030, 1, 1, tzinfo=UTC),
 }
+
+
+def _pending(action: Action) -> bool:
+    """The extension decisions need a request pending; the request itself needs none."""
+    return action in (Action.APPROVE_EXTENSION, Action.DECLINE_EXTENSION)
 
 
 @pytest.mark.parametrize(("state", "action"), list(itertools.product(State, Action)))
 def test_every_state_action_pair(state: State, action: Action) -> None:
     role = sorted(ROLES[action])[0]
-    req = Request(action=action, role=role, **GOOD_INPUT)
+    req = Request(action=action, role=role, pending_extension=_pending(action), **GOOD_INPUT)
     sources, target = TRANSITIONS[action]
     if state in sources:
         tr = decide(state, req)
-        assert (tr.from_state, tr.to_state) == (state, target)
+        assert (tr.from_state, tr.to_state) == (state, target or state)
     else:
         with pytest.raises(IllegalTransition, match=f"cannot {action.value}"):
             decide(state, req)
 
 
+def test_verify_failure_goes_to_rework_and_extensions_need_a_request() -> None:
+    fail = Request(Action.VERIFY, "grid_worker", note="still blocked", photos=1, passed=False)
+    assert decide(State.FED_BACK, fail).to_state is State.REWORK
+    with pytest.raises(IllegalTransition, match="no extension request is pending"):
+        decide(State.ACCEPTED, Request(Action.APPROVE_EXTENSION, "dispatcher"))
+    with pytest.raises(IllegalTransition, match="already pending"):
+        decide(State.ACCEPTED, Request(**GOOD_INPUT | {"action": Action.REQUEST_EXTENSION, "role": "department",
+                                                       "pending_extension": True}))
+
+
 @pytest.mark.parametrize("action", list(Action))
 def test_roles_per_action(action: Action) -> None:
     state = next(iter(TRANSITIONS[action][0]))
-    for role in ("dispatcher", "maintainer", "grid_worker", "admin", "edge"):
-        req = Request(action=action, role=role, **GOOD_INPUT)
+    for role in ("dispatcher", "maintainer", "grid_worker", "department", "admin", "edge"):
+        req = Request(action=action, role=role, pending_extension=_pending(action), **GOOD_INPUT)
         if role in ROLES[action]:
             decide(state, req)
         else:
@@ -62,6 +80,29 @@ def test_inputs_required() -> None:
         decide(State.NEW, Request(Action.REJECT, "dispatcher"))
     with pytest.raises(MissingInput, match="department or an assignee"):
         decide(State.DISPATCHED, Request(Action.REASSIGN, "dispatcher"))
+    with pytest.raises(MissingInput, match="photo"):
+        decide(State.ON_SITE, Request(Action.FEEDBACK, "department", note="done"))
+    with pytest.raises(MissingInput, match="note"):
+        decide(State.ACCEPTED, Request(Action.FEEDBACK, "department", photos=1))
+    with pytest.raises(MissingInput, match="at most 5"):
+        decide(State.ACCEPTED, Request(Action.FEEDBACK, "department", note="x", photos=6))
+    with pytest.raises(MissingInput, match="reason"):
+        decide(State.ACCEPTED, Request(Action.RETURN, "department"))
+    with pytest.raises(MissingInput, match="reason"):
+        decide(State.ACCEPTED, Request(Action.REQUEST_EXTENSION, "department", until=GOOD_INPUT["until"]))
+    with pytest.raises(MissingInput, match="until"):
+        decide(State.ACCEPTED, Request(Action.REQUEST_EXTENSION, "department", reason="rain"))
+    later, earlier = GOOD_INPUT["until"], datetime(2029, 1, 1, tzinfo=UTC)
+    with pytest.raises(MissingInput, match="later than the current handling deadline"):
+        decide(State.ACCEPTED, Request(Action.REQUEST_EXTENSION, "department", reason="rain", until=earlier,
+                                       handling_due=later))
+    with pytest.raises(MissingInput, match="passed"):
+        decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker"))
+    with pytest.raises(MissingInput, match="photo"):
+        decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker", passed=False, note="still blocked"))
+    with pytest.raises(MissingInput, match="note"):
+        decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker", passed=False, photos=1))
+    assert decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker", passed=True)).to_state is State.VERIFIED
 
 
 def _order(hub) -> int:
@@ -81,8 +122,9 @@ def test_full_lifecycle_with_history(hub) -> None:
             "grid_worker",
             "resolve",
             {"note": "rocks removed", "evidence": b64(jpeg(colour=(9, 9, 9)))},
-            "resolved",
+            "fed_back",
         ),
+        ("grid_worker", "verify", {"passed": True, "note": "road clear"}, "verified"),
         ("dispatcher", "close", {"note": "checked the photo"}, "closed"),
     ]
     for who, action, extra, state in steps:
@@ -98,12 +140,15 @@ def test_full_lifecycle_with_history(hub) -> None:
         "dispatch",
         "accept",
         "arrive",
-        "resolve",
+        "feedback",  # the deprecated resolve is recorded as what it is now
+        "verify",
         "close",
     ]
+    assert hist[5]["details"]["via"] == "resolve"
     assert [h["role"] for h in hist[1:]] == [
         "dispatcher",
         "dispatcher",
+        "grid_worker",
         "grid_worker",
         "grid_worker",
         "grid_worker",
@@ -115,7 +160,8 @@ def test_full_lifecycle_with_history(hub) -> None:
     photo = hub.client.get(hist[5]["attachments"][0], headers=hub.auth("dispatcher"))
     assert photo.status_code == 200 and photo.content == jpeg(colour=(9, 9, 9))
     assert wo["acknowledged_at"] and wo["arrived_at"] and wo["resolved_at"] and wo["closed_at"]
-    assert wo["snapshot_url"] and wo["overdue"] == {"acknowledge": False, "arrive": False, "close": False}
+    assert wo["snapshot_url"] and not any(wo["overdue"].values())
+    assert set(wo["overdue"]) == {"acknowledge", "accept", "arrive", "feedback", "verify", "close"}
     # the incident ended with the order
     inc = hub.client.get(f"/api/v1/incidents/{wo['incident_id']}", headers=hub.auth("admin")).json()
     assert inc["state"] == "closed"
@@ -123,8 +169,14 @@ def test_full_lifecycle_with_history(hub) -> None:
 
 def test_illegal_transitions_are_409_and_change_nothing(hub) -> None:
     oid = _order(hub)
-    for action in ("dispatch", "accept", "arrive", "close", "reassign"):
-        r = hub.act(oid, "admin", action, note="x", department="urban-management", evidence=b64(jpeg()))
+    for action, extra in (
+        ("dispatch", {"department": "urban-management"}),
+        ("accept", {}),
+        ("arrive", {}),
+        ("close", {}),
+        ("reassign", {"department": "urban-management"}),
+    ):
+        r = hub.act(oid, "admin", action, note="x", **extra)
         assert r.status_code == 409, (action, r.text)
         assert "cannot" in r.json()["detail"] and "acknowledge" in r.json()["detail"]
     r = hub.act(oid, "grid_worker", "resolve", note="x", evidence=b64(jpeg()))
