@@ -54,8 +54,8 @@ def test_verify_failure_goes_to_rework_and_extensions_need_a_request() -> None:
     with pytest.raises(IllegalTransition, match="no extension request is pending"):
         decide(State.ACCEPTED, Request(Action.APPROVE_EXTENSION, "dispatcher"))
     with pytest.raises(IllegalTransition, match="already pending"):
-        decide(State.ACCEPTED, Request(**GOOD_INPUT | {"action": Action.REQUEST_EXTENSION, "role": "department",
-                                                       "pending_extension": True}))
+        req = {"action": Action.REQUEST_EXTENSION, "role": "department", "pending_extension": True}
+        decide(State.ACCEPTED, Request(**GOOD_INPUT | req))
 
 
 @pytest.mark.parametrize("action", list(Action))
@@ -102,7 +102,8 @@ def test_inputs_required() -> None:
         decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker", passed=False, note="still blocked"))
     with pytest.raises(MissingInput, match="note"):
         decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker", passed=False, photos=1))
-    assert decide(State.FED_BACK, Request(Action.VERIFY, "grid_worker", passed=True)).to_state is State.VERIFIED
+    passed = Request(Action.VERIFY, "grid_worker", passed=True)
+    assert decide(State.FED_BACK, passed).to_state is State.VERIFIED
 
 
 def _order(hub) -> int:
