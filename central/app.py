@@ -23,7 +23,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from central import health, open311
 from central.alert_writer import AlertWriter
-from central.api import alerts, cameras, feed, incidents, town, work_orders
+from central.api import alerts, cameras, feed, incidents, stats, town, work_orders
 from central.context import Clock, Hub, system_clock
 from central.db import Database
 from central.deadlines import DeadlineWatcher, Watcher
@@ -114,7 +114,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     app.state.feed_notifier = notifier
     app.state.feed_tail = tail
     app.state.alert_writer = writer
-    for module in (alerts, work_orders, incidents, cameras, feed, town):
+    for module in (alerts, work_orders, incidents, cameras, feed, town, stats):
         app.include_router(module.router)
     app.include_router(open311.router)
     if importlib.util.find_spec("central.console") is not None:  # the web console, when installed
