@@ -252,8 +252,8 @@ def table(groups: list[dict[str, Any]]) -> list[list[Any]]:
 def load(
     db: Database, start: datetime, end: datetime, departments: list[str] | None = None
 ) -> list[tuple[WorkOrder, list[HistoryRow]]]:
-    """Orders created in [start, end) (of ``departments`` only, when given) with their history."""
-    conds = [WorkOrder.created_at >= start, WorkOrder.created_at < end]
+    """Orders created in [start, end] (of ``departments`` only, when given) with their history."""
+    conds = [WorkOrder.created_at >= start, WorkOrder.created_at <= end]
     if departments is not None:
         conds.append(WorkOrder.department_id.in_(departments))
     with db.read() as s:

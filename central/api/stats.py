@@ -106,7 +106,7 @@ async def get_stats(
     start: datetime | None = Query(
         None, alias="from", description="Period start (ISO); default: 30 days before to."
     ),
-    end: datetime | None = Query(None, alias="to", description="Period end (ISO, exclusive); default now."),
+    end: datetime | None = Query(None, alias="to", description="Period end (ISO, inclusive); default now."),
     format: Format = Query(Format.JSON, description="json, or a csv / xlsx download of the same figures."),
     who: Principal = Depends(require(*EVALUATORS)),
 ) -> Any:

@@ -56,3 +56,52 @@ def test_upgrade_from_the_first_schema_keeps_rows(tmp_path) -> None:
         assert tuple(row) == ("edge-01", "http://e1:8554", None)
     finally:
         db.dispose()
+
+
+def test_upgrade_to_the_handling_loop_moves_old_states_and_sources(tmp_path) -> None:
+    """0003: a ``resolved`` order awaits verification (``fed_back``); Open311 reports (``report``)
+    become ``grid_worker`` when a grid worker filed them, else ``public``."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from central.migrations import alembic_config
+
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    at = "'2026-11-26 10:00:00.000000'"
+    try:
+        command.upgrade(alembic_config(db), "0002")
+        with db.engine.begin() as conn:
+            for oid, state, source, role in (
+                (1, "resolved", "report", "grid_worker"),
+                (2, "closed", "report", "admin"),
+                (3, "new", "camera", "edge"),
+            ):
+                conn.execute(text(
+                    "INSERT INTO work_orders (id, source, kind, state, priority, department_id, "
+                    "description, status_notes, created_at, updated_at, acknowledge_by, arrive_by, "
+                    "close_by) VALUES "
+                    f"({oid}, '{source}', 'landslide', '{state}', 'P1', 'natural-resources', '', '', "
+                    f"{at}, {at}, {at}, {at}, {at})"))
+                conn.execute(text(
+                    "INSERT INTO work_order_history (work_order_id, action, from_state, to_state, actor, role, "
+                    f"at, note, attachments, details) VALUES ({oid}, 'create', NULL, 'new', 'x', '{role}', "
+                    f"{at}, '', '[]', '{{}}')"))
+            conn.execute(text(
+                "INSERT INTO work_order_history (work_order_id, action, from_state, to_state, actor, role, "
+                f"at, note, attachments, details) VALUES (1, 'resolve', 'on_site', 'resolved', 'x', "
+                f"'grid_worker', {at}, '', '[]', '{{}}')"))
+        upgrade(db)
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT id, state, source, rework_count, supervision_misses FROM work_orders "
+                "ORDER BY id")).all()
+            hist = conn.execute(text(
+                "SELECT to_state FROM work_order_history WHERE action = 'resolve'")).one()
+        assert [tuple(r) for r in rows] == [
+            (1, "fed_back", "grid_worker", 0, 0),
+            (2, "closed", "public", 0, 0),
+            (3, "new", "camera", 0, 0),
+        ]
+        assert hist[0] == "fed_back"
+    finally:
+        db.dispose()
