@@ -83,9 +83,9 @@ def test_upgrade_to_the_handling_loop_moves_old_states_and_sources(tmp_path) -> 
                     f"({oid}, '{source}', 'landslide', '{state}', 'P1', 'natural-resources', '', '', "
                     f"{at}, {at}, {at}, {at}, {at})"))
                 conn.execute(text(
-                    "INSERT INTO work_order_history (work_order_id, action, from_state, to_state, actor, role, "
-                    f"at, note, attachments, details) VALUES ({oid}, 'create', NULL, 'new', 'x', '{role}', "
-                    f"{at}, '', '[]', '{{}}')"))
+                    "INSERT INTO work_order_history (work_order_id, action, from_state, to_state, actor, "
+                    f"role, at, note, attachments, details) VALUES ({oid}, 'create', NULL, 'new', 'x', "
+                    f"'{role}', {at}, '', '[]', '{{}}')"))
             conn.execute(text(
                 "INSERT INTO work_order_history (work_order_id, action, from_state, to_state, actor, role, "
                 f"at, note, attachments, details) VALUES (1, 'resolve', 'on_site', 'resolved', 'x', "
