@@ -285,39 +285,58 @@ def test_acknowledge_and_dispatch_from_the_order_page(stack: Stack, page: Any) -
     _shoot(page, "order")
 
 
-def test_grid_worker_works_the_order_and_resolves_with_a_photo(stack: Stack, browser: Any, page: Any) -> None:
+def test_department_handles_the_order_and_the_grid_worker_verifies(
+    stack: Stack, browser: Any, page: Any
+) -> None:
     order_id = stack.api("/api/v1/work-orders?kind=landslide")["items"][0]["id"]
-    token = make_token(stack.hub.db_url, "grid_worker", name="w-03")
-    context, pg, errors = _login(browser, stack.hub.url, token, "罗勇")
+    token = make_token(stack.hub.db_url, "department", name="nr-desk", department="natural-resources")
+    context, pg, errors = _login(browser, stack.hub.url, token, "王芳")
     try:
         assert pg.locator(".layout.no-feed").count() == 1  # the feed and the health wall are the centre's
-        assert pg.locator("#tabs a[data-view='health']").is_hidden()
         pg.evaluate(f"window.location.hash = '#/orders/{order_id}'")
         pg.wait_for_selector(f"#order[data-order='{order_id}'][data-state='dispatched']")
         pg.click("#order-actions button[data-action='accept']")
         pg.wait_for_selector("#order[data-state='accepted']")
         pg.click("#order-actions button[data-action='arrive']")
         pg.wait_for_selector("#order[data-state='on_site']")
-        pg.click("#order-actions button[data-action='resolve']")
-        pg.wait_for_selector("#form-resolve")
-        pg.fill("#form-resolve textarea[name='note']", "落石已清理，道路恢复通行")
+        pg.click("#order-actions button[data-action='feedback']")
+        pg.wait_for_selector("#form-feedback")
+        pg.fill("#form-feedback textarea[name='note']", "落石已清理，道路恢复通行")
         photo = media.jpeg(media.frames(1)[0])
-        pg.set_input_files("#form-resolve input[name='evidence']",
+        pg.set_input_files("#form-feedback input[name='photos']",
                            files=[{"name": "site.jpg", "mimeType": "image/jpeg", "buffer": photo}])
         pg.click("#action-submit")
-        pg.wait_for_selector("#order[data-state='resolved']")
-        evidence = "#order-history li[data-action='resolve'] img"
+        pg.wait_for_selector("#order[data-state='fed_back']")
+        evidence = "#order-history li[data-action='feedback'] img"
         _until(pg, f"document.querySelector({evidence!r})?.naturalWidth > 0")
+        assert pg.locator("#order-actions button[data-action]").count() == 0  # the grid worker's turn
         assert errors == []
     finally:
         context.close()
-    # The desk sees it resolved without reloading, and may now close it.
-    page.wait_for_selector(f"#order[data-order='{order_id}'][data-state='resolved']")
-    assert _same_document(page)
     detail = stack.api(f"/api/v1/work-orders/{order_id}")
-    resolve = detail["history"][-1]
-    assert resolve["action"] == "resolve" and resolve["actor"] == "罗勇 (w-03)"
-    assert resolve["note"] == "落石已清理，道路恢复通行" and len(resolve["attachments"]) == 1
+    feedback = detail["history"][-1]
+    assert feedback["action"] == "feedback" and feedback["actor"] == "王芳 (nr-desk)"
+    assert feedback["role"] == "department"
+    assert feedback["note"] == "落石已清理，道路恢复通行" and len(feedback["attachments"]) == 1
+    # The grid worker of the order's grid checks on site and passes it.
+    worker = make_token(stack.hub.db_url, "grid_worker", name=detail["assignee"]["id"])
+    context, pg, errors = _login(browser, stack.hub.url, worker, "罗勇")
+    try:
+        pg.evaluate(f"window.location.hash = '#/orders/{order_id}'")
+        pg.wait_for_selector(f"#order[data-order='{order_id}'][data-state='fed_back']")
+        pg.click("#order-actions button[data-action='verify']")
+        pg.wait_for_selector("#form-verify")
+        pg.select_option("#form-verify select[name='passed']", "true")
+        pg.fill("#form-verify textarea[name='note']", "现场核查通过")
+        pg.click("#action-submit")
+        pg.wait_for_selector("#order[data-state='verified']")
+        assert errors == []
+    finally:
+        context.close()
+    # The desk sees it verified without reloading, and may now close it.
+    page.wait_for_selector(f"#order[data-order='{order_id}'][data-state='verified']")
+    page.wait_for_selector("#order-actions button[data-action='close']")
+    assert _same_document(page)
 
 
 def test_reject_as_false_alarm_needs_a_reason(stack: Stack, page: Any) -> None:

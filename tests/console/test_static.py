@@ -129,14 +129,15 @@ def test_every_value_the_console_translates_has_words() -> None:
         "kind": {k.value for k in EventKind} | {r.kind for r in town.routing}
         | {s.kind for s in town.services},
         "state": {s.value for s in State},
-        "action": {a.value for a in Action} | {"create"},
-        "role": {"dispatcher", "maintainer", "grid_worker", "admin", "edge", "system"},
+        "action": {a.value for a in Action} | {"create", "supervise", "camera_clear"},
+        "role": {"dispatcher", "maintainer", "grid_worker", "department", "admin", "edge", "system",
+                 "camera"},
         "status": {"online", "degraded", "offline", "unknown"},
         "feed": {"connecting", "open", "closed"},
         # RTCPeerConnection.connectionState values, plus the console's own "stopped"
         "live": {"new", "connecting", "connected", "disconnected", "failed", "closed", "stopped"},
-        "deadline": {"acknowledge", "arrive", "close"},
-        "source": {"camera", "report"},
+        "deadline": {"acknowledge", "accept", "arrive", "feedback", "verify", "close"},
+        "source": {"camera", "grid_worker", "public"},
         "sound": {"on", "off"},
         "board": {"count_open", "count_new", "count_p1", "count_overdue", "count_shown"},
     }

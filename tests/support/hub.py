@@ -29,7 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE_TOWN = REPO / "configs" / "yongshan"
 
 
-def make_token(db_url: str, role: str, node: str | None = None, name: str | None = None) -> str:
+def make_token(
+    db_url: str, role: str, node: str | None = None, name: str | None = None, department: str | None = None
+) -> str:
     """A new bearer token stored (hashed) in the database at ``db_url``; migrates it first."""
     from central.auth import store_token
     from central.db import Database
@@ -38,7 +40,7 @@ def make_token(db_url: str, role: str, node: str | None = None, name: str | None
     db = Database(db_url)
     try:
         upgrade(db)
-        return store_token(db, role, node, name, datetime.now(UTC))
+        return store_token(db, role, node, name, datetime.now(UTC), department)
     finally:
         db.dispose()
 

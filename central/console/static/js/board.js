@@ -7,21 +7,37 @@ import { timeLeft } from './format.js';
 import { localName, t } from './i18n.js';
 import { can, kindLabel, stateLabel } from './town.js';
 
-export const STATES = ['new', 'acknowledged', 'dispatched', 'accepted', 'on_site', 'resolved', 'closed', 'rejected'];
-/** Board columns: the open states, then one column for finished orders (closed or rejected). */
-const COLUMNS = [['new'], ['acknowledged'], ['dispatched'], ['accepted'], ['on_site'], ['resolved'], ['closed', 'rejected']];
+export const STATES = ['new', 'acknowledged', 'dispatched', 'returned', 'accepted', 'rework', 'on_site', 'fed_back',
+  'verified', 'closed', 'rejected'];
+/** Board columns: the open states (a returned order waits with the dispatched, a rework with the
+ * accepted, a verified one with those awaiting verification), then the finished orders. */
+const COLUMNS = [['new'], ['acknowledged'], ['dispatched', 'returned'], ['accepted', 'rework'], ['on_site'],
+  ['fed_back', 'verified'], ['closed', 'rejected']];
 const DONE = new Set(['closed', 'rejected']);
 /** Finished orders shown per column (the rest are in the list API). */
 const DONE_SHOWN = 30;
 /** How often the board looks again when the user's role has no live feed. */
 const POLL_MS = 30_000;
 
-/** The deadline that matters next for an order, or null when none is pending. */
+/** Stage -> the states in which its clock runs (central/stages.py RUNNING). */
+export const RUNNING = {
+  acknowledge: ['new'],
+  accept: ['dispatched', 'rework'],
+  arrive: ['new', 'acknowledged', 'dispatched', 'rework', 'accepted'],
+  feedback: ['new', 'acknowledged', 'dispatched', 'rework', 'accepted', 'on_site'],
+  verify: ['fed_back'],
+  close: STATES.filter((s) => !['closed', 'rejected'].includes(s)),
+};
+
+/** The deadline that matters next for an order (the earliest running one), or null when none is. */
 export function nextDeadline(o) {
   if (DONE.has(o.state)) return null;
-  if (!o.acknowledged_at) return { which: 'acknowledge', at: o.deadlines.acknowledge_by };
-  if (!o.arrived_at) return { which: 'arrive', at: o.deadlines.arrive_by };
-  return { which: 'close', at: o.deadlines.close_by };
+  let next = null;
+  for (const [which, states] of Object.entries(RUNNING)) {
+    const at = o.deadlines[`${which}_by`];
+    if (at && states.includes(o.state) && (!next || new Date(at) < new Date(next.at))) next = { which, at };
+  }
+  return next;
 }
 
 export class BoardView {

@@ -4,17 +4,34 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { fmtDateTime, fmtTime, timeLeft } from './format.js';
 import { has, localName, t } from './i18n.js';
+import { RUNNING } from './board.js';
 import { kindLabel, stateLabel } from './town.js';
 
-/** Actions that need more than a click, and what their form asks for. */
+/** Actions that need more than a click, and what their form asks for ('!': required). */
 const FORMS = {
   dispatch: ['department', 'assignee', 'note'],
   reassign: ['department', 'assignee', 'note'],
+  feedback: ['note!', 'photos!'],
   resolve: ['note!', 'evidence!'],
+  request_extension: ['until!', 'reason!'],
+  approve_extension: ['note'],
+  decline_extension: ['note'],
+  return: ['reason!'],
+  verify: ['passed!', 'note', 'photos'],
   reject: ['reason!'],
   close: ['note'],
 };
-const DANGER = new Set(['reject']);
+const DANGER = new Set(['reject', 'return', 'decline_extension']);
+const MAX_PHOTOS = 5;
+/** Stage -> when the order met it. */
+const MET = {
+  acknowledge: 'acknowledged_at',
+  accept: 'accepted_at',
+  arrive: 'arrived_at',
+  feedback: 'fed_back_at',
+  verify: 'verified_at',
+  close: 'closed_at',
+};
 
 export class OrderView {
   constructor(ctx, id) {
@@ -64,7 +81,8 @@ export class OrderView {
         h('h1', {}, `#${o.id} ${kindLabel(o.kind)}`),
         h('span', { class: 'state-badge', id: 'order-state', dataset: { state: o.state }, text: stateLabel(o.state) }),
         o.is_overdue ? h('span', { class: 'due late', i18n: 'board.overdue' }) : null,
-        o.escalated ? h('span', { class: 'due soon', i18n: 'order.escalated' }) : null),
+        o.escalated ? h('span', { class: 'due soon', i18n: 'order.escalated' }) : null,
+        o.rework_count ? h('span', { class: 'due soon', id: 'order-rework', i18n: 'order.rework_count', args: { n: o.rework_count } }) : null),
       h('div', {},
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.evidence' }),
@@ -89,9 +107,9 @@ export class OrderView {
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.deadlines' }),
           h('div', { class: 'deadlines' },
-            deadline('acknowledge', o.deadlines.acknowledge_by, o.acknowledged_at),
-            deadline('arrive', o.deadlines.arrive_by, o.arrived_at),
-            deadline('close', o.deadlines.close_by, o.closed_at || o.resolved_at))),
+            Object.keys(MET).map((which) => stageDeadline(o, which))),
+          o.extension_request ? h('p', { class: 'small', id: 'order-extension', i18n: 'order.extension_pending',
+            args: { at: fmtDateTime(o.extension_request.until), reason: o.extension_request.reason } }) : null),
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.assigned' }),
           facts([
@@ -151,6 +169,14 @@ export class OrderView {
         if (o.assignee) input.value = o.assignee.id;
       } else if (name === 'evidence') {
         input = h('input', { name, type: 'file', accept: 'image/jpeg', required });
+      } else if (name === 'photos') {
+        input = h('input', { name, type: 'file', accept: 'image/jpeg', multiple: true, required });
+      } else if (name === 'until') {
+        input = h('input', { name, type: 'datetime-local', required });
+      } else if (name === 'passed') {
+        input = h('select', { name, required },
+          h('option', { value: 'true', i18n: 'field.passed_yes' }),
+          h('option', { value: 'false', i18n: 'field.passed_no' }));
       } else {
         input = h('textarea', { name, required, maxlength: 2000 });
       }
@@ -167,6 +193,12 @@ export class OrderView {
         const el = form.elements[name];
         if (name === 'evidence') {
           if (el.files.length) body.evidence = await fileBase64(el.files[0]);
+        } else if (name === 'photos') {
+          body.photos = await Promise.all([...el.files].slice(0, MAX_PHOTOS).map(fileBase64));
+        } else if (name === 'until') {
+          if (el.value) body.until = new Date(el.value).toISOString();
+        } else if (name === 'passed') {
+          body.passed = el.value === 'true';
         } else if (el.value.trim()) body[name] = el.value.trim();
       }
       await this.act(action, body);
@@ -212,6 +244,14 @@ function coords(o) {
   return lat == null || lon == null ? '' : `${Number(lat).toFixed(5)}, ${Number(lon).toFixed(5)}`;
 }
 
+/** One stage's deadline: counting down while its clock runs, met (in time or late) once done. */
+function stageDeadline(o, which) {
+  const due = o.deadlines[`${which}_by`];
+  if (!due) return null;
+  if (RUNNING[which].includes(o.state)) return deadline(which, due, null);
+  return o[MET[which]] ? deadline(which, due, o[MET[which]]) : null;
+}
+
 function deadline(which, due, metAt) {
   if (metAt) {
     const late = new Date(metAt) > new Date(due);
@@ -234,6 +274,11 @@ function historyRow(row, town) {
   if (details.assignee) extra.push(t('history.assignee', { name: town.workerName(details.assignee) }));
   if (details.priority) extra.push(t('history.priority', { p: details.priority }));
   if (details.silenced_until) extra.push(t('history.silenced', { at: fmtDateTime(details.silenced_until) }));
+  if (details.passed === true) extra.push(t('history.passed'));
+  if (details.passed === false) extra.push(t('history.failed', { n: details.rework_count || 1 }));
+  if (details.until) extra.push(t('history.until', { at: fmtDateTime(details.until) }));
+  if (details.level) extra.push(t(`history.level_${details.level}`, { stage: t(`deadline.${details.stage}`), n: details.misses }));
+  if (details.stage && details.on_time === false) extra.push(t('history.late'));
   return h('li', { dataset: { action: row.action } },
     h('div', {},
       h('span', { class: 'when', text: fmtDateTime(row.at) }), ' ',

@@ -47,9 +47,9 @@ export const stateLabel = (state) => (has(`state.${state}`) ? t(`state.${state}`
 /** What each role sees: tabs and the live view. Actions come from the hub (allowed_actions). */
 export const CAN = {
   feed: ['dispatcher', 'maintainer', 'admin'],
-  board: ['dispatcher', 'maintainer', 'grid_worker', 'admin'],
+  board: ['dispatcher', 'maintainer', 'grid_worker', 'department', 'admin'],
   health: ['dispatcher', 'maintainer', 'admin'],
-  map: ['dispatcher', 'maintainer', 'grid_worker', 'admin'],
+  map: ['dispatcher', 'maintainer', 'grid_worker', 'department', 'admin'],
   live: ['dispatcher', 'maintainer', 'admin'],
 };
 export const can = (session, what) => CAN[what].includes(session.role);
