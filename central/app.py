@@ -29,6 +29,7 @@ from central.db import Database
 from central.deadlines import DeadlineWatcher, Watcher
 from central.feed import PUBLISHED
 from central.feed_tail import FeedTail
+from central.idempotency import IdempotencyKeys
 from central.limits import BodyLimit
 from central.media import MediaStore
 from central.metrics import HubMetrics
@@ -117,6 +118,8 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     for module in (alerts, work_orders, incidents, cameras, feed, town, stats):
         app.include_router(module.router)
     app.include_router(open311.router)
+    # Innermost of the middlewares, so it sees the Authorization the console's session cookie became.
+    app.add_middleware(IdempotencyKeys, db=lambda: hub.db, clock=hub.now)
     if importlib.util.find_spec("central.console") is not None:  # the web console, when installed
         from central.console import install_console
 

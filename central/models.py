@@ -265,3 +265,22 @@ class NodeState(Base):
     #: The node's current live-view secret (from its heartbeats), presented when relaying offers.
     live_key: Mapped[str | None] = mapped_column(String(128))
     health: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IdempotentReply(Base):
+    """The first answer to a write that carried an ``Idempotency-Key``: a repeat gets it back.
+
+    Unique per caller (a hash of the credential) and key, so one phone's keys never answer another's.
+    """
+
+    __tablename__ = "idempotent_replies"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    caller: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(128))
+    request: Mapped[str] = mapped_column(String(256))
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    __table_args__ = (Index("uq_idempotent_replies_caller_key", "caller", "key", unique=True),)

@@ -100,6 +100,16 @@ def page_router() -> APIRouter:
     def login_page() -> Response:
         return _page("login.html")
 
+    @router.get("/m")
+    def phone_redirect() -> Response:
+        return RedirectResponse("/m/", status_code=308)
+
+    @router.get("/m/")
+    def phone_page() -> Response:
+        # The phone view signs in on its own page (it must also open offline from the phone's cache
+        # of its data, so it cannot depend on a redirect to /login).
+        return _page("m/index.html")
+
     return router
 
 
