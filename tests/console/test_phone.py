@@ -137,7 +137,7 @@ def test_phone_view_works_an_order_offline_and_applies_each_action_once(stack: S
     _shoot(page, "phone-list")
 
     # Open it: the snapshot is labelled with its camera; the position is drawn; accept in one tap.
-    card.click()
+    page.click(f".order-card[data-id='{oid}']")  # (a locator: the list may have been redrawn)
     page.wait_for_selector(f"#order[data-id='{oid}']")
     assert CAMERA in page.inner_text("figcaption")
     page.wait_for_function("() => document.querySelector('img.snapshot')?.naturalWidth > 0")
@@ -162,7 +162,7 @@ def test_phone_view_works_an_order_offline_and_applies_each_action_once(stack: S
     page.wait_for_selector("#queue-banner", state="hidden")
     assert _actions(stack, oid).count("arrive") == 1
 
-    # Resolve with a photo, but the hub's reply is lost on the way back (the request arrived): the
+    # Feed back with a photo, but the hub's reply is lost on the way back (the request arrived): the
     # phone keeps the action and replays it with the same key; the hub answers from its record.
     photo = tmp_path / "site.jpg"
     photo.write_bytes(jpeg(96, (30, 160, 60)))
@@ -174,7 +174,7 @@ def test_phone_view_works_an_order_offline_and_applies_each_action_once(stack: S
         route.abort("connectionreset")
 
     page.route("**/api/v1/work-orders/*/actions", drop_reply)
-    page.wait_for_selector("button[data-action='resolve']").click()
+    page.wait_for_selector("button[data-action='feedback']").click()
     page.fill("#f-note", "落石已清理，道路畅通")
     page.set_input_files("#f-photos", str(photo))
     page.click("#form-submit")
@@ -184,13 +184,13 @@ def test_phone_view_works_an_order_offline_and_applies_each_action_once(stack: S
         page.wait_for_timeout(250)
     assert lost == [200]
     page.wait_for_selector("#queue-banner:not([hidden])")
-    assert stack.order(oid)["state"] == "resolved"
+    assert stack.order(oid)["state"] == "fed_back"
     page.unroute("**/api/v1/work-orders/*/actions")
     page.wait_for_selector("#queue-banner", state="hidden")  # the retry timer replays it
-    assert _actions(stack, oid).count("resolve") == 1
-    resolved = next(h for h in stack.order(oid)["history"] if h["action"] == "resolve")
+    assert _actions(stack, oid).count("feedback") == 1
+    resolved = next(h for h in stack.order(oid)["history"] if h["action"] == "feedback")
     assert resolved["note"] == "落石已清理，道路畅通" and len(resolved["attachments"]) == 1
-    page.wait_for_selector("#order[data-state='resolved']")
+    page.wait_for_selector("#order[data-state='fed_back']")
     _shoot(page, "phone-resolved")
 
     # A step the hub refuses (taken elsewhere meanwhile) is reported, not retried forever.
@@ -198,12 +198,12 @@ def test_phone_view_works_an_order_offline_and_applies_each_action_once(stack: S
     page.evaluate(
         """([oid, body]) => {
              const q = JSON.parse(localStorage.getItem('gridwatch.m.queue') || '[]');
-             q.push({key: 'stale-step-0001', orderId: oid, body, label: 'resolve', queuedAt: 'now'});
+             q.push({key: 'stale-step-0001', orderId: oid, body, label: 'feedback', queuedAt: 'now'});
              localStorage.setItem('gridwatch.m.queue', JSON.stringify(q)); }""",
-        [oid, {"action": "resolve", "note": "again", "evidence": b64(jpeg())}],
+        [oid, {"action": "feedback", "note": "again", "photos": [b64(jpeg())]}],
     )
     page.wait_for_selector("#failed:not([hidden]) .error")
-    assert _actions(stack, oid).count("resolve") == 1
+    assert _actions(stack, oid).count("feedback") == 1
     assert errors == [], f"JavaScript errors on the page: {errors}"
     context.close()
 
