@@ -9,8 +9,8 @@ schema holds, every broken reference between sections), so a person fixes a file
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
