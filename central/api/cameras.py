@@ -25,7 +25,7 @@ def _refresh(request: Request) -> None:
 @router.get("/cameras")
 def list_cameras(
     request: Request,
-    status: Literal["online", "degraded", "offline"] | None = Query(None),
+    status: Literal["online", "degraded", "offline", "disabled"] | None = Query(None),
     grid: str | None = None,
     village: str | None = None,
     node: str | None = None,
@@ -36,7 +36,7 @@ def list_cameras(
     items = health.list_cameras(
         hub.db, hub.town, hub.now(), health.Filters(status=status, grid=grid, village=village, node=node)
     )
-    counts = {k: sum(1 for c in items if c["status"] == k) for k in ("online", "degraded", "offline")}
+    counts = health.count_by_status(c["status"] for c in items)
     return {"items": items, "total": len(items), "by_status": counts}
 
 

@@ -131,7 +131,7 @@ def test_every_value_the_console_translates_has_words() -> None:
         "state": {s.value for s in State},
         "action": {a.value for a in Action} | {"create"},
         "role": {"dispatcher", "maintainer", "grid_worker", "admin", "edge", "system"},
-        "status": {"online", "degraded", "offline", "unknown"},
+        "status": {"online", "degraded", "offline", "disabled", "unknown"},
         "feed": {"connecting", "open", "closed"},
         # RTCPeerConnection.connectionState values, plus the console's own "stopped"
         "live": {"new", "connecting", "connected", "disconnected", "failed", "closed", "stopped"},
