@@ -14,12 +14,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from central import health, open311
 from central.alert_writer import AlertWriter
@@ -163,8 +167,26 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
             {"detail": "text holds characters that are not valid Unicode (a lone surrogate)"}, status_code=422
         )
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(app, request.scope))}
+        return await http_exception_handler(request, exc)
+
     _declare_message_422(app)
     return app
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the first route
+    that matched the path (``/api/v1/session`` is three routes: GET, POST, DELETE), so its ``Allow``
+    header left out the others; RFC 9110 wants them all."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 class _AsciiJSON(JSONResponse):

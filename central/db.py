@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -230,6 +230,34 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def database_problem(url: str) -> str | None:
+    """Why a hub could not use the database at ``url`` now, in one line; None when it can.
+
+    Opens it and runs one write transaction (which on SQLite takes the write lock, so a file that
+    cannot be created or written fails here too). Called once at the program's edge, so an
+    unreachable server or an unwritable path is a line for a person, not a traceback from start-up.
+    """
+    try:
+        db = Database(url)
+    except (ArgumentError, ValueError, OSError) as exc:
+        return _one_line(exc)
+    try:
+        with db.write() as session:
+            session.execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        return _one_line(exc.orig if exc.orig is not None else exc)
+    except OSError as exc:  # the SQLite writer lock file cannot be made
+        return _one_line(exc)
+    finally:
+        db.dispose()
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text_ = str(exc).strip() or type(exc).__name__
+    return text_.splitlines()[0]
 
 
 class CommitWatch:

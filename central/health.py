@@ -9,6 +9,7 @@ every health read) flips it with a conditional UPDATE so two processes log it on
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,20 @@ from gridwatch.config.schema import Camera
 from gridwatch.wire import CameraStatus, Heartbeat
 
 OFFLINE = CameraStatus.OFFLINE.value
+#: A camera with ``enabled: false`` in the town config is not watched: it is neither online nor
+#: offline, whatever its last heartbeat said. One definition for every count (the camera list, its
+#: ``by_status``, the nodes' counts and the ``gridwatch_cameras`` metric).
+DISABLED = "disabled"
+#: Every status a camera can be listed with, in display order.
+STATUSES = (*(s.value for s in CameraStatus), DISABLED)
+
+
+def status_of(cam: Camera, state_status: str | None) -> str:
+    """A configured camera's status: disabled when switched off, else its last known status; a
+    camera never heard from counts as offline."""
+    if not cam.enabled:
+        return DISABLED
+    return state_status or OFFLINE
 
 
 class HeartbeatRefused(Exception):
@@ -226,10 +241,18 @@ class Filters:
 
 
 def camera_statuses(db: Database, town: Town) -> dict[str, str]:
-    """Status of every configured camera; one never heard from counts as offline."""
+    """Status of every configured camera (see :func:`status_of`)."""
     with db.read() as s:
         known = dict(s.execute(select(CameraState.camera_id, CameraState.status)).all())
-    return {c.id: known.get(c.id, OFFLINE) for c in town.cameras if c.enabled}
+    return {c.id: status_of(c, known.get(c.id)) for c in town.cameras}
+
+
+def count_by_status(statuses: Iterable[str]) -> dict[str, int]:
+    """How many cameras have each status, every status present (0 when none)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
 
 
 def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[dict[str, Any]]:
@@ -266,7 +289,7 @@ def _camera_json(cam: Camera, st: CameraState | None) -> dict[str, Any]:
         "lat": cam.lat,
         "lon": cam.lon,
         "enabled": cam.enabled,
-        "status": st.status if st else OFFLINE,
+        "status": status_of(cam, st.status if st else None),
         "faults": list(st.faults) if st else [],
         "status_since": iso(st.status_since) if st else None,
         "last_heartbeat_at": iso(st.last_heartbeat_at) if st else None,
@@ -329,10 +352,8 @@ def list_nodes(db: Database, town: Town, now: datetime) -> list[dict[str, Any]]:
     out = []
     for n in town.nodes:
         st = nodes.get(n.id)
-        cams = [c.id for c in town.cameras_of(n.id)]
-        by_status = {
-            k: sum(1 for c in cams if statuses.get(c) == k) for k in ("online", "degraded", "offline")
-        }
+        cams = [c.id for c in town.cameras if c.node == n.id]  # disabled ones too, counted as such
+        by_status = count_by_status(statuses[c] for c in cams)
         online = st is not None and now - st.last_heartbeat_at <= limit
         out.append(
             {

@@ -69,6 +69,9 @@ def check(hub: Hub, alert: Alert, who: Principal) -> Checked:
         raise IntakeError(404, f"unknown camera {alert.camera_id!r}")
     if camera.node != who.node_id:
         raise IntakeError(403, f"camera {camera.id!r} belongs to node {camera.node!r}, not {who.node_id!r}")
+    problem = alert.problem()
+    if problem is not None:
+        raise IntakeError(422, problem)
     texts = [alert.region or "", *alert.details, *(v for v in alert.details.values() if isinstance(v, str))]
     if any("\x00" in t for t in texts):
         raise IntakeError(422, "region and details must not contain NUL characters")

@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from central.health import count_by_status
 from central.models import Incident, WorkOrder
 
 if TYPE_CHECKING:
@@ -34,11 +35,11 @@ class _DbCollector(Collector):
         self.db, self.town, self.now, self.camera_statuses = db, town, now, camera_statuses
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        cams = GaugeMetricFamily("gridwatch_cameras", "Cameras by status.", labels=["status"])
-        counts = {"online": 0, "degraded": 0, "offline": 0}
-        for status in self.camera_statuses().values():
-            counts[status] = counts.get(status, 0) + 1
-        for status, n in counts.items():
+        cams = GaugeMetricFamily(
+            "gridwatch_cameras", "Configured cameras by status (switched-off ones: disabled).",
+            labels=["status"],
+        )
+        for status, n in count_by_status(self.camera_statuses().values()).items():
             cams.add_metric([status], n)
         yield cams
         inc = GaugeMetricFamily("gridwatch_incidents", "Incidents by state.", labels=["state"])

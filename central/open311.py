@@ -9,12 +9,14 @@ source is ``grid_worker`` when a grid worker filed it, else ``public``.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 
@@ -44,7 +46,119 @@ def _error(code: int, description: str) -> JSONResponse:
     return JSONResponse([{"code": code, "description": description}], status_code=code)
 
 
-@router.get("/services.json")
+# ---- the contract, as OpenAPI declares it (GeoReport v2 field names) -------------------------------
+
+
+class ErrorItem(BaseModel):
+    code: int = Field(description="The HTTP status again, as GeoReport v2 wants it.")
+    description: str = Field(description="What was wrong.")
+
+
+class ServiceOut(BaseModel):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class RequestOut(BaseModel):
+    """One service request (a work order, as Open311 sees it)."""
+
+    service_request_id: str
+    status: str = Field(description="open or closed.")
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str | None
+    agency_responsible: str | None
+    service_notice: str | None
+    requested_datetime: str
+    updated_datetime: str
+    expected_datetime: str
+    address: str | None
+    address_id: str | None
+    zipcode: str | None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+
+
+class Created(BaseModel):
+    service_request_id: str
+    service_notice: str
+    account_id: str | None
+
+
+ERROR_MEANING = {
+    400: "A field is missing or malformed (the description says which).",
+    401: "No api_key (or bearer token).",
+    403: "The api_key is not valid, or its role may not file reports.",
+    404: "Not found (the description says what).",
+    413: "The body or the media photo is too large.",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": list[ErrorItem], "description": ERROR_MEANING[c]} for c in codes}
+
+
+#: Text: no NUL, and (where required) not blank, as ``_text`` reads it.
+_NO_NUL = "^[^\\x00]*$"
+_NOT_BLANK = "^[^\\x00]*[^\\x00\\s][^\\x00]*$"
+_REPORT: dict[str, Any] = {
+    "type": "object",
+    "required": ["service_code"],
+    "properties": {
+        "api_key": {"type": "string", "maxLength": 512, "pattern": _NO_NUL,
+                    "description": "A grid_worker or admin token (or send it as a bearer token)."},
+        "service_code": {"type": "string", "maxLength": 64, "pattern": _NOT_BLANK,
+                         "description": "From services.json."},
+        "lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "With long."},
+        "long": {"type": "number", "minimum": -180, "maximum": 180, "description": "With lat."},
+        "address_string": {"type": "string", "maxLength": 512, "pattern": _NOT_BLANK,
+                           "description": "Where, in words (when lat/long are not given)."},
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": _NO_NUL},
+        "media_url": {"type": "string", "maxLength": 1024, "pattern": "^https?://[^\\x00]*$",
+                      "description": "A photo elsewhere (or upload one as `media`, multipart)."},
+    },
+    "anyOf": [{"required": ["lat", "long"]}, {"required": ["address_string"]}],
+    "dependentRequired": {"lat": ["long"], "long": ["lat"]},
+}
+_IDS = "^ *([0-9]{1,18} *)?(, *([0-9]{1,18} *)?)*$"
+_STATUSES = "^ *((open|closed) *)?(, *((open|closed) *)?)*$"
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+_LIST_QUERY = [
+    _query("service_request_id", "Comma-separated ids (at most 1000); the others are then ignored.",
+           pattern=_IDS, maxLength=1999),
+    _query("service_code", "Comma-separated service codes.", maxLength=2000),
+    _query("start_date", "Earliest requested_datetime (ISO 8601); default 90 days ago.", format="date-time"),
+    _query("end_date", "Latest requested_datetime (ISO 8601).", format="date-time"),
+    _query("status", "open, closed, or both comma-separated.", pattern=_STATUSES, maxLength=200),
+]
+
+
+def _check_query(q: Any) -> None:
+    """The list's query parameters against the very limits the schema declares (``_LIST_QUERY``)."""
+    for param in _LIST_QUERY:
+        value, schema = q.get(param["name"]), param["schema"]
+        if value is None:
+            continue
+        if len(value) > schema.get("maxLength", len(value)):
+            raise Open311Error(400, f"{param['name']} is longer than {schema['maxLength']} characters")
+        if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
+            raise Open311Error(400, f"{param['name']}: {param['description']}")
+
+
+@router.get("/services.json", response_model=list[ServiceOut])
 def services(request: Request) -> list[dict[str, Any]]:
     return [
         {
@@ -60,7 +174,18 @@ def services(request: Request) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/requests.json", response_model=None)
+@router.post(
+    "/requests.json",
+    response_model=None,
+    responses={200: {"model": list[Created], "description": "The new request's id."},
+               **_errors(400, 401, 403, 404, 413)},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": _REPORT},
+        "multipart/form-data": {"schema": _REPORT},
+    }}},
+    description="File a report. Form-encoded, or multipart with a JPEG photo as the file field `media` "
+                "(up to the town's hub.max_snapshot_bytes). A location is lat and long, or address_string.",
+)
 async def post_request(request: Request) -> Any:
     hub = hub_of(request)
     try:
@@ -190,14 +315,30 @@ def _is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and int(text) < 2**63
 
 
+#: An RFC 3339 date-time (what the W3C profile of ISO 8601 that GeoReport v2 names comes to, and what
+#: the OpenAPI schema's ``format: date-time`` means): date, time and offset all present.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
 def _parse_date(value: str | None, name: str) -> datetime | None:
-    if value is None or not value.strip():
+    if value is None:
         return None
+    text = value
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        if not _DATE_TIME.fullmatch(text):
+            raise ValueError(text)
+        # fromisoformat (3.11) takes at most 6 digits of fractions; RFC 3339 allows more
+        head, dot, rest = text.partition(".")
+        if dot:
+            digits = len(rest) - len(rest.lstrip("0123456789"))
+            text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
+        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
-        raise Open311Error(400, f"{name} must be a W3C/ISO 8601 date-time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise Open311Error(400, f"{name} must be an RFC 3339 date-time, e.g. 2026-05-01T08:00:00+08:00") \
+            from None
+    return parsed.astimezone(UTC)
 
 
 def _status(state: str) -> str:
@@ -232,11 +373,18 @@ def _as_request(hub: Hub, request: Request, wo: WorkOrder, snapshot: str | None)
     }
 
 
-@router.get("/requests.json", response_model=None)
+@router.get(
+    "/requests.json",
+    response_model=None,
+    responses={200: {"model": list[RequestOut], "description": "Newest first, at most 1000."},
+               **_errors(400)},
+    openapi_extra={"parameters": _LIST_QUERY},
+)
 def get_requests(request: Request) -> Any:
     hub = hub_of(request)
     q = request.query_params
     try:
+        _check_query(q)
         start, end = (
             _parse_date(q.get("start_date"), "start_date"),
             _parse_date(q.get("end_date"), "end_date"),
@@ -280,7 +428,11 @@ def get_requests(request: Request) -> Any:
     return [_as_request(hub, request, wo, snap) for wo, snap in rows]
 
 
-@router.get("/requests/{request_id}.json", response_model=None)
+@router.get(
+    "/requests/{request_id}.json",
+    response_model=None,
+    responses={200: {"model": list[RequestOut], "description": "The one request."}, **_errors(404)},
+)
 def get_request(request_id: str, request: Request) -> Any:
     hub = hub_of(request)
     if not _is_id(request_id):

@@ -17,8 +17,10 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from central.app import create_app
+from central.db import database_problem
 from central.settings import DEFAULT_DB_URL, HubConfig, default_media_dir
 from gridwatch.config import load_town
 from gridwatch.logs import redact
@@ -31,11 +33,19 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
           access_log: bool = False) -> int:
     town = load_town(config)
     url = db or DEFAULT_DB_URL
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        print(f"gridwatch: --db {redact(url)!r} is not a database URL", file=sys.stderr)
+        return 2
     if workers > 1 and parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         print("gridwatch: --workers > 1 needs a database file or PostgreSQL (not SQLite in memory)",
               file=sys.stderr)
         return 2
+    problem = database_problem(url)
+    if problem is not None:
+        print(f"gridwatch: cannot use the database {redact(url)}: {redact(problem)}", file=sys.stderr)
+        return 1
     settings = {"config": str(config), "db": url, "media_dir": str(media_dir or default_media_dir(url))}
     log.info(
         "hub: town %s, database %s, media %s, http://%s:%d",

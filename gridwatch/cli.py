@@ -31,13 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="hub on SQLite plus edge workers on bundled footage",
                        description="Run the hub on SQLite and an edge worker on bundled footage in which "
                                    "roads get blocked; open http://127.0.0.1:8000 to watch work orders "
-                                   "appear. Ctrl-C stops everything.")
+                                   "appear. Uses two ports: --port for the hub and console, the next one "
+                                   "for the edge worker's live view. Keeps its database in --data-dir "
+                                   "between runs (--fresh starts over). Ctrl-C or kill (SIGTERM) stops "
+                                   "the hub and the edge worker too.")
     p.add_argument("--host", default="127.0.0.1", help="hub address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="hub port (default 8000)")
+    p.add_argument("--port", type=int, default=8000,
+                   help="hub and console port (default 8000); the edge's live view takes the next one")
     p.add_argument("--data-dir", type=Path, default=Path("var/demo"),
                    help="where the demo keeps its database, outbox and clips (default var/demo)")
     p.add_argument("--duration", type=float, default=None,
                    help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--fresh", action="store_true",
+                   help="forget earlier runs first: delete the demo's database, outbox and media")
 
     p = sub.add_parser("hub", help="run the central hub",
                        description="Run the FastAPI hub: alert intake, incidents, work orders, feed, "
@@ -125,7 +131,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from gridwatch.demo import run_demo
 
-        return run_demo(host=args.host, port=args.port, data_dir=args.data_dir, duration=args.duration)
+        return run_demo(host=args.host, port=args.port, data_dir=args.data_dir, duration=args.duration,
+                        fresh=args.fresh)
     if args.command == "hub":
         from central.server import serve
 

@@ -134,6 +134,56 @@ def test_camera_village_outside_its_grid(town_dir: Path) -> None:
         load_town(town_dir)
 
 
+def test_every_schema_mistake_reported_at_once(town_dir: Path) -> None:
+    def break_three(cams: list) -> None:
+        cams[0].update(zoom=3)
+        cams[4]["rois"][0].update(polygon=[[0, 0], [1.5, 0], [1, 1]])
+        del cams[9]["node"]
+
+    _edit(town_dir / "cameras.yaml", break_three)
+    with pytest.raises(ConfigError) as err:
+        load_town(town_dir)
+    got = {(p.key, p.reason) for p in err.value.problems}
+    assert ("cameras[0](cam-001).zoom", "unknown key") in got
+    assert ("cameras[9](cam-010).node", "required key is missing") in got
+    assert any(k == "cameras[4](cam-005).rois[0].polygon" and "outside the 0..1 frame" in r for k, r in got)
+    assert len(err.value.problems) == 3
+    assert all(p.file.endswith("cameras.yaml") for p in err.value.problems)
+    text = str(err.value)
+    assert text.startswith("3 problems") and "more)" not in text
+    assert all(p.key in text for p in err.value.problems)
+
+
+def test_every_broken_reference_reported_at_once(town_dir: Path) -> None:
+    def break_refs(cams: list) -> None:
+        cams[1].update(grid="g-99")
+        cams[6].update(node="edge-99")
+        cams[7].update(village="v-nowhere")
+
+    _edit(town_dir / "cameras.yaml", break_refs)
+    _edit(town_dir / "routing.yaml", lambda routes: routes.pop(0))
+    with pytest.raises(ConfigError) as err:
+        load_town(town_dir)
+    got = {(p.file.rsplit("/", 1)[-1], p.key, p.reason) for p in err.value.problems}
+    assert got == {
+        ("cameras.yaml", "cameras[1](cam-002).grid", "unknown grid 'g-99'"),
+        ("cameras.yaml", "cameras[6](cam-007).node", "unknown edge node 'edge-99'"),
+        ("cameras.yaml", "cameras[7](cam-008).village", "unknown village 'v-nowhere'"),
+        ("routing.yaml", "routing", "kind 'landslide' has no route"),
+    }
+
+
+def test_cli_prints_every_problem(town_dir: Path, capsys) -> None:
+    from gridwatch.cli import main
+
+    _edit(town_dir / "cameras.yaml", lambda cams: (cams[0].update(zoom=3), cams[1].update(tilt=2)))
+    assert main(["token", "create", "--role", "edge", "--node", "edge-01", "--config", str(town_dir),
+                 "--db", "sqlite://"]) == 2
+    err = capsys.readouterr().err
+    assert "cameras[0](cam-001).zoom: unknown key" in err and "cameras[1](cam-002).tilt: unknown key" in err
+    assert "Traceback" not in err and "more)" not in err
+
+
 def test_cli_reports_config_error_without_traceback(town_dir: Path, capsys) -> None:
     from gridwatch.cli import main
 

@@ -6,8 +6,10 @@ import asyncio
 import time
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, Field
 
 from central.alert_writer import AlertWriter
+from central.api.contract import AUTH, BODY, errors
 from central.api.deps import EDGE, hub_of
 from central.auth import Principal, require
 from central.health import HeartbeatRefused, record_heartbeat
@@ -21,7 +23,15 @@ router = APIRouter(prefix="/api/v1", tags=["edge"])
     "/alerts",
     response_model=AlertReceipt,
     status_code=201,
-    responses={200: {"description": "A resend of a stored alert (duplicate=true)."}},
+    responses={
+        200: {"model": AlertReceipt, "description": "A resend of a stored alert (duplicate=true)."},
+        **errors(
+            *AUTH, *BODY, 404, 503,
+            e403="Not an edge token, or the alert's node or camera is not this token's node's.",
+            e404="No camera of that id in the town.",
+            e503="Intake is starting or stopping, or the database is unavailable; retry.",
+        ),
+    },
 )
 async def post_alert(
     alert: Alert, request: Request, response: Response, who: Principal = Depends(require(*EDGE))
@@ -43,7 +53,22 @@ async def post_alert(
     return receipt
 
 
-@router.post("/heartbeats", status_code=202)
+class HeartbeatReceipt(BaseModel):
+    accepted: bool = Field(description="Always true: the heartbeat is stored.")
+    cameras: int = Field(description="Cameras the heartbeat reported on.")
+    changed: int = Field(description="Of those, how many changed status or faults.")
+
+
+@router.post(
+    "/heartbeats",
+    status_code=202,
+    response_model=HeartbeatReceipt,
+    responses=errors(
+        *AUTH, *BODY, 404,
+        e403="Not an edge token, or the heartbeat's node or a camera is not this token's node's.",
+        e404="A camera of the heartbeat is not in the town.",
+    ),
+)
 def post_heartbeat(
     hb: Heartbeat, request: Request, who: Principal = Depends(require(*EDGE))
 ) -> dict[str, object]:

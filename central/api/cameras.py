@@ -9,11 +9,77 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from central import health
+from central.api.contract import AUTH, BODY, errors
 from central.api.deps import OPS, hub_of
 from central.auth import Principal, require
 from gridwatch.logs import redact
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"])
+
+#: A camera's status (see ``central.health.status_of``: disabled when switched off in the config).
+Status = Literal["online", "degraded", "offline", "disabled"]
+
+
+class CameraRow(BaseModel):
+    """One configured camera and what its last heartbeat said."""
+
+    id: str
+    name: str
+    grid: str
+    village: str
+    node: str
+    road: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    enabled: bool
+    status: Status
+    faults: list[str] = Field(description="Camera faults now (camera_blurred, camera_frozen, ...).")
+    status_since: str | None = Field(description="When the status last changed (ISO 8601).")
+    last_heartbeat_at: str | None
+    last_frame_at: str | None
+    fps_in: float
+    fps_analysed: float
+    decode_errors: int
+    reconnects: int
+    scores: dict[str, float] = Field(description="The health checks' latest figures (sharpness, ...).")
+
+
+class CameraList(BaseModel):
+    items: list[CameraRow]
+    total: int = Field(description="How many cameras matched the filters.")
+    by_status: dict[Status, int] = Field(description="Of those, how many have each status.")
+
+
+class Availability(BaseModel):
+    day: float | None = Field(alias="24h", description="Share of the last 24 hours not offline.")
+    week: float | None = Field(alias="7d", description="Share of the last 7 days not offline.")
+
+
+class StatusChange(BaseModel):
+    at: str
+    status: str
+    faults: list[str]
+    reason: str | None
+
+
+class CameraHealth(CameraRow):
+    availability: Availability
+    history: list[StatusChange] = Field(description="Latest status changes first (up to 100).")
+
+
+class NodeRow(BaseModel):
+    id: str
+    name: str
+    status: Literal["online", "offline"]
+    last_heartbeat_at: str | None
+    live: bool = Field(description="Whether the node announced a live-view endpoint.")
+    health: dict[str, Any] | None = Field(description="The node's figures from its last heartbeat.")
+    cameras: int
+    cameras_by_status: dict[Status, int]
+
+
+class NodeList(BaseModel):
+    items: list[NodeRow]
 
 
 def _refresh(request: Request) -> None:
@@ -22,13 +88,13 @@ def _refresh(request: Request) -> None:
     health.sweep_offline(hub.db, hub.town, hub.now())
 
 
-@router.get("/cameras")
+@router.get("/cameras", response_model=CameraList, responses=errors(*AUTH))
 def list_cameras(
     request: Request,
-    status: Literal["online", "degraded", "offline"] | None = Query(None),
-    grid: str | None = None,
-    village: str | None = None,
-    node: str | None = None,
+    status: Status | None = Query(None, description="Only cameras with this status."),
+    grid: str | None = Query(None, description="Only this grid's cameras."),
+    village: str | None = Query(None, description="Only this village's cameras."),
+    node: str | None = Query(None, description="Only this edge node's cameras."),
     _: Principal = Depends(require(*OPS)),
 ) -> dict[str, Any]:
     hub = hub_of(request)
@@ -36,11 +102,12 @@ def list_cameras(
     items = health.list_cameras(
         hub.db, hub.town, hub.now(), health.Filters(status=status, grid=grid, village=village, node=node)
     )
-    counts = {k: sum(1 for c in items if c["status"] == k) for k in ("online", "degraded", "offline")}
+    counts = health.count_by_status(c["status"] for c in items)
     return {"items": items, "total": len(items), "by_status": counts}
 
 
-@router.get("/cameras/{camera_id}/health")
+@router.get("/cameras/{camera_id}/health", response_model=CameraHealth, response_model_by_alias=True,
+            responses=errors(*AUTH, 404, e404="No camera of that id in the town."))
 def camera_health(camera_id: str, request: Request, _: Principal = Depends(require(*OPS))) -> dict[str, Any]:
     hub = hub_of(request)
     if camera_id not in hub.cameras:
@@ -49,19 +116,36 @@ def camera_health(camera_id: str, request: Request, _: Principal = Depends(requi
     return health.camera_health(hub.db, hub.town, camera_id, hub.now())
 
 
-@router.get("/nodes")
+@router.get("/nodes", response_model=NodeList, responses=errors(*AUTH))
 def list_nodes(request: Request, _: Principal = Depends(require(*OPS))) -> dict[str, Any]:
     hub = hub_of(request)
     return {"items": health.list_nodes(hub.db, hub.town, hub.now())}
 
 
 class Offer(BaseModel):
+    """A browser's WebRTC offer for a camera's live view."""
+
     model_config = ConfigDict(extra="forbid")
-    sdp: str = Field(min_length=1, max_length=100_000)
+    sdp: str = Field(min_length=1, max_length=100_000, description="The offer's SDP.")
     type: Literal["offer"]
 
 
-@router.post("/cameras/{camera_id}/live/offer")
+class Answer(BaseModel):
+    """The edge node's WebRTC answer."""
+
+    sdp: str
+    type: Literal["answer"]
+
+
+@router.post(
+    "/cameras/{camera_id}/live/offer",
+    response_model=Answer,
+    responses=errors(
+        *AUTH, *BODY, 404, 409, 502,
+        e404="No camera of that id in the town.",
+        e409="The camera's node has not announced a live-view endpoint (not running, or no live view).",
+    ),
+)
 async def live_offer(
     camera_id: str, offer: Offer, request: Request, _: Principal = Depends(require(*OPS))
 ) -> dict[str, Any]:
@@ -72,7 +156,8 @@ async def live_offer(
         raise HTTPException(404, f"unknown camera {camera_id!r}")
     endpoint = health.live_endpoint(hub.db, cam.node)
     if endpoint is None:
-        raise HTTPException(503, f"node {cam.node!r} has not announced a live-view endpoint")
+        # 409, not 503: the hub is fine; the camera's node is not offering live view now (retry later)
+        raise HTTPException(409, f"node {cam.node!r} has not announced a live-view endpoint")
     base, key = endpoint
     url = f"{base.rstrip('/')}/offer"
     headers = {"Authorization": f"Bearer {key}"} if key else {}

@@ -6,16 +6,70 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 
+from central.api.contract import AUTH, errors
 from central.api.deps import USERS, hub_of
 from central.auth import Principal, authenticate, require
 from central.media import CONTENT_TYPES
+from gridwatch.config.schema import Department, Service, TownInfo, Village, Worker
 
 router = APIRouter(tags=["town"])
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    ok: bool = Field(description="True: the hub answers and its database does.")
+    town: str
+    cameras: int = Field(description="Cameras configured.")
+
+
+class Me(BaseModel):
+    role: str = Field(description="dispatcher, maintainer, grid_worker, admin or edge.")
+    name: str
+    node: str | None = Field(description="An edge token's node.")
+
+
+class GridOut(BaseModel):
+    id: str
+    name: str
+    villages: list[str]
+    worker: Worker
+
+
+class NodeOut(BaseModel):
+    id: str
+    name: str
+
+
+class CameraOut(BaseModel):
+    id: str
+    name: str
+    village: str
+    grid: str
+    node: str
+    lat: float
+    lon: float
+    road: str
+    enabled: bool
+
+
+class TownOut(BaseModel):
+    """The town as the console draws it (no stream URLs, tokens or settings)."""
+
+    town: TownInfo
+    villages: list[Village]
+    grids: list[GridOut]
+    departments: list[Department]
+    services: list[Service]
+    nodes: list[NodeOut]
+    cameras: list[CameraOut]
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get("/healthz", response_model=Health)
 def healthz(request: Request) -> dict[str, Any]:
     hub = hub_of(request)
     from sqlalchemy import text
@@ -25,18 +79,22 @@ def healthz(request: Request) -> dict[str, Any]:
     return {"ok": True, "town": hub.town.town.name_en, "cameras": len(hub.town.cameras)}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "Prometheus text exposition format 0.0.4."}},
+)
 def metrics(request: Request) -> Response:
     hub = hub_of(request)
     return Response(hub.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-@router.get("/api/v1/me")
+@router.get("/api/v1/me", response_model=Me, responses=errors(*AUTH))
 def me(who: Principal = Depends(require(*USERS, "edge"))) -> dict[str, Any]:
     return {"role": who.role, "name": who.name, "node": who.node_id}
 
 
-@router.get("/api/v1/town")
+@router.get("/api/v1/town", response_model=TownOut, responses=errors(*AUTH))
 def town(request: Request, _: Principal = Depends(require(*USERS))) -> dict[str, Any]:
     t = hub_of(request).town
     return {
@@ -66,7 +124,15 @@ def town(request: Request, _: Principal = Depends(require(*USERS))) -> dict[str,
     }
 
 
-@router.get("/api/v1/media/{name}")
+@router.get(
+    "/api/v1/media/{name}",
+    response_class=Response,
+    responses={
+        200: {"description": "The file.", "content": {t: _BINARY for t in CONTENT_TYPES.values()}},
+        **errors(*AUTH, 404, e401="No token in the header or ?token=, or an unknown one.",
+                 e404="No media file of that name."),
+    },
+)
 async def media(
     name: str, request: Request, token: str | None = Query(None, description="Bearer token (for <img> tags).")
 ) -> FileResponse:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.types import Scope
 
+from central.api.contract import AUTH, BODY, errors
 from central.auth import USER_ROLES, Principal, authenticate, require
 from central.models import FeedEvent
 from central.security import check_login_allowed, note_login_failure
@@ -50,15 +51,22 @@ class SessionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     token: str = Field(
-        min_length=1, max_length=512, description="Bearer token from `gridwatch token create`."
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9._~+/=-]+$",
+        description="Bearer token from `gridwatch token create`.",
     )
     name: str | None = Field(default=None, max_length=200, description="Display name of the person on shift.")
 
 
 class SessionInfo(BaseModel):
-    role: str
-    name: str
-    display_name: str | None = None
+    role: str = Field(description="The token's role.")
+    name: str = Field(description="The token's name.")
+    display_name: str | None = Field(default=None, description="The name typed at login.")
+
+
+class FeedHead(BaseModel):
+    last_event_id: int = Field(description="Id of the newest feed event; 0 when there is none.")
 
 
 class _ConsoleStatic(StaticFiles):
@@ -120,6 +128,12 @@ def session_router() -> APIRouter:
         "/session",
         response_model=SessionInfo,
         summary="Log the console in: check a user token and keep it in an HttpOnly cookie",
+        responses=errors(
+            *AUTH, *BODY, 429,
+            e401="Unknown or revoked token.",
+            e403="An edge node's token: it cannot log in to the console.",
+            e429="Too many failed logins from this address; `Retry-After` says when to try again.",
+        ),
     )
     def login(body: SessionRequest, request: Request, response: Response) -> SessionInfo:
         check_login_allowed(request)  # 429 after too many failures from this address (central.security)
@@ -140,7 +154,8 @@ def session_router() -> APIRouter:
         set_session(response, request, token, name)
         return SessionInfo(role=principal.role, name=principal.name, display_name=name or None)
 
-    @router.get("/session", response_model=SessionInfo, summary="Who the console is logged in as")
+    @router.get("/session", response_model=SessionInfo, summary="Who the console is logged in as",
+                responses=errors(*AUTH))
     def whoami(request: Request, principal: Principal = Depends(require(*USER_ROLES))) -> SessionInfo:
         return SessionInfo(role=principal.role, name=principal.name, display_name=display_name(request))
 
@@ -157,7 +172,12 @@ def session_router() -> APIRouter:
 def feed_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/console", tags=["console"])
 
-    @router.get("/feed-head", summary="Id of the newest feed event (the console replays a little before it)")
+    @router.get(
+        "/feed-head",
+        summary="Id of the newest feed event (the console replays a little before it)",
+        response_model=FeedHead,
+        responses=errors(*AUTH),
+    )
     def feed_head(
         request: Request, _: Principal = Depends(require("dispatcher", "maintainer", "admin"))
     ) -> dict[str, int]:

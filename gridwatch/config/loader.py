@@ -2,13 +2,15 @@
 
 A town is either a directory with one file per section (``cameras.yaml``, ``grids.yaml``, ...) or a
 single YAML file whose top-level keys are the sections. Errors name the file, the key path and the
-reason, never a stack trace.
+reason, never a stack trace, and list every mistake found at once (every schema error; when the
+schema holds, every broken reference between sections), so a person fixes a file in one pass.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,39 @@ from gridwatch.wire import EventKind
 OPTIONAL_SECTIONS = frozenset({"detection", "edge", "hub"})
 
 
-class ConfigError(Exception):
-    """A town config that cannot be used. ``str()`` is the message to show a person."""
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One mistake in a town config: the file, the key path in it, and why."""
 
-    def __init__(self, file: Path | str, key: str, reason: str) -> None:
-        self.file, self.key, self.reason = str(file), key, reason
-        where = f"{self.file}: {key}" if key else self.file
-        super().__init__(f"{where}: {reason}")
+    file: str
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.key}" if self.key else self.file
+        return f"{where}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """A town config that cannot be used. ``str()`` is the message to show a person.
+
+    ``problems`` holds every mistake found; ``file``, ``key`` and ``reason`` are the first one's.
+    """
+
+    def __init__(self, file: Path | str, key: str, reason: str, more: Sequence[Problem] = ()) -> None:
+        first = Problem(str(file), key, reason)
+        self.problems: list[Problem] = [first, *more]
+        self.file, self.key, self.reason = first.file, first.key, first.reason
+        if len(self.problems) == 1:
+            super().__init__(str(first))
+        else:
+            lines = "\n".join(f"  {p}" for p in self.problems)
+            super().__init__(f"{len(self.problems)} problems in the town config:\n{lines}")
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ConfigError:
+        first, *more = problems
+        return cls(first.file, first.key, first.reason, more)
 
 
 def load_town(path: Path | str) -> Town:
@@ -39,13 +67,15 @@ def load_town(path: Path | str) -> Town:
     try:
         town = Town.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = list(err["loc"])
-        section = str(loc[0]) if loc else ""
-        key = _key_path(loc, raw)
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(origin.get(section, root), key, _reason(err) + more) from None
-    _cross_check(town, lambda section: origin.get(section, root))
+        problems = []
+        for err in exc.errors():
+            loc = list(err["loc"])
+            section = str(loc[0]) if loc else ""
+            problems.append(Problem(str(origin.get(section, root)), _key_path(loc, raw), _reason(err)))
+        raise ConfigError.of(problems) from None
+    problems = _cross_check(town, lambda section: origin.get(section, root))
+    if problems:
+        raise ConfigError.of(problems)
     return town
 
 
@@ -120,11 +150,14 @@ def _dupes(values: Iterable[str]) -> list[str]:
     return [v for v, n in Counter(values).items() if n > 1]
 
 
-def _cross_check(town: Town, file_of: Any) -> None:
-    """References between sections: every id used exists, ids are unique, every kind is routed."""
+def _cross_check(town: Town, file_of: Any) -> list[Problem]:
+    """References between sections: every id used exists, ids are unique, every kind is routed.
+
+    Returns every problem found (empty when the town holds together)."""
+    problems: list[Problem] = []
 
     def fail(section: str, key: str, reason: str) -> None:
-        raise ConfigError(file_of(section), key, reason)
+        problems.append(Problem(str(file_of(section)), key, reason))
 
     for section, items in (("villages", town.villages), ("grids", town.grids),
                            ("departments", town.departments), ("nodes", town.nodes),
@@ -161,7 +194,7 @@ def _cross_check(town: Town, file_of: Any) -> None:
             fail("cameras", f"{key}.grid", f"unknown grid {cam.grid!r}")
         if cam.village not in villages:
             fail("cameras", f"{key}.village", f"unknown village {cam.village!r}")
-        if cam.village not in grids[cam.grid].villages:
+        elif cam.grid in grids and cam.village not in grids[cam.grid].villages:
             fail("cameras", f"{key}.village", f"village {cam.village!r} is not in grid {cam.grid!r}")
         if cam.node not in nodes:
             fail("cameras", f"{key}.node", f"unknown edge node {cam.node!r}")
@@ -179,6 +212,7 @@ def _cross_check(town: Town, file_of: Any) -> None:
     for priority in ("P1", "P2", "P3"):
         if not any(d.priority == priority and d.kind is None for d in town.deadlines):
             fail("deadlines", "deadlines", f"no default deadline for priority {priority}")
+    return problems
 
 
 def parse_roi(text: str) -> Roi:

@@ -63,7 +63,7 @@ def test_heartbeats_status_faults_and_offline_by_itself(hub, town) -> None:
     assert r.status_code == 202, r.text
     listing = hub.client.get("/api/v1/cameras?node=edge-01", headers=m).json()
     assert listing["total"] == len(cams)
-    assert listing["by_status"] == {"online": len(cams) - 1, "degraded": 1, "offline": 0}
+    assert listing["by_status"] == {"online": len(cams) - 1, "degraded": 1, "offline": 0, "disabled": 0}
     deg = hub.client.get("/api/v1/cameras?status=degraded", headers=m).json()["items"]
     assert [c["id"] for c in deg] == [blurred] and deg[0]["faults"] == ["camera_blurred"]
     assert hub.client.get("/api/v1/cameras?status=offline", headers=m).json()["total"] == 280 - len(cams)
@@ -164,3 +164,47 @@ def test_a_mass_outage_goes_offline_in_several_transactions_each_camera_once(hub
         reasons = s.execute(select(FeedEvent.data).where(FeedEvent.type == "camera.status")).scalars()
         announced = sum(1 for d in reasons if d["reason"] == "no_heartbeat")
     assert logged == {c: 1 for c in edge_01} and announced == len(edge_01)
+
+
+def _metric_counts(text: str) -> dict[str, int]:
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("gridwatch_cameras{"):
+            label, value = line.split(" ")
+            out[label.split('"')[1]] = int(float(value))
+    return out
+
+
+def test_metrics_and_camera_list_count_disabled_cameras_alike(town, db_url, tmp_path, clock) -> None:
+    """A disabled camera is 'disabled' in the list, in by_status, in a node's counts and in
+    gridwatch_cameras, never 'offline' in one place and left out in another; even when its node
+    still reports it (as the demo's edge does for cameras it no longer reads)."""
+    from tests.central.conftest import make_hub
+
+    off = [c.id for c in town.cameras_of("edge-01")[-4:]] + [town.cameras_of("edge-02")[0].id]
+    data = town.model_dump()
+    for cam in data["cameras"]:
+        cam["enabled"] = cam["id"] not in off
+    dimmed = type(town).model_validate(data)
+    for hub in make_hub(dimmed, db_url, tmp_path, clock):
+        r = hub.client.post("/api/v1/heartbeats", json=heartbeat(dimmed, "edge-01", hub.clock.now),
+                            headers=hub.auth("edge-01"))
+        assert r.status_code == 202, r.text
+        m = hub.auth("maintainer")
+        listing = hub.client.get("/api/v1/cameras", headers=m).json()
+        by_status = listing["by_status"]
+        n1 = len(town.cameras_of("edge-01"))
+        assert by_status == {"online": n1 - 4, "degraded": 0, "offline": 280 - n1 - 1, "disabled": 5}
+        assert sum(by_status.values()) == listing["total"] == 280
+        assert _metric_counts(hub.client.get("/metrics").text) == by_status
+        disabled = hub.client.get("/api/v1/cameras?status=disabled", headers=m).json()["items"]
+        assert sorted(c["id"] for c in disabled) == sorted(off)
+        assert all(c["enabled"] is False for c in disabled)
+        offline = hub.client.get("/api/v1/cameras?status=offline", headers=m).json()["items"]
+        assert not set(off) & {c["id"] for c in offline}
+        nodes = {n["id"]: n for n in hub.client.get("/api/v1/nodes", headers=m).json()["items"]}
+        assert nodes["edge-01"]["cameras_by_status"]["disabled"] == 4
+        assert nodes["edge-01"]["cameras_by_status"]["online"] == n1 - 4
+        assert sum(sum(n["cameras_by_status"].values()) for n in nodes.values()) == 280
+        health = hub.client.get(f"/api/v1/cameras/{off[0]}/health", headers=m).json()
+        assert health["status"] == "disabled"

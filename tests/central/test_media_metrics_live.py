@@ -97,7 +97,7 @@ def test_live_offer_is_relayed_to_the_node(hub, town) -> None:
         m = hub.auth("maintainer")
         offer = {"sdp": "v=0 offer", "type": "offer"}
         r = hub.client.post("/api/v1/cameras/cam-001/live/offer", json=offer, headers=m)
-        assert r.status_code == 503  # the node has not announced live view yet
+        assert r.status_code == 409  # the node has not announced live view yet
         live = f"http://127.0.0.1:{server.server_port}/live"
         hub.client.post(
             "/api/v1/heartbeats",

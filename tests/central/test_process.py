@@ -166,3 +166,35 @@ def test_a_worker_process_keeps_its_start_up_objects_out_of_the_garbage_collecto
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                          env={**os.environ, ENV: json.dumps(settings)}, check=True).stdout
     assert int(out.split()[-1]) > 10_000  # the town's 280 cameras and the app, frozen at start-up
+
+
+def _hub_cli(tmp_path: Path, db: str) -> subprocess.CompletedProcess[str]:
+    from tests.support.net import free_port
+
+    return subprocess.run(
+        [sys.executable, "-m", "gridwatch.cli", "hub", "--config", str(SAMPLE_TOWN), "--db", db,
+         "--port", str(free_port()), "--media-dir", str(tmp_path / "media")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_unreachable_postgres_is_one_line_and_a_failed_exit(tmp_path: Path) -> None:
+    from tests.support.net import free_port
+
+    closed = free_port()  # nothing listens there
+    out = _hub_cli(tmp_path, f"postgresql+psycopg://gw:s3cret@127.0.0.1:{closed}/gridwatch")
+    assert out.returncode != 0
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("gridwatch: cannot use the database postgresql+psycopg://gw:***@")
+    assert str(closed) in lines[0] and "s3cret" not in lines[0] and "Traceback" not in lines[0]
+
+
+def test_unwritable_sqlite_path_is_one_line_and_a_failed_exit(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # its "child" cannot be made, even by root
+    out = _hub_cli(tmp_path, f"sqlite:///{blocker / 'hub.db'}")
+    assert out.returncode != 0
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"gridwatch: cannot use the database sqlite:///{blocker / 'hub.db'}: ")

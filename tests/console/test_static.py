@@ -132,7 +132,7 @@ def test_every_value_the_console_translates_has_words() -> None:
         "action": {a.value for a in Action} | {"create", "supervise", "camera_clear"},
         "role": {"dispatcher", "maintainer", "grid_worker", "department", "admin", "edge", "system",
                  "camera"},
-        "status": {"online", "degraded", "offline", "unknown"},
+        "status": {"online", "degraded", "offline", "disabled", "unknown"},
         "feed": {"connecting", "open", "closed"},
         # RTCPeerConnection.connectionState values, plus the console's own "stopped"
         "live": {"new", "connecting", "connected", "disconnected", "failed", "closed", "stopped"},

@@ -82,3 +82,107 @@ def test_demo_turns_clip_into_work_order(tmp_path: Path) -> None:
             proc.wait()
         log.close()
     assert proc.returncode in (0, 130), (tmp_path / "demo.log").read_text(errors="replace")[-3000:]
+
+
+def two_free_ports() -> int:
+    """A port that is free with the next one free too (the demo's hub and edge live view)."""
+    import socket
+
+    for _ in range(50):
+        port = free_port()
+        if port + 1 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no two free ports in a row")
+
+
+def port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def demo_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo clip made once for this module's demos (each would otherwise make its own)."""
+    out = tmp_path_factory.mktemp("clip") / "demo_clip.mp4"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), str(out)], check=True,
+                   cwd=REPO, capture_output=True, timeout=600)
+    return out
+
+
+def test_sigterm_stops_the_hub_and_the_edge_and_frees_the_ports(tmp_path: Path, demo_clip: Path) -> None:
+    import shutil
+
+    import psutil
+
+    port = two_free_ports()
+    data = tmp_path / "demo"
+    data.mkdir()
+    for f in (demo_clip, demo_clip.with_suffix(".json")):
+        shutil.copy(f, data / f.name)
+    log_path = tmp_path / "demo.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridwatch.cli", "demo", "--port", str(port), "--data-dir", str(data)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 180
+            while not (data / "dispatcher.token").exists():
+                assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, "demo did not start"
+                time.sleep(0.5)
+            children = psutil.Process(proc.pid).children(recursive=True)
+            commands = [" ".join(c.cmdline()) for c in children]
+            assert any(" hub " in c for c in commands) and any(" edge " in c for c in commands), commands
+            assert not port_free(port)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0, log_path.read_text(errors="replace")[-3000:]
+            assert "Traceback" not in log_path.read_text(errors="replace")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [c.pid for c in alive]
+    assert port_free(port) and port_free(port + 1)
+
+
+@pytest.mark.parametrize("taken", [0, 1], ids=["hub-port", "live-view-port"])
+def test_a_busy_port_is_one_line_and_a_failed_exit(tmp_path: Path, taken: int) -> None:
+    import socket
+
+    port = two_free_ports()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + taken))
+        squatter.listen()
+        out = subprocess.run(
+            [sys.executable, "-m", "gridwatch.cli", "demo", "--port", str(port), "--data-dir",
+             str(tmp_path / "demo")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    lines = [x for x in (out.stdout + out.stderr).splitlines() if x.strip()]
+    assert len(lines) == 1, lines
+    assert f"127.0.0.1:{port + taken}" in lines[0] and "in use" in lines[0]
+    assert not (tmp_path / "demo").exists()  # nothing was started or made
+
+
+def test_fresh_forgets_earlier_runs_but_keeps_the_clip(tmp_path: Path) -> None:
+    from gridwatch.demo import clear_demo_data
+
+    for name in ("gridwatch.db", "gridwatch.db-wal", "gridwatch.db-writer.lock", "edge/outbox/x",
+                 "media/a.jpg", "demo_clip.mp4", "demo_clip.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    clear_demo_data(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo_clip.json", "demo_clip.mp4"]

@@ -1,14 +1,17 @@
 // The camera-health wall: every camera as one tile coloured by status, grouped by village or grid.
 // Status comes from GET /api/v1/cameras and is kept current by camera.status feed events; a camera
-// the hub has never heard about is "unknown".
+// the hub has never heard about is "unknown"; one switched off in the town config is "disabled".
 import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { ago, agoShort } from './format.js';
 import { localName, t } from './i18n.js';
 import { kindLabel } from './town.js';
 
-export const STATUSES = ['online', 'degraded', 'offline', 'unknown'];
+export const STATUSES = ['online', 'degraded', 'offline', 'disabled', 'unknown'];
 const GROUP_KEY = 'gridwatch.wall.group';
+
+/** A status a maintainer should look at (a switched-off camera is not one). */
+const isProblem = (status) => status !== 'online' && status !== 'disabled';
 
 /** Normalise one camera row of the hub's health API. */
 export function healthOf(row) {
@@ -16,7 +19,7 @@ export function healthOf(row) {
   const heard = Boolean(row.last_heartbeat_at || row.status_since || row.previous !== undefined);
   return {
     id: row.id || row.camera_id,
-    status: heard && STATUSES.includes(row.status) ? row.status : 'unknown',
+    status: row.status === 'disabled' || (heard && STATUSES.includes(row.status)) ? row.status : 'unknown',
     faults: row.faults || [],
     last_frame_at: row.last_frame_at || null,
     last_heartbeat_at: row.last_heartbeat_at || null,
@@ -98,7 +101,7 @@ export class HealthView {
       h('span', { class: `swatch s-${s}` }), h('span', { i18n: `status.${s}` }), h('b', { text: String(counts[s]) }))));
     const groups = new Map();
     for (const c of town.cameras) {
-      if (this.problemsOnly && this.statusOf(c.id) === 'online') continue;
+      if (this.problemsOnly && !isProblem(this.statusOf(c.id))) continue;
       const key = this.group === 'grid' ? c.grid : c.village;
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(c);
@@ -106,7 +109,7 @@ export class HealthView {
     const order = this.group === 'grid' ? town.grids.map((g) => g.id) : town.villages.map((v) => v.id);
     replace(this.wall, order.filter((k) => groups.has(k)).map((k) => {
       const cams = groups.get(k);
-      const bad = cams.filter((c) => this.statusOf(c.id) !== 'online').length;
+      const bad = cams.filter((c) => isProblem(this.statusOf(c.id))).length;
       const title = this.group === 'grid' ? town.gridName(k) : localName(town.village.get(k));
       return h('section', { class: 'wall-group', dataset: { group: k } },
         h('h4', { title: t('wall.group_count', { n: cams.length, bad }) }, h('b', { text: title }),
