@@ -23,7 +23,6 @@ from gridwatch.config import Town
 
 USER_ROLES = ("dispatcher", "maintainer", "grid_worker", "admin")
 EDGE = "edge"
-ALL_USERS = USER_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +36,6 @@ class Principal:
     #: For a grid_worker token named after a grid worker (``--name w-07``): that worker. Such a token
     #: works only the orders assigned to that worker; an unnamed grid_worker token is a shared device.
     worker_id: str | None = None
-
-    @property
-    def is_node(self) -> bool:
-        return self.role == EDGE
 
 
 def new_token() -> str:

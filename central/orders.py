@@ -19,6 +19,7 @@ from central.models import HistoryRow, Incident, OpenKey, Silence, WorkOrder
 from central.routing import Routing, department_for
 from central.workorders import TERMINAL, Action, State, Transition
 from gridwatch.config import Town
+from gridwatch.wire import iso_time
 
 SYSTEM = "system"
 
@@ -234,13 +235,13 @@ def summary(town: Town, wo: WorkOrder, now: datetime) -> dict[str, Any]:
             getattr(wo, f"{d}_escalated_at") is not None for d in ("acknowledge", "arrive", "close")
         ),
         "escalations": {
-            d: _iso(getattr(wo, f"{d}_escalated_at")) for d in ("acknowledge", "arrive", "close")
+            d: iso_time(getattr(wo, f"{d}_escalated_at")) for d in ("acknowledge", "arrive", "close")
         },
-        "acknowledged_at": _iso(wo.acknowledged_at),
-        "arrived_at": _iso(wo.arrived_at),
-        "resolved_at": _iso(wo.resolved_at),
-        "closed_at": _iso(wo.closed_at),
-        "detection_cleared_at": _iso(wo.detection_cleared_at),
+        "acknowledged_at": iso_time(wo.acknowledged_at),
+        "arrived_at": iso_time(wo.arrived_at),
+        "resolved_at": iso_time(wo.resolved_at),
+        "closed_at": iso_time(wo.closed_at),
+        "detection_cleared_at": iso_time(wo.detection_cleared_at),
         "snapshot_url": None,
         "clip_url": None,
     }
@@ -284,17 +285,13 @@ def incident_json(town: Town, inc: Incident) -> dict[str, Any]:
         "silenced": inc.silenced,
         "first_seen": inc.first_seen.isoformat(),
         "last_seen": inc.last_seen.isoformat(),
-        "cleared_at": _iso(inc.cleared_at),
+        "cleared_at": iso_time(inc.cleared_at),
         "alert_count": inc.alert_count,
         "best_score": inc.best_score,
         "region": inc.region,
         "snapshot_url": media_url(inc.snapshot),
         "clip_url": media_url(inc.clip),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _department(town: Town, dep_id: str) -> Any:
