@@ -50,11 +50,13 @@ def run_demo(host: str, port: int, data_dir: Path, duration: float | None) -> in
 
 
 def ensure_demo_clip(data_dir: Path) -> Path:
-    """Make the bundled clip once with the committed generator; later runs reuse it."""
+    """Make the demo's clip once (:mod:`gridwatch.democlip`); later runs reuse it."""
     clip = data_dir / "demo_clip.mp4"
-    if not clip.exists():
+    if not clip.exists() or not clip.with_suffix(".json").exists():
+        from gridwatch.democlip import make_demo_clip  # needs the edge's video packages
+
         log.info("making the demo clip (once) ...")
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_demo_clip.py"), str(clip)], check=True)
+        make_demo_clip(clip)
     return clip
 
 
