@@ -24,6 +24,8 @@ FPS = 10
 #: Rows of the picture: sky above SLOPE_Y0, the slope down to ROAD_Y0, the carriageway to ROAD_Y1,
 #: then the verge.
 SLOPE_Y0, ROAD_Y0, ROAD_Y1 = 44, 180, 300
+#: The row where the material breaks off the slope.
+SLIDE_TOP = 120.0
 ROAD_ROI = "road=0,0.5 1,0.5 1,0.83 0,0.83"
 SLOPE_ROI = "slope=0,0.12 1,0.12 1,0.49 0,0.49"
 
@@ -118,6 +120,10 @@ class _Scene:
         self.debris = np.array([70, 100, 130], np.float32) * np.clip(
             1 + 0.45 * _pebbles(rng, H, W)[..., None], 0.2, 3
         )
+        #: sensor noise, drawn once and picked at random per frame (drawing it per frame is most of
+        #: the time the clip takes)
+        self.noise = [rng.standard_normal((H, W, 3), dtype=np.float32) * 2.0 for _ in range(12)]
+        self._resting: np.ndarray | None = None
 
     def _empty(self) -> np.ndarray:
         rng = self.rng
@@ -150,16 +156,24 @@ class _Scene:
         tl = self.tl
         if t < tl.slide_at or t >= tl.cleared_at + tl.clear_s:
             return None
-        top = 120.0  # where it breaks off the slope
         k = min(1.0, (t - tl.slide_at) / tl.slide_s)
-        front = top + k * (ROAD_Y0 + 100 - top)  # the front moves from the slope down onto the road
-        m = _blob(340, (top + front) / 2, 140, max(20, (front - top) / 2 + 40))
-        if k >= 1.0:
-            m = np.maximum(m * (np.arange(H)[:, None] > top + 20), _blob(340, 240, 150, 60))
+        if k < 1.0:
+            m = self._sliding(k)
+        else:  # at rest: the same every frame, made once
+            if self._resting is None:
+                below = np.arange(H)[:, None] > SLIDE_TOP + 20
+                self._resting = np.maximum(self._sliding(1.0) * below, _blob(340, 240, 150, 60))
+            m = self._resting
         if t >= tl.cleared_at:  # taken away from the far side first
             left = (t - tl.cleared_at) / tl.clear_s
             m = m * (np.arange(W)[None, :] >= left * W)
         return m
+
+    @staticmethod
+    def _sliding(k: float) -> np.ndarray:
+        """The material ``k`` (0..1) of the way down: its front moves from the slope onto the road."""
+        front = SLIDE_TOP + k * (ROAD_Y0 + 100 - SLIDE_TOP)
+        return _blob(340, (SLIDE_TOP + front) / 2, 140, max(20, (front - SLIDE_TOP) / 2 + 40))
 
     def rest_box(self) -> tuple[float, float, float, float]:
         """The material at rest on the road, in 0..1 frame coordinates."""
@@ -174,9 +188,9 @@ class _Scene:
         self._cars(img, t)
         m = self._material(t)
         if m is not None:
-            img = img * (1 - m[..., None]) + self.debris * m[..., None]
-        img += self.rng.standard_normal(img.shape).astype(np.float32) * 2.0  # sensor noise
-        return np.clip(img, 0, 255).astype(np.uint8)
+            img += (self.debris - img) * m[..., None]
+        img += self.noise[int(self.rng.integers(len(self.noise)))]
+        return np.clip(img, 0, 255, out=img).astype(np.uint8)
 
 
 def _write(path: Path, frame_at: Any, seconds: float) -> None:
