@@ -59,7 +59,7 @@ def build_hub(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock
         media=MediaStore(hub_config.media_dir),
         metrics=metrics,
     )
-    metrics.attach_db(db, town_cfg, clock, lambda: health.camera_statuses(db, town_cfg))
+    metrics.attach_db(db, lambda: health.camera_statuses(db, town_cfg))
     return hub
 
 

@@ -22,8 +22,6 @@ from central.roles import DEPARTMENT, EDGE, GRID_WORKER, USER_ROLES
 from central.sessions import with_display_name
 from gridwatch.config import Town
 
-ALL_USERS = USER_ROLES
-
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -38,10 +36,6 @@ class Principal:
     worker_id: str | None = None
     #: For a department token: the department it acts for (its squads' orders included).
     department_id: str | None = None
-
-    @property
-    def is_node(self) -> bool:
-        return self.role == EDGE
 
 
 def new_token() -> str:

@@ -23,7 +23,7 @@ from central.feed import publish, publish_many
 from central.models import CameraState, CameraStatusLog, NodeState
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
-from gridwatch.wire import CameraStatus, Heartbeat
+from gridwatch.wire import CameraStatus, Heartbeat, iso_time
 
 OFFLINE = CameraStatus.OFFLINE.value
 #: A camera with ``enabled: false`` in the town config is not watched: it is neither online nor
@@ -275,10 +275,6 @@ def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[di
 
 
 def _camera_json(cam: Camera, st: CameraState | None) -> dict[str, Any]:
-
-    def iso(v: datetime | None) -> str | None:
-        return v.isoformat() if v else None
-
     return {
         "id": cam.id,
         "name": cam.name,
@@ -291,9 +287,9 @@ def _camera_json(cam: Camera, st: CameraState | None) -> dict[str, Any]:
         "enabled": cam.enabled,
         "status": status_of(cam, st.status if st else None),
         "faults": list(st.faults) if st else [],
-        "status_since": iso(st.status_since) if st else None,
-        "last_heartbeat_at": iso(st.last_heartbeat_at) if st else None,
-        "last_frame_at": iso(st.last_frame_at) if st else None,
+        "status_since": iso_time(st.status_since) if st else None,
+        "last_heartbeat_at": iso_time(st.last_heartbeat_at) if st else None,
+        "last_frame_at": iso_time(st.last_frame_at) if st else None,
         "fps_in": st.fps_in if st else 0.0,
         "fps_analysed": st.fps_analysed if st else 0.0,
         "decode_errors": st.decode_errors if st else 0,

@@ -19,8 +19,9 @@ import math
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -36,7 +37,7 @@ from central.ids import Ids, Maxima
 from central.incidents import apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
 from central.models import AlertRow, Incident, WorkOrder
-from gridwatch.wire import Alert, AlertReceipt
+from gridwatch.wire import Alert, AlertReceipt, iso_time
 
 log = logging.getLogger(__name__)
 RETRIES = 5
@@ -108,14 +109,6 @@ def check_media(item: Checked) -> None:
             raise IntakeError(422, f"snapshot_jpeg: {exc}") from None
 
 
-def ingest(hub: Hub, alert: Alert, who: Principal) -> AlertReceipt:
-    """Check and store one alert in its own transaction (``duplicate`` true for any copy after the
-    first). The HTTP intake goes through :class:`central.alert_writer.AlertWriter` instead."""
-    item = check(hub, alert, who)
-    check_media(item)
-    return store_one(hub, item)
-
-
 def store_one(hub: Hub, item: Checked) -> AlertReceipt:
     """Store one checked alert; a conflict with another writer is retried from the start."""
     for _ in range(RETRIES):
@@ -158,11 +151,11 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
     stored: dict[str, tuple[int, int | None]] = {}
     # Files first, then their sync runs while the transaction does its work; the commit waits for it.
     written: list[str] = []
-    syncing: _Sync | None = None
+    syncing: Future[None] | None = None
     try:
         for i in firsts.values():
             written += _write_media(hub, batch[i], refs[i])
-        syncing = _Sync(hub.media, written)
+        syncing = _sync_soon(hub.media, written)
         with hub.db.write(notify=NOTIFY_CHANNEL) as s:  # every batch announces (its NOTIFY rides the lock)
             now = hub.now()
             rows = [_row(batch[i].alert, refs[i], now) for i in firsts.values()]
@@ -191,10 +184,10 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             ids.write()  # the feed events and history rows, after the orders they name
             if links:
                 s.execute(_LINK, links)
-            syncing.wait()  # the files are durable before the rows that name them commit
+            syncing.result()  # the files are durable before the rows that name them commit
     except BaseException:
         if syncing is not None:
-            syncing.wait(quiet=True)
+            wait([syncing])  # its files are deleted below; its own error, if any, is not the one raised
         for name in written:
             hub.media.delete(name)
         raise
@@ -254,7 +247,7 @@ def _insert_new(s: Session, rows: list[dict[str, Any]]) -> set[str]:
 def _utc_iso(value: object) -> str:
     """Times in the JSON rows as :class:`central.models.UTCDateTime` stores them: aware, in UTC."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).isoformat()
+        return iso_time(value)
     raise TypeError(f"{value!r} cannot be stored as an alert column")
 
 
@@ -294,29 +287,24 @@ def _stored(s: Session, ids: list[str]) -> dict[str, tuple[int, int | None]]:
     return out
 
 
-class _Sync:
+def _sync_soon(media: MediaStore, names: list[str]) -> Future[None]:
     """``MediaStore.sync`` of a batch's files in a helper thread (the disk works while the
-    transaction does); ``wait()`` gives its error, if any."""
+    transaction does); the future gives its error, if any."""
+    done: Future[None] = Future()
+    if not names:
+        done.set_result(None)
+        return done
 
-    def __init__(self, media: MediaStore, names: list[str]) -> None:
-        self._names, self._media = names, media
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if names:
-            self._thread = threading.Thread(target=self._run, name="media-sync", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
+    def run() -> None:
         try:
-            self._media.sync(self._names)
+            media.sync(names)
         except BaseException as exc:  # handed to the waiting writer
-            self._error = exc
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
 
-    def wait(self, quiet: bool = False) -> None:
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None and not quiet:
-            raise self._error
+    threading.Thread(target=run, name="media-sync", daemon=True).start()
+    return done
 
 
 def _write_media(hub: Hub, item: Checked, ref: _Ref) -> list[str]:

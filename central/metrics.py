@@ -8,7 +8,6 @@ breaches) are read at scrape time, so every hub process reports the same truth; 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -21,18 +20,11 @@ from central.models import Incident, WorkOrder
 
 if TYPE_CHECKING:
     from central.db import Database
-    from gridwatch.config import Town
 
 
 class _DbCollector(Collector):
-    def __init__(
-        self,
-        db: Database,
-        town: Town,
-        now: Callable[[], datetime],
-        camera_statuses: Callable[[], dict[str, str]],
-    ) -> None:
-        self.db, self.town, self.now, self.camera_statuses = db, town, now, camera_statuses
+    def __init__(self, db: Database, camera_statuses: Callable[[], dict[str, str]]) -> None:
+        self.db, self.camera_statuses = db, camera_statuses
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         cams = GaugeMetricFamily(
@@ -88,14 +80,9 @@ class HubMetrics:
             "gridwatch_heartbeats_received", "Heartbeats received.", ["node"], registry=self.registry
         )
 
-    def attach_db(
-        self,
-        db: Database,
-        town: Town,
-        now: Callable[[], datetime],
-        camera_statuses: Callable[[], dict[str, str]],
-    ) -> None:
-        self.registry.register(_DbCollector(db, town, now, camera_statuses))
+    def attach_db(self, db: Database, camera_statuses: Callable[[], dict[str, str]]) -> None:
+        """Report the database's counts (read at scrape time) on this registry."""
+        self.registry.register(_DbCollector(db, camera_statuses))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

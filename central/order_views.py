@@ -12,6 +12,7 @@ from central import stages
 from central.media import media_url
 from central.models import HistoryRow, Incident, WorkOrder
 from gridwatch.config import Town
+from gridwatch.wire import iso_time
 
 
 def overdue(wo: WorkOrder, now: datetime) -> dict[str, bool]:
@@ -59,25 +60,25 @@ def summary(town: Town, wo: WorkOrder, now: datetime) -> dict[str, Any]:
         "status_notes": wo.status_notes,
         "created_at": wo.created_at.isoformat(),
         "updated_at": wo.updated_at.isoformat(),
-        "deadlines": {f"{st}_by": _iso(stages.due(wo, st)) for st in stages.STAGES},
+        "deadlines": {f"{st}_by": iso_time(stages.due(wo, st)) for st in stages.STAGES},
         "overdue": flags,
         "is_overdue": any(flags.values()),
         "escalated": any(getattr(wo, f"{st}_escalated_at") is not None for st in stages.STAGES),
-        "escalations": {st: _iso(getattr(wo, f"{st}_escalated_at")) for st in stages.STAGES},
+        "escalations": {st: iso_time(getattr(wo, f"{st}_escalated_at")) for st in stages.STAGES},
         "supervision_misses": wo.supervision_misses or 0,
         "rework_count": wo.rework_count or 0,
         "extension_request": {"until": wo.extension_until.isoformat(), "reason": wo.extension_reason or ""}
         if wo.extension_until is not None
         else None,
-        "acknowledged_at": _iso(wo.acknowledged_at),
-        "dispatched_at": _iso(wo.dispatched_at),
-        "accepted_at": _iso(wo.accepted_at),
-        "arrived_at": _iso(wo.arrived_at),
-        "fed_back_at": _iso(wo.resolved_at),
-        "resolved_at": _iso(wo.resolved_at),
-        "verified_at": _iso(wo.verified_at),
-        "closed_at": _iso(wo.closed_at),
-        "detection_cleared_at": _iso(wo.detection_cleared_at),
+        "acknowledged_at": iso_time(wo.acknowledged_at),
+        "dispatched_at": iso_time(wo.dispatched_at),
+        "accepted_at": iso_time(wo.accepted_at),
+        "arrived_at": iso_time(wo.arrived_at),
+        "fed_back_at": iso_time(wo.resolved_at),
+        "resolved_at": iso_time(wo.resolved_at),
+        "verified_at": iso_time(wo.verified_at),
+        "closed_at": iso_time(wo.closed_at),
+        "detection_cleared_at": iso_time(wo.detection_cleared_at),
         "snapshot_url": None,
         "clip_url": None,
     }
@@ -122,7 +123,7 @@ def incident_json(town: Town, inc: Incident) -> dict[str, Any]:
         "silenced": inc.silenced,
         "first_seen": inc.first_seen.isoformat(),
         "last_seen": inc.last_seen.isoformat(),
-        "cleared_at": _iso(inc.cleared_at),
+        "cleared_at": iso_time(inc.cleared_at),
         "alert_count": inc.alert_count,
         "best_score": inc.best_score,
         "region": inc.region,
@@ -130,9 +131,6 @@ def incident_json(town: Town, inc: Incident) -> dict[str, Any]:
         "clip_url": media_url(inc.clip),
     }
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _department(town: Town, dep_id: str) -> Any:

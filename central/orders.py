@@ -22,6 +22,7 @@ from central.order_views import detail, history_json, incident_json, overdue, su
 from central.routing import Routing, department_for
 from central.workorders import HANDLING, TERMINAL, Action, State, Transition
 from gridwatch.config import Town
+from gridwatch.wire import iso_time
 
 __all__ = [
     "SYSTEM",
@@ -171,9 +172,9 @@ def apply(
         wo.status_notes = step.note
     elif action is Action.REQUEST_EXTENSION:
         wo.extension_until, wo.extension_reason = step.until, step.reason
-        details |= {"until": _iso(step.until), "handling_due": _iso(wo.feedback_by)}
+        details |= {"until": iso_time(step.until), "handling_due": iso_time(wo.feedback_by)}
     elif action in (Action.APPROVE_EXTENSION, Action.DECLINE_EXTENSION):
-        details |= {"until": _iso(wo.extension_until), "handling_due": _iso(wo.feedback_by)}
+        details |= {"until": iso_time(wo.extension_until), "handling_due": iso_time(wo.feedback_by)}
         details["approved"] = action is Action.APPROVE_EXTENSION
     elif action is Action.RETURN:
         details["reason"] = step.reason
@@ -210,7 +211,7 @@ def apply(
     for column, value in stages.renewed(wo, tr, rule, now, wo.extension_until).items():
         setattr(wo, column, value)
     if action is Action.APPROVE_EXTENSION:
-        details["handling_due"] = _iso(wo.feedback_by)
+        details["handling_due"] = iso_time(wo.feedback_by)
     if action in (Action.APPROVE_EXTENSION, Action.DECLINE_EXTENSION) or tr.to_state not in HANDLING:
         wo.extension_until, wo.extension_reason = None, None
     wo.state = tr.to_state.value
@@ -295,6 +296,3 @@ def _end_incident(s: Session, town: Town, incident_id: int, now: datetime, ids: 
         inc.cleared_at = inc.cleared_at or now
         publish(s, "incident.updated", incident_json(town, inc), now, ids)
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()

@@ -1,9 +1,9 @@
 """Live view: answers WebRTC offers (aiortc) with a camera's video, for the hub to relay.
 
-The edge needs no web framework for one endpoint, so this is a small HTTP/1.1 server on asyncio:
+An aiohttp web server (aiortc's own examples use it) on an event loop of its own, in one thread:
 ``POST /offer?camera_id=ID`` with ``{"sdp": ..., "type": "offer"}`` answers
-``{"sdp": ..., "type": "answer"}``; ``GET /health`` answers ``{"ok": true}``. It runs its own event
-loop in one thread; each peer connection is owned by the server and closed on ``stop()`` or when
+``{"sdp": ..., "type": "answer"}``; ``GET /health`` answers ``{"ok": true}``; every error answers
+``{"detail": ...}``. Each peer connection is owned by the server and closed on ``stop()`` or when
 the peer goes away. While someone watches a camera its reader decodes every frame (not only key
 frames), and the track sends the newest decoded picture, at stream resolution (capped to 1280 wide).
 
@@ -22,12 +22,12 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from fractions import Fraction
-from urllib.parse import parse_qs, urlsplit
 
 import av
 import numpy as np
+from aiohttp import web
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 
 from edge.sources import StreamReader
@@ -85,7 +85,7 @@ class LiveServer:
         self.key = secrets.token_urlsafe(32)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
+        self._runner: web.AppRunner | None = None
         self._pcs: set[RTCPeerConnection] = set()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -124,16 +124,27 @@ class LiveServer:
 
     # -- inside the loop ------------------------------------------------------------------------
 
+    def _app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[_json_errors])
+        app.router.add_get("/health", self._health)
+        app.router.add_post("/offer", self._offer)
+        return app
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self._server = loop.run_until_complete(asyncio.start_server(self._handle, self.host, self.port))
-            self.port = self._server.sockets[0].getsockname()[1]
+            self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, self.host, self.port)
+            loop.run_until_complete(site.start())
+            self.port = self._runner.addresses[0][1]  # the port the OS picked for port 0
         except OSError as exc:
             self._error = exc
             self._ready.set()
+            if self._runner is not None:
+                loop.run_until_complete(self._runner.cleanup())
             loop.close()
             return
         self._ready.set()
@@ -144,75 +155,38 @@ class LiveServer:
             loop.close()
 
     async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
         await asyncio.gather(*(pc.close() for pc in list(self._pcs)), return_exceptions=True)
         self._pcs.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
         pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status, body = await self._serve(reader)
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
-            status, body = 400, {"detail": "malformed HTTP request"}
-        except Exception as exc:
-            log.exception("live view: request failed")
-            status, body = 500, {"detail": f"live view failed: {type(exc).__name__}"}
-        data = json.dumps(body).encode()
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-                  405: "Method Not Allowed", 413: "Payload Too Large",
-                  500: "Internal Server Error"}.get(status, "Error")
-        writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-                     f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
-        try:
-            await writer.drain()
-        finally:
-            writer.close()
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "sessions": self.sessions})
 
-    async def _serve(self, reader: asyncio.StreamReader) -> tuple[int, dict[str, object]]:
-        request_line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1").strip()
-        method, target, _ = request_line.split(" ", 2)
-        headers: dict[str, str] = {}
-        while True:
-            line = (await asyncio.wait_for(reader.readline(), 10)).decode("latin-1").strip()
-            if not line:
-                break
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        url = urlsplit(target)
-        if url.path == "/health" and method == "GET":
-            return 200, {"ok": True, "sessions": self.sessions}
-        if url.path != "/offer":
-            return 404, {"detail": f"no such endpoint {url.path}"}
-        if method != "POST":
-            return 405, {"detail": "use POST"}
-        if not hmac.compare_digest(headers.get("authorization", "").encode(), f"Bearer {self.key}".encode()):
-            return 401, {"detail": "offers must carry this node's live key (Authorization: Bearer); "
-                                   "ask the hub, which relays them"}
-        length = int(headers.get("content-length", "0"))
-        if length > MAX_BODY:
-            return 413, {"detail": f"offer larger than {MAX_BODY} bytes"}
-        raw = await asyncio.wait_for(reader.readexactly(length), 10)
-        camera_id = (parse_qs(url.query).get("camera_id") or [""])[0]
+    async def _offer(self, request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, f"Bearer {self.key}".encode()):
+            return _error(401, "offers must carry this node's live key (Authorization: Bearer); "
+                               "ask the hub, which relays them")
+        camera_id = request.query.get("camera_id", "")
         cam_reader = self.reader_of(camera_id)
         if cam_reader is None:
-            return 404, {"detail": f"camera {camera_id!r} is not served by this node"}
+            return _error(404, f"camera {camera_id!r} is not served by this node")
         try:
-            offer = json.loads(raw)
+            offer = json.loads(await request.read())
             sdp, kind = offer["sdp"], offer["type"]
             if kind != "offer" or not isinstance(sdp, str):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
-            return 400, {"detail": 'body must be {"sdp": "...", "type": "offer"}'}
+            return _error(400, 'body must be {"sdp": "...", "type": "offer"}')
         try:
-            return 200, await self._answer(camera_id, cam_reader, sdp)
+            return web.json_response(await self._answer(camera_id, cam_reader, sdp))
         except BadOffer as exc:
-            return 400, {"detail": f"unusable offer: {exc}"}
-
+            return _error(400, f"unusable offer: {exc}")
     async def _answer(self, camera_id: str, cam_reader: StreamReader, sdp: str) -> dict[str, object]:
         pc = RTCPeerConnection()
         self._pcs.add(pc)
@@ -230,10 +204,10 @@ class LiveServer:
             pc.addTrack(track)
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                # an offer aiortc parses but cannot answer (no media it can send) fails here
+                await pc.setLocalDescription(await pc.createAnswer())
             except ValueError as exc:
                 raise BadOffer(str(exc) or "SDP not understood") from None
-            answer = await pc.createAnswer()
-            await pc.setLocalDescription(answer)
         except Exception:
             track.stop()
             self._pcs.discard(pc)
@@ -241,3 +215,29 @@ class LiveServer:
             raise
         log.info("live view: answered an offer for camera %s", camera_id)
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type}
+
+
+def _error(status: int, detail: str) -> web.Response:
+    return web.json_response({"detail": detail}, status=status)
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """aiohttp's own refusals (no such path, wrong method, body too large) as ``{"detail": ...}``
+    like ours; an unexpected failure is logged and answered 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            return _error(413, f"offer larger than {MAX_BODY} bytes")
+        return web.json_response({"detail": exc.reason}, status=exc.status, headers=_allow(exc))
+    except Exception as exc:
+        log.exception("live view: request failed")
+        return _error(500, f"live view failed: {type(exc).__name__}")
+
+
+def _allow(exc: web.HTTPException) -> dict[str, str]:
+    allow = exc.headers.get("Allow")
+    return {"Allow": allow} if allow else {}

@@ -32,7 +32,7 @@ from edge.models import ModelBundle
 from edge.regions import RegionMasks
 from edge.road_geometry import RoadGeometry
 from gridwatch.config import DetectionSettings
-from gridwatch.wire import EventKind
+from gridwatch.wire import OBSTRUCTION_KINDS, EventKind
 
 #: Block anomaly score (1 - P(benign)) to turn a block on, and to keep it on.
 ON_AT, OFF_AT = 0.6, 0.35
@@ -81,7 +81,6 @@ MIN_BLOCKS_FAR = 2
 #: Vegetation (a fallen tree) turns the road greener by at least this factor more than it turns it
 #: redder (leaves are green; soil and turf torn off a slope, olive to brown, shift both alike).
 GREEN_OVER_RED = 1.25
-OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
 
 
 @dataclass(slots=True)

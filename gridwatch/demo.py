@@ -138,14 +138,17 @@ def clear_demo_data(data_dir: Path) -> None:
 
 
 def ensure_demo_clip(data_dir: Path) -> Path:
-    """Make the bundled clip once with the committed generator; later runs reuse it."""
+    """Make the demo's clip once (:mod:`gridwatch.democlip`); later runs reuse it."""
     clip = data_dir / "demo_clip.mp4"
-    if not clip.exists():
+    if not clip.exists() or not clip.with_suffix(".json").exists():
+        from gridwatch.democlip import make_demo_clip  # needs the edge's video packages
+
         log.info("making the demo clip (once) ...")
-        made = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_demo_clip.py"), str(clip)])
-        if made.returncode != 0:
+        try:
+            make_demo_clip(clip)
+        except Exception as exc:  # a broken codec or a full disk: one line, not a traceback
             clip.unlink(missing_ok=True)
-            raise DemoFailed(f"could not make the demo clip (exit code {made.returncode}; see above)")
+            raise DemoFailed(f"could not make the demo clip: {exc}") from exc
     return clip
 
 

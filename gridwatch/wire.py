@@ -10,7 +10,7 @@ import base64
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
@@ -41,7 +41,8 @@ class EventKind(StrEnum):
         return self.value.startswith("camera_")
 
 
-OBSTRUCTION_KINDS = frozenset({EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING})
+#: Road obstructions, in the order the edge checks them (a tuple: the order is kept wherever it is used).
+OBSTRUCTION_KINDS = (EventKind.LANDSLIDE, EventKind.ROAD_BLOCKAGE, EventKind.FLOODING)
 FAULT_KINDS = frozenset(k for k in EventKind if k.is_camera_fault)
 
 
@@ -59,8 +60,17 @@ class CameraStatus(StrEnum):
     OFFLINE = "offline"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+@overload
+def iso_time(value: datetime) -> str: ...
+@overload
+def iso_time(value: None) -> None: ...
+@overload
+def iso_time(value: datetime | None) -> str | None: ...
+def iso_time(value: datetime | None) -> str | None:
+    """A time as ISO 8601 text in UTC, None as None: the one way the hub writes times as text."""
+    if value is None:
+        return None
+    return _aware(value).isoformat()
 
 
 def _aware(value: datetime) -> datetime:

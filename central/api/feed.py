@@ -12,12 +12,13 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from central.api.deps import OPS, hub_of
-from central.auth import authenticate
+from central.api.query_token import require_header_or_query
+from central.auth import Principal
 from central.feed import events_after, sse_frame
 from central.feed_tail import FeedTail
 
@@ -46,15 +47,9 @@ async def feed(
     request: Request,
     last_event_id: int | None = Query(None, ge=0, le=2**63 - 1),
     follow: bool = True,
-    token: str | None = Query(None, description="Bearer token (EventSource)."),
+    _: Principal = Depends(require_header_or_query(*OPS, what="read the feed")),
 ) -> StreamingResponse:
     hub = hub_of(request)
-    header = request.headers.get("authorization") or (f"Bearer {token}" if token else None)
-    who = await run_in_threadpool(authenticate, hub.db, hub.town, header)
-    if who is None:
-        raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-    if who.role not in OPS:
-        raise HTTPException(403, f"role {who.role!r} may not read the feed")
     start = _start_id(request.headers.get("last-event-id"), last_event_id)
 
     tail: FeedTail = request.app.state.feed_tail

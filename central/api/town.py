@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from central.api.contract import AUTH, errors
 from central.api.deps import USERS, hub_of
-from central.auth import Principal, authenticate, require
+from central.api.query_token import require_header_or_query
+from central.auth import Principal, require
 from central.media import CONTENT_TYPES
 from gridwatch.config.schema import Department, Service, TownInfo, Village, Worker
 
@@ -134,15 +134,11 @@ def town(request: Request, _: Principal = Depends(require(*USERS))) -> dict[str,
     },
 )
 async def media(
-    name: str, request: Request, token: str | None = Query(None, description="Bearer token (for <img> tags).")
+    name: str,
+    request: Request,
+    _: Principal = Depends(require_header_or_query(*USERS, what="read media")),
 ) -> FileResponse:
     hub = hub_of(request)
-    header = request.headers.get("authorization") or (f"Bearer {token}" if token else None)
-    who = await run_in_threadpool(authenticate, hub.db, hub.town, header)
-    if who is None:
-        raise HTTPException(401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
-    if who.role not in USERS:
-        raise HTTPException(403, f"role {who.role!r} may not read media")
     path = hub.media.path(name)
     if path is None:
         raise HTTPException(404, "no such media file")

@@ -16,8 +16,6 @@ from models.evalset.geometry import (
     CANVAS_H,
     CANVAS_W,
     MARGIN,
-    OUT_H,
-    OUT_W,
     AcrossLayout,
     AlongLayout,
     Layout,
@@ -277,8 +275,3 @@ def synthetic_scene(rng: np.random.Generator, tex: Textures, kind: str) -> Scene
         rois=rois,
         tags=[kind],
     )
-
-
-def view_box() -> tuple[int, int, int, int]:
-    """The canvas rectangle the unmoved camera shows."""
-    return MARGIN, MARGIN, MARGIN + OUT_W, MARGIN + OUT_H

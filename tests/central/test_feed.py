@@ -192,6 +192,7 @@ def test_following_consoles_share_one_read_of_each_new_event(town, tmp_path) -> 
     more per console. Served by a real uvicorn on a free port."""
     import asyncio
     import threading
+    import time
 
     import httpx
     import uvicorn
@@ -211,10 +212,16 @@ def test_following_consoles_share_one_read_of_each_new_event(town, tmp_path) -> 
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     reads: list[str] = []
+    running = [0]  # reads of the feed table started and not yet done
 
     def seen(conn, cursor, statement: str, *args) -> None:
         if "FROM feed_events" in statement:
             reads.append(statement)
+            running[0] += 1
+
+    def done(conn, cursor, statement: str, *args) -> None:
+        if "FROM feed_events" in statement:
+            running[0] -= 1
 
     async def run(base: str, desk: str, edge: str) -> list[list[str]]:
         got: list[list[str]] = [[] for _ in range(20)]
@@ -234,7 +241,13 @@ def test_following_consoles_share_one_read_of_each_new_event(town, tmp_path) -> 
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=30)) as c:
             tasks = [asyncio.create_task(console(k, c)) for k in range(20)]
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 60)
-            await asyncio.sleep(1.0)  # every console past its first look (from the window: no reads)
+            # every console past its first look: the tail has its window (a look from now on reads
+            # the window, not the table) and no read of the table is under way
+            tail = app.state.feed_tail
+            deadline = time.monotonic() + 60
+            while tail.after(newest) is None or running[0]:
+                assert time.monotonic() < deadline, "the feed tail never settled"
+                await asyncio.sleep(0.02)
             reads.clear()
             r = await c.post(base + "/api/v1/alerts", json=alert(),
                              headers={"Authorization": f"Bearer {edge}"})
@@ -252,8 +265,10 @@ def test_following_consoles_share_one_read_of_each_new_event(town, tmp_path) -> 
 
         newest = newest_event_id(db)
         event.listen(db.engine, "before_cursor_execute", seen)
+        event.listen(db.engine, "after_cursor_execute", done)
         got = asyncio.run(run(f"http://127.0.0.1:{port}", desk, edge))
         event.remove(db.engine, "before_cursor_execute", seen)
+        event.remove(db.engine, "after_cursor_execute", done)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -9,7 +9,6 @@ view over WebRTC relayed by the hub. Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ from tests.console import media
 from tests.edge.procs import EdgeProcess, query, wait_for
 from tests.edge.town import NODE, write_town
 from tests.support.hub import HubProcess, make_token
+from tests.support.needs import require_chromium, require_ffmpeg
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,10 +47,7 @@ BOARD_TAB = "#tabs a[data-view='board']"
 
 @pytest.fixture(scope="module", autouse=True)
 def _chromium_present() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is missing on CI (Debian package chromium)")
-        pytest.skip("/usr/bin/chromium is missing (Debian package chromium); browser tests skipped")
+    require_chromium()
 
 
 @dataclass
@@ -81,8 +78,7 @@ def _live_video(folder: Path) -> Path:
     """The camera's video: the real footage when present, else a generated clip."""
     if media.FOOTAGE.is_file():
         return media.FOOTAGE
-    if shutil.which("ffmpeg") is None:
-        pytest.fail("ffmpeg is needed to make a test video when data/footage/vtest.avi is missing")
+    require_ffmpeg()  # to make a test video when data/footage/vtest.avi is missing
     out = folder / "camera.mp4"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10",
                     "-t", "10", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", str(out)], check=True)

@@ -10,6 +10,7 @@ import pytest
 from gridwatch.cli import main
 from tests.detection import synth
 from tests.detection.conftest import VTEST, VTEST_ROAD
+from tests.support.needs import needs
 
 CONTRACT_KEYS = {"kind", "start_s", "end_s", "score", "bbox"}
 
@@ -63,7 +64,7 @@ def test_analyze_unknown_camera_is_a_clear_error(make_clip, capsys) -> None:
     assert "no-such-cam" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not VTEST.is_file(), reason="real footage not fetched (scripts/fetch_footage.sh)")
+@needs(VTEST.is_file(), "the real footage data/footage/vtest.avi", "run scripts/fetch_footage.sh")
 @pytest.mark.parametrize("rois", [[], [VTEST_ROAD]])
 def test_raw_real_footage_raises_nothing(capsys, rois: list[str]) -> None:
     args = ["analyze", str(VTEST)]

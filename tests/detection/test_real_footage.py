@@ -11,7 +11,6 @@ where it lies.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 from gridwatch.cli import main
 from gridwatch.wire import OBSTRUCTION_KINDS
 from tests.detection.conftest import VTEST, VTEST_ROAD
+from tests.support.needs import has_ffmpeg, needs
 
 FAULT_AT_S = 35.0
 ON = f"enable='gte(t,{FAULT_AT_S:g})'"
@@ -42,8 +42,8 @@ CASES: dict[str, tuple[str, str | None]] = {
 }
 
 pytestmark = [
-    pytest.mark.skipif(not VTEST.is_file(), reason="real footage not fetched (scripts/fetch_footage.sh)"),
-    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to put faults on the footage"),
+    needs(VTEST.is_file(), "the real footage data/footage/vtest.avi", "run scripts/fetch_footage.sh"),
+    needs(has_ffmpeg(), "ffmpeg (puts the faults on the footage)", "install the Debian package ffmpeg"),
 ]
 
 

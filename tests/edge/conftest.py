@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.edge.recording_hub import RecordingHub
-from tests.support.rtsp import RtspServer, free_port, rtsp_available
+from tests.support.needs import require_rtsp
+from tests.support.rtsp import RtspServer, free_port
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +27,7 @@ def video_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def rtsp_server() -> Iterator[RtspServer]:
-    if not rtsp_available():
-        pytest.skip("GStreamer RTSP server bindings missing for /usr/bin/python3 (see ENVIRONMENT.md)")
+    require_rtsp()
     server = RtspServer()
     server.start()
     yield server

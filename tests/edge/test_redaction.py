@@ -9,15 +9,15 @@ import pytest
 
 from tests.edge.procs import EdgeProcess, wait_for
 from tests.edge.town import NODE, write_town
+from tests.support.needs import require_rtsp
 from tests.support.net import free_port
-from tests.support.rtsp import RtspServer, rtsp_available
+from tests.support.rtsp import RtspServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.rtsp]
 
 
 def test_logs_never_contain_a_stream_password(tmp_path: Path) -> None:
-    if not rtsp_available():
-        pytest.skip("GStreamer RTSP server bindings missing for /usr/bin/python3")
+    require_rtsp()
     guarded = RtspServer(user="viewer", password="right-pw")
     guarded.start()
     try:

@@ -148,10 +148,10 @@ def test_fast_decoder_options_reach_the_decoder_and_change_the_small_picture_les
 def test_rtsp_camera_with_a_2s_gop_is_analysed_every_second_decoding_about_half(tmp_path: Path) -> None:
     # A live RTSP camera, 25 fps, a key frame every 2 s: camera time comes from the RTP clock here,
     # the path the files do not take.
-    from tests.support.rtsp import RtspServer, rtsp_available
+    from tests.support.needs import require_rtsp
+    from tests.support.rtsp import RtspServer
 
-    if not rtsp_available():
-        pytest.skip("GStreamer RTSP server bindings missing for /usr/bin/python3 (see ENVIRONMENT.md)")
+    require_rtsp()
     server = RtspServer(fps=25, gop=50)
     server.start()
     try:

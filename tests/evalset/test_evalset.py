@@ -20,6 +20,7 @@ from models.evalset.faults import Fault
 from models.evalset.generate import DEFAULT_FOOTAGE, generate, main
 from models.evalset.render import ClipRenderer, ClipSpec
 from models.evalset.textures import Textures
+from tests.support.needs import needs
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = {
@@ -34,7 +35,7 @@ KINDS = {
     "camera_overexposed",
     "camera_offline",
 }
-needs_footage = pytest.mark.skipif(not DEFAULT_FOOTAGE.is_file(), reason="run scripts/fetch_footage.sh")
+needs_footage = needs(DEFAULT_FOOTAGE.is_file(), "the real footage", "run scripts/fetch_footage.sh")
 
 
 @pytest.fixture(scope="module")

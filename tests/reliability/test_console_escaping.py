@@ -5,7 +5,6 @@ script runs (no dialog, no injected element), and the visible text equals what w
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.hub import HubProcess, make_token
+from tests.support.needs import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,10 +24,7 @@ HOSTILE = ("<script>window.__pwned = 1; alert('x')</script><img src=x onerror=\"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is missing on CI")
-        pytest.skip("/usr/bin/chromium is missing")
+    require_chromium()
     root = tmp_path_factory.mktemp("escaping")
     proc = HubProcess(db_url=f"sqlite:///{root / 'hub.db'}", media_dir=root / "media").start()
     yield proc

@@ -28,6 +28,7 @@ from sqlalchemy import func, select, update
 
 from central.app import build_hub
 from central.context import Hub
+from central.db import Database
 from central.deadlines import check_deadlines
 from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from central.settings import HubConfig
@@ -216,9 +217,8 @@ def test_missed_deadline_is_escalated_once_with_both_watchers_running(pair: Pair
                 hub.db.dispose()
         assert sum(won) <= len(orders)  # (the processes' watchers may have taken some first)
         wait_for("the late orders are escalated", escalated)
-        # let both watchers make further passes over the same (already escalated) orders
-        seen = _watcher_passes_after(pair, 2)
-        assert seen, "the watchers did not run again"
+        # the watchers make further passes over the same (already escalated) orders
+        _watchers_pass_again(pair, db, token, passes=2)
         with db.read() as s:
             per_order = dict(s.execute(
                 select(HistoryRow.work_order_id, func.count()).where(
@@ -233,11 +233,26 @@ def test_missed_deadline_is_escalated_once_with_both_watchers_running(pair: Pair
         db.dispose()
 
 
-def _watcher_passes_after(pair: Pair, passes: int) -> bool:
-    """Wait out ``passes`` more watcher intervals (5 s each by default) of both processes."""
-    time.sleep(5.0 * passes + 1.0)
-    return pair.a.proc is not None and pair.a.proc.poll() is None and pair.b.proc is not None \
-        and pair.b.proc.poll() is None
+def _watchers_pass_again(pair: Pair, db: Database, token: str, passes: int) -> None:
+    """Wait until watchers have made ``passes`` more passes, seen by their work: a probe order made
+    late, one after the other, escalated each time (a pass sees every order whose deadline is past)."""
+    for i, cam in enumerate(("cam-012", "cam-016", "cam-003")[:passes]):
+        r = post(pair.a.url, token, alert(cam, "flooding", event=f"probe-{i}", at=datetime.now(UTC)))
+        assert r.status_code == 201, r.text
+        probe = r.json()["work_order_id"]
+        assert probe is not None, r.text
+        with db.write() as s:
+            s.execute(update(WorkOrder).where(WorkOrder.id == probe)
+                      .values(acknowledge_by=datetime.now(UTC) - timedelta(minutes=1))
+                      .execution_options(synchronize_session=False))
+
+        def probe_escalated(order: int = probe) -> bool:
+            with db.read() as s:
+                return s.scalar(select(WorkOrder.acknowledge_escalated_at).where(WorkOrder.id == order)) \
+                    is not None
+
+        wait_for(f"a watcher pass escalates probe order {probe}", probe_escalated)
+    assert all(p.proc is not None and p.proc.poll() is None for p in (pair.a, pair.b)), "a hub process died"
 
 
 def _last_event_id(pair: Pair) -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.needs import missing
 from tests.support.net import free_port
 
 PG_BIN_DIRS = [
@@ -151,9 +152,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL for the session. Skips only if PostgreSQL is absent outside CI."""
     bin_dir = find_pg_bin()
     if bin_dir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL binaries not found, and CI=true: the PostgreSQL tests must run in CI")
-        pytest.skip("PostgreSQL binaries not found (install Debian's postgresql)")
+        missing("PostgreSQL (initdb, pg_ctl)", "install the Debian package postgresql")
     server = PostgresServer(bin_dir)
     try:
         server.start()

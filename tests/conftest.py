@@ -1,0 +1,12 @@
+"""Hooks for every test: the ``needs`` mark (see tests/support/needs.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.needs import require
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        require(*mark.args)
