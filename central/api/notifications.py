@@ -22,7 +22,8 @@ class NotificationOut(BaseModel):
 
     id: int = Field(description="Queue id.")
     delivery_id: str = Field(
-        description="Sent with every attempt (X-Gridwatch-Delivery); receivers dedupe on it.")
+        description="Sent with every attempt (X-Gridwatch-Delivery); receivers dedupe on it."
+    )
     channel: str = Field(description="Channel name from notifications.yaml.")
     recipient: dict[str, Any] = Field(description="Who it is for: kind (department, worker, lead), id, name.")
     state: Literal["pending", "sent", "failed"] = Field(description="pending, sent, or failed (given up).")
@@ -69,8 +70,11 @@ def list_notifications(
     return [_out(m) for m in queue.listing(hub_of(request).db, state, channel, limit, before_id)]
 
 
-@router.post("/api/v1/notifications/{msg_id}/retry", response_model=NotificationOut,
-             responses={404: {"description": "No such message."}, 409: {"description": "Not failed."}})
+@router.post(
+    "/api/v1/notifications/{msg_id}/retry",
+    response_model=NotificationOut,
+    responses={404: {"description": "No such message."}, 409: {"description": "Not failed."}},
+)
 def retry_notification(
     msg_id: IdPath, request: Request, _: Principal = Depends(require(*ADMIN))
 ) -> NotificationOut:

@@ -38,8 +38,9 @@ def ready_channels(settings: NotificationSettings, env: Mapping[str, str]) -> di
         key = f"notifications.channels[{i}]({ch.name})"
         url = ch.url if ch.url is not None else _env(env, ch.url_env or "", f"{key}.url_env")
         if not url.startswith(("http://", "https://")):
-            raise ConfigError("notifications.yaml", f"{key}.url_env",
-                              f"${ch.url_env} must hold an http:// or https:// URL")
+            raise ConfigError(
+                "notifications.yaml", f"{key}.url_env", f"${ch.url_env} must hold an http:// or https:// URL"
+            )
         secret = _env(env, ch.secret_env, f"{key}.secret_env") if ch.secret_env else None
         out[ch.name] = ReadyChannel(ch, url, secret)
     return out

@@ -113,8 +113,11 @@ def markdown(msg: OutMessage) -> str:
     for i, n in enumerate(msg.notices):
         link = "查看摄像头" if n.get("camera_id") and not n.get("order_id") else "查看工单"
         block = "\n".join(
-            [f"**{_safe(n['title'])}**", *(f"> {_safe(line)}" for line in n.get("lines", [])),
-             f"[{link}]({_url(n['url'])})"]
+            [
+                f"**{_safe(n['title'])}**",
+                *(f"> {_safe(line)}" for line in n.get("lines", [])),
+                f"[{link}]({_url(n['url'])})",
+            ]
         )
         rest = len(msg.notices) - i - 1
         tail = f"\n\n…另有 {rest} 条" if rest else ""

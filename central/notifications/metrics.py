@@ -26,7 +26,8 @@ class QueueCollector(Collector):
             labels=["channel"],
         )
         pending = GaugeMetricFamily(
-            "gridwatch_notifications_pending", "Notification messages waiting to go out, by channel.",
+            "gridwatch_notifications_pending",
+            "Notification messages waiting to go out, by channel.",
             labels=["channel"],
         )
         families = {"sent": sent, "failed": failed, "pending": pending}

@@ -54,7 +54,7 @@ class Notifier:
             "gridwatch_notification_attempts",
             "Delivery attempts made by this hub process, by channel and outcome (ok, error).",
             ["channel", "outcome"],
-            registry=registry,
+            registry=registry if registry is not None else CollectorRegistry(),
         )
         self._group_wait = {name: ch.config.group_wait_s for name, ch in channels.items()}
         self._client: httpx.Client | None = None
@@ -100,8 +100,11 @@ class Notifier:
             try:
                 wait = self.run_once()
             except Exception as exc:  # the database away for a moment: try again shortly
-                log.warning("notifier: %s; again in %.1f s", redact(str(exc)).splitlines()[0] if str(exc)
-                            else type(exc).__name__, self.poll_s)
+                log.warning(
+                    "notifier: %s; again in %.1f s",
+                    redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__,
+                    self.poll_s,
+                )
             self._poke.wait(wait)
 
     # --- one pass ---
@@ -114,8 +117,12 @@ class Notifier:
             return self.poll_s
         while not self._stop.is_set():
             n = queue.enqueue(
-                self.db, self.holder, self.clock(), self._route,
-                town_name=self.town.town.name, group_wait_s=self._group_wait,
+                self.db,
+                self.holder,
+                self.clock(),
+                self._route,
+                town_name=self.town.town.name,
+                group_wait_s=self._group_wait,
                 max_age_s=self.settings.max_event_age_s,
             )
             if not n or n < queue.BATCH:
@@ -161,7 +168,14 @@ class Notifier:
             state = queue.record(self.db, claimed, self.clock(), error, retry)
             if error is not None:
                 level = logging.ERROR if state == "failed" else logging.INFO
-                log.log(level, "notifier: %s to %s on %s, attempt %d: %s%s", claimed.delivery_id,
-                        claimed.payload.get("recipient", {}).get("id"), name, claimed.attempts, error,
-                        "; given up" if state == "failed" else "")
+                log.log(
+                    level,
+                    "notifier: %s to %s on %s, attempt %d: %s%s",
+                    claimed.delivery_id,
+                    claimed.payload.get("recipient", {}).get("id"),
+                    name,
+                    claimed.attempts,
+                    error,
+                    "; given up" if state == "failed" else "",
+                )
                 return

@@ -79,8 +79,9 @@ class Lease:
                 self._until = None
                 return False
             if row.holder != self.holder:
-                log.info("notifier: %s takes the sending role (cursor at feed event %d)",
-                         self.holder, row.cursor)
+                log.info(
+                    "notifier: %s takes the sending role (cursor at feed event %d)", self.holder, row.cursor
+                )
             row.holder, row.lease_until, row.updated_at = self.holder, now + self.lease, now
         self._until = now + self.lease
         return True
@@ -151,8 +152,11 @@ def enqueue(
                         delivery_id=delivery_id(d.channel, d.recipient.key, ev.id),
                         channel=d.channel,
                         recipient=d.recipient.key,
-                        payload={"town": town_name, "recipient": d.recipient.as_json(),
-                                 "notices": [d.notice.as_json()]},
+                        payload={
+                            "town": town_name,
+                            "recipient": d.recipient.as_json(),
+                            "notices": [d.notice.as_json()],
+                        },
                         state="pending",
                         attempts=0,
                         created_at=now,
@@ -186,8 +190,9 @@ def _order_lookup(s: Session) -> Callable[[int], OrderFacts | None]:
         wo = s.get(WorkOrder, order_id)
         if wo is None:
             return None
-        return OrderFacts(wo.id, wo.department_id, wo.grid_id, wo.assignee_id, wo.kind, wo.priority,
-                          wo.address or "")
+        return OrderFacts(
+            wo.id, wo.department_id, wo.grid_id, wo.assignee_id, wo.kind, wo.priority, wo.address or ""
+        )
 
     return lookup
 
@@ -225,8 +230,9 @@ def next_due(db: Database) -> datetime | None:
         ).scalar_one()
 
 
-def claim(db: Database, holder: str, msg_id: int, now: datetime, retry: Retry,
-          timeout_s: float) -> Claimed | None:
+def claim(
+    db: Database, holder: str, msg_id: int, now: datetime, retry: Retry, timeout_s: float
+) -> Claimed | None:
     """Count an attempt and move the next try past this one's end, before sending; None when the
     message is no longer due or this notifier lost the lease."""
     with db.write() as s:
@@ -260,8 +266,9 @@ def record(db: Database, claimed: Claimed, now: datetime, error: str | None, ret
 # --- for admins and metrics -----------------------------------------------------------------------
 
 
-def listing(db: Database, state: str | None, channel: str | None, limit: int,
-            before_id: int | None) -> list[NotificationMessage]:
+def listing(
+    db: Database, state: str | None, channel: str | None, limit: int, before_id: int | None
+) -> list[NotificationMessage]:
     q = select(NotificationMessage).order_by(NotificationMessage.id.desc()).limit(limit)
     if state is not None:
         q = q.where(NotificationMessage.state == state)

@@ -30,12 +30,20 @@ TRIGGERS: dict[str, str] = {
 }
 TARGETS = ("department", "grid_worker", "lead", "maintenance")
 STAGES = {
-    "acknowledge": "确认", "accept": "受理", "arrive": "到场", "feedback": "反馈", "verify": "核查",
+    "acknowledge": "确认",
+    "accept": "受理",
+    "arrive": "到场",
+    "feedback": "反馈",
+    "verify": "核查",
     "close": "结案",
 }
 FAULTS = {
-    "camera_offline": "离线", "camera_frozen": "画面冻结", "camera_blurred": "画面模糊",
-    "camera_occluded": "镜头遮挡", "camera_moved": "镜头移位", "camera_too_dark": "画面过暗",
+    "camera_offline": "离线",
+    "camera_frozen": "画面冻结",
+    "camera_blurred": "画面模糊",
+    "camera_occluded": "镜头遮挡",
+    "camera_moved": "镜头移位",
+    "camera_too_dark": "画面过暗",
     "camera_overexposed": "画面过曝",
 }
 STATUSES = {"offline": "离线", "degraded": "画面异常"}
@@ -179,11 +187,17 @@ def _recipients(
         if level == "department_lead" and order is not None:
             dep = _find_department(town, order.department_id)
             if dep is not None:
-                return [Recipient("lead", dep.id, f"{dep.name} 负责人", dep.lead_phone or dep.phone,
-                                  tuple(dep.notify))]
+                return [
+                    Recipient(
+                        "lead", dep.id, f"{dep.name} 负责人", dep.lead_phone or dep.phone, tuple(dep.notify)
+                    )
+                ]
             return []
-        return [Recipient("lead", d.id, d.name, d.phone, tuple(d.notify))
-                for d in town.departments if d.kind == "lead"]
+        return [
+            Recipient("lead", d.id, d.name, d.phone, tuple(d.notify))
+            for d in town.departments
+            if d.kind == "lead"
+        ]
     if order is None:
         return []
     if target == "department":
@@ -217,11 +231,13 @@ def _order_facts(data: dict[str, Any], lookup: OrderLookup) -> OrderFacts | None
     grid, assignee = data.get("grid"), data.get("assignee")
     camera, village = data.get("camera"), data.get("village")
     place = " · ".join(
-        str(p) for p in (
+        str(p)
+        for p in (
             village.get("name") if isinstance(village, dict) else None,
             camera.get("name") if isinstance(camera, dict) else None,
             data.get("address"),
-        ) if p
+        )
+        if p
     )
     return OrderFacts(
         id=oid,
@@ -254,8 +270,17 @@ def _notice(
             lines.append(f"故障: {'、'.join(faults)}")
         if event.data.get("node_id"):
             lines.append(f"边缘节点: {event.data['node_id']}")
-        return Notice(trigger, event.id, event.type, at, f"摄像头故障 {cid} · {what}", tuple(lines),
-                      f"{base}/#/cameras/{cid}", camera_id=cid, data=dict(event.data))
+        return Notice(
+            trigger,
+            event.id,
+            event.type,
+            at,
+            f"摄像头故障 {cid} · {what}",
+            tuple(lines),
+            f"{base}/#/cameras/{cid}",
+            camera_id=cid,
+            data=dict(event.data),
+        )
     assert order is not None
     kind = _kind_label(town, order.kind)
     dep = _find_department(town, order.department_id)
@@ -291,10 +316,22 @@ def _notice(
         lines.append(f"{dep_name} 已反馈处置结果，请到现场核查")
         if order.place:
             lines.append(f"位置: {order.place}")
-    data = {k: event.data[k] for k in ("id", "kind", "priority", "state", "action", "stage", "level",
-                                      "misses", "deadline") if k in event.data}
-    return Notice(trigger, event.id, event.type, at, title, tuple(lines), f"{base}/#/orders/{order.id}",
-                  order_id=order.id, data=data | {"department": order.department_id})
+    data = {
+        k: event.data[k]
+        for k in ("id", "kind", "priority", "state", "action", "stage", "level", "misses", "deadline")
+        if k in event.data
+    }
+    return Notice(
+        trigger,
+        event.id,
+        event.type,
+        at,
+        title,
+        tuple(lines),
+        f"{base}/#/orders/{order.id}",
+        order_id=order.id,
+        data=data | {"department": order.department_id},
+    )
 
 
 def _kind_label(town: Town, kind: str) -> str:

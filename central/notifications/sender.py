@@ -18,16 +18,22 @@ from central.notifications.queue import Claimed
 
 def out_message(claimed: Claimed) -> OutMessage:
     p = claimed.payload
-    return OutMessage(claimed.delivery_id, claimed.channel, str(p.get("town", "")),
-                      dict(p.get("recipient", {})), list(p.get("notices", [])))
+    return OutMessage(
+        claimed.delivery_id,
+        claimed.channel,
+        str(p.get("town", "")),
+        dict(p.get("recipient", {})),
+        list(p.get("notices", [])),
+    )
 
 
 def attempt(client: httpx.Client, ch: ReadyChannel, claimed: Claimed, now_ms: int) -> str | None:
     """Send once; None on success, else why not (one line)."""
     req = render(ch, out_message(claimed), now_ms)
     try:
-        resp = client.request(req.method, req.url, headers=req.headers, content=req.body or None,
-                              timeout=ch.config.timeout_s)
+        resp = client.request(
+            req.method, req.url, headers=req.headers, content=req.body or None, timeout=ch.config.timeout_s
+        )
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {_first_line(exc)}"
     if not 200 <= resp.status_code < 300:

@@ -53,6 +53,12 @@ def upgrade() -> None:
         sa.Column("updated_at", central.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_notifier_state")),
     )
+    # The notifier starts after what the feed holds now: turning notifications on does not send the
+    # past, and nothing that happens from now on is missed, whenever the notifier first runs.
+    op.execute(
+        "INSERT INTO notifier_state (name, cursor, holder, lease_until, updated_at) "
+        "SELECT 'notifier', COALESCE(MAX(id), 0), NULL, NULL, CURRENT_TIMESTAMP FROM feed_events"
+    )
 
 
 def downgrade() -> None:
