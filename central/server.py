@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from central.app import create_app
+from central.notifications.channels import ready_channels
 from central.settings import DEFAULT_DB_URL, HubConfig, default_media_dir
 from gridwatch.config import load_town
 from gridwatch.logs import redact
@@ -30,6 +31,7 @@ ENV = "GRIDWATCH_HUB_SETTINGS"
 def serve(config: Path, db: str | None, host: str, port: int, workers: int, media_dir: Path | None,
           access_log: bool = False) -> int:
     town = load_town(config)
+    ready_channels(town.notifications, os.environ)  # a missing secret stops here, with one line
     url = db or DEFAULT_DB_URL
     parsed = make_url(url)
     if workers > 1 and parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):

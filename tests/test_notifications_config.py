@@ -95,3 +95,15 @@ def test_cli_one_line_error(town_dir: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "notifications.yaml" in err and "url" in err
     assert "Traceback" not in err
+
+
+def test_hub_refuses_to_start_without_a_channels_secret(town_dir: Path, capsys, monkeypatch) -> None:
+    from gridwatch.cli import main
+
+    _edit(town_dir / "notifications.yaml", lambda n: n["channels"][0].update(enabled=True))
+    monkeypatch.delenv("GRIDWATCH_WEBHOOK_SECRET", raising=False)
+    assert main(["hub", "--config", str(town_dir), "--db", "sqlite://", "--port", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert "notifications.channels[0](ops-webhook).secret_env" in err
+    assert "GRIDWATCH_WEBHOOK_SECRET is not set" in err
