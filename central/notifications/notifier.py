@@ -128,7 +128,7 @@ class Notifier:
             if not n or n < queue.BATCH:
                 break
         self._send_due()
-        nxt = queue.next_due(self.db)
+        nxt = queue.next_due(self.db, list(self.channels))
         if nxt is None:
             return self.poll_s
         return max(0.01, min(self.poll_s, (nxt - self.clock()).total_seconds()))
@@ -138,7 +138,7 @@ class Notifier:
 
     def _send_due(self) -> None:
         by_channel: dict[str, list[int]] = {}
-        for msg_id, channel in queue.due(self.db, self.clock()):
+        for msg_id, channel in queue.due(self.db, self.clock(), list(self.channels)):
             by_channel.setdefault(channel, []).append(msg_id)
         if not by_channel:
             return

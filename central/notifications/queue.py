@@ -119,6 +119,14 @@ def enqueue(
 ) -> int | None:
     """Route the next batch of feed events after the cursor into messages; returns how many events
     were read (None: this notifier does not hold the lease)."""
+    with db.read() as s:  # nothing new (most passes): no write transaction at all
+        row = s.get(NotifierState, NAME)
+        newer = (
+            row is None
+            or s.execute(select(FeedEvent.id).where(FeedEvent.id > row.cursor).limit(1)).first() is not None
+        )
+    if not newer:
+        return 0
     with db.write() as s:
         state = _fenced(s, holder, now)
         if state is None:
@@ -211,22 +219,30 @@ class Claimed:
     attempts: int
 
 
-def due(db: Database, now: datetime, limit: int = 100) -> list[tuple[int, str]]:
-    """(id, channel) of pending messages whose time has come, oldest first."""
+def due(db: Database, now: datetime, channels: list[str], limit: int = 100) -> list[tuple[int, str]]:
+    """(id, channel) of pending messages on these channels whose time has come, oldest first (a
+    channel turned off keeps its messages pending, out of the way, until it is back)."""
     with db.read() as s:
         rows = s.execute(
             select(NotificationMessage.id, NotificationMessage.channel)
-            .where(NotificationMessage.state == "pending", NotificationMessage.next_try_at <= now)
+            .where(
+                NotificationMessage.state == "pending",
+                NotificationMessage.next_try_at <= now,
+                NotificationMessage.channel.in_(channels),
+            )
             .order_by(NotificationMessage.next_try_at, NotificationMessage.id)
             .limit(limit)
         ).all()
     return [(int(i), str(c)) for i, c in rows]
 
 
-def next_due(db: Database) -> datetime | None:
+def next_due(db: Database, channels: list[str]) -> datetime | None:
+    """When the next pending message on these channels falls due."""
     with db.read() as s:
         return s.execute(
-            select(func.min(NotificationMessage.next_try_at)).where(NotificationMessage.state == "pending")
+            select(func.min(NotificationMessage.next_try_at)).where(
+                NotificationMessage.state == "pending", NotificationMessage.channel.in_(channels)
+            )
         ).scalar_one()
 
 
