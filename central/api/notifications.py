@@ -80,12 +80,11 @@ def retry_notification(
 ) -> NotificationOut:
     """Put a failed message back in the queue with a fresh budget of attempts."""
     hub = hub_of(request)
-    msg = queue.retry_failed(hub.db, msg_id, hub.now())
+    msg, retried = queue.retry_failed(hub.db, msg_id, hub.now())
     if msg is None:
-        exists = queue.listing(hub.db, None, None, 1, msg_id + 1)
-        if not exists or exists[0].id != msg_id:
-            raise HTTPException(404, "no such notification")
-        raise HTTPException(409, "only a failed notification can be retried")
+        raise HTTPException(404, "no such notification")
+    if not retried:
+        raise HTTPException(409, f"only a failed notification can be retried (this one is {msg.state})")
     poke = getattr(request.app.state, "notifier", None)
     if poke is not None:
         poke.poke()

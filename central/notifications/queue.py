@@ -296,14 +296,15 @@ def listing(
         return list(s.execute(q).scalars())
 
 
-def retry_failed(db: Database, msg_id: int, now: datetime) -> NotificationMessage | None:
-    """A failed message back in the queue with a fresh budget of attempts; None if not failed."""
+def retry_failed(db: Database, msg_id: int, now: datetime) -> tuple[NotificationMessage | None, bool]:
+    """A failed message back in the queue with a fresh budget of attempts. Returns the message (None
+    if there is none) and whether it was put back (only a failed one is)."""
     with db.write() as s:
         msg = s.get(NotificationMessage, msg_id)
         if msg is None or msg.state != "failed":
-            return None
+            return msg, False
         msg.state, msg.attempts, msg.next_try_at = "pending", 0, now
-        return msg
+        return msg, True
 
 
 def counts(db: Database) -> list[tuple[str, str, int]]:

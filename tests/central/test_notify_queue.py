@@ -124,7 +124,9 @@ def test_backoff_doubles_and_gives_up(db: Database) -> None:
     assert waits == [1, 2, 4, 4] and state == "failed"
     assert msg.last_error == "ConnectError: refused" and msg.attempts == 4
     assert queue.due(db, now + timedelta(hours=1), ["ops"]) == []
-    assert queue.retry_failed(db, msg.id, now).state == "pending"
+    back, retried = queue.retry_failed(db, msg.id, now)
+    assert retried and back is not None and back.state == "pending"
+    assert queue.retry_failed(db, msg.id, now)[1] is False  # pending now: nothing to put back
     claimed = queue.claim(db, "a", msg.id, now, RETRY, 2)
     assert claimed is not None and queue.record(db, claimed, now, None, RETRY) == "sent"
     assert queue.counts(db) == [("ops", "sent", 1)]
