@@ -142,15 +142,16 @@ class Notifier:
             by_channel.setdefault(channel, []).append(msg_id)
         if not by_channel:
             return
+        client = self._http()  # made here, once: the channels' threads share it
         if len(by_channel) == 1:
             [(name, ids)] = by_channel.items()
-            self._send_channel(name, ids)
+            self._send_channel(client, name, ids)
             return
         with ThreadPoolExecutor(max_workers=min(8, len(by_channel)), thread_name_prefix="notify") as pool:
-            for f in [pool.submit(self._send_channel, name, ids) for name, ids in by_channel.items()]:
+            for f in [pool.submit(self._send_channel, client, name, ids) for name, ids in by_channel.items()]:
                 f.result()
 
-    def _send_channel(self, name: str, ids: list[int]) -> None:
+    def _send_channel(self, client: httpx.Client, name: str, ids: list[int]) -> None:
         """One channel's due messages in order; the first failure ends the channel's turn (a receiver
         that is down is not hammered with the whole queue; each message keeps its own backoff)."""
         ch = self.channels.get(name)
@@ -163,7 +164,7 @@ class Notifier:
             claimed = queue.claim(self.db, self.holder, msg_id, self.clock(), retry, ch.config.timeout_s)
             if claimed is None:
                 continue
-            error = attempt(self._http(), ch, claimed, int(self.clock().timestamp() * 1000))
+            error = attempt(client, ch, claimed, int(self.clock().timestamp() * 1000))
             self.attempts.labels(channel=name, outcome="ok" if error is None else "error").inc()
             state = queue.record(self.db, claimed, self.clock(), error, retry)
             if error is not None:

@@ -12,7 +12,7 @@ import json
 import httpx
 
 from central.notifications.channels import ReadyChannel
-from central.notifications.formats import OutMessage, render
+from central.notifications.formats import OutMessage, Request, render
 from central.notifications.queue import Claimed
 
 
@@ -28,8 +28,18 @@ def out_message(claimed: Claimed) -> OutMessage:
 
 
 def attempt(client: httpx.Client, ch: ReadyChannel, claimed: Claimed, now_ms: int) -> str | None:
-    """Send once; None on success, else why not (one line)."""
+    """Send once; None on success, else why not (one line, without the URL or the secret)."""
     req = render(ch, out_message(claimed), now_ms)
+    error = _attempt(client, ch, req)
+    if error is None:
+        return None
+    for private in (req.url, ch.url, ch.secret):
+        if private:
+            error = error.replace(private, "<hidden>")
+    return error
+
+
+def _attempt(client: httpx.Client, ch: ReadyChannel, req: Request) -> str | None:
     try:
         resp = client.request(
             req.method, req.url, headers=req.headers, content=req.body or None, timeout=ch.config.timeout_s
