@@ -331,3 +331,58 @@ def _publish_order(db: Database, town: Town, i: int) -> None:
     }
     with db.write() as s:
         publish(s, "work_order.created", data, _now())
+
+
+def test_camera_fault_from_a_heartbeat_reaches_maintenance(rx, town, db_url, tmp_path) -> None:
+    from tests.central.test_health import heartbeat
+
+    with running_hub(_town(town, settings(rx.url())), db_url, tmp_path) as hub:
+        first = heartbeat(town, "edge-01", _now(), hid="hb-notify-1")
+        r = hub.client.post("/api/v1/heartbeats", json=first, headers=hub.auth("edge-01"))
+        assert r.status_code == 202, r.text  # cameras registered online: no notice
+        fault = {"cam-002": {"status": "degraded", "faults": ["camera_occluded"]}}
+        second = heartbeat(town, "edge-01", _now(), overrides=fault, hid="hb-notify-2")
+        assert (
+            hub.client.post("/api/v1/heartbeats", json=second, headers=hub.auth("edge-01")).status_code == 202
+        )
+        [req] = rx.wait_for(lambda rs: len(rs) >= 1, WAIT, "the fault notice")
+        body = _verify(req)
+        assert body["recipient"]["id"] == "camera-maintenance"
+        [notice] = body["notices"]
+        assert notice["trigger"] == "camera_fault" and notice["camera_id"] == "cam-002"
+        assert notice["title"] == "摄像头故障 cam-002 · 镜头遮挡"
+        assert notice["url"] == "http://console.test/#/cameras/cam-002"
+        wait_until(lambda: len(hub.messages("sent")) == 1, what="recorded sent")
+        assert len(rx.requests) == 1
+
+
+def test_workflow_events_reach_the_grid_worker_and_the_lead(rx, town, db_url, tmp_path) -> None:
+    """The events the work-order life cycle publishes for feedback and supervision, stored as the feed
+    stores them: verification due goes to the grid worker, a missed deadline to the lead named."""
+    from central.models import FeedEvent
+
+    with running_hub(_town(town, settings(rx.url())), db_url, tmp_path) as hub:
+        oid = hub.alert("cam-001", "ev-w")
+        rx.wait_for(lambda rs: len(rs) >= 4, WAIT, "the new order's messages")
+        order = hub.client.get(f"/api/v1/work-orders/{oid}", headers=hub.auth("dispatcher")).json()
+        order.pop("history")
+        db = hub.app.state.hub.db
+        with db.write() as s:
+            publish(s, "work_order.updated", order | {"action": "feedback", "state": "feedback"}, _now())
+            s.add(
+                FeedEvent(
+                    at=_now(),
+                    type="work_order.supervised",
+                    data={"id": oid, "stage": "accept", "level": "department_lead", "misses": 2},
+                )
+            )
+        reqs = rx.wait_for(lambda rs: len(rs) >= 8, WAIT, "verification and supervision")[4:]
+        got = sorted((r.path, (r.json().get("recipient") or {}).get("id", "")) for r in reqs)
+        assert got == [("/ops", "natural-resources"), ("/ops", "w-07"), ("/sms", ""), ("/wecom", "")]
+        lead = next(r.json() for r in reqs if r.path == "/ops" and r.json()["recipient"]["kind"] == "lead")
+        assert lead["notices"][0]["title"] == f"督办 · 工单 #{oid} 超时未受理"
+        assert "第 2 次超时" in lead["notices"][0]["lines"]
+        sms = next(r.json() for r in reqs if r.path == "/sms")
+        assert sms["to"] == "555-0107" and f"待核查 · 工单 #{oid}" in sms["content"]
+        robot = next(r.json() for r in reqs if r.path == "/wecom")["markdown"]["content"]
+        assert f"督办 · 工单 #{oid} 超时未受理" in robot
