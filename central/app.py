@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,7 +28,7 @@ from starlette.types import Scope
 
 from central import health, open311
 from central.alert_writer import AlertWriter
-from central.api import alerts, cameras, feed, incidents, stats, town, work_orders
+from central.api import alerts, cameras, feed, incidents, notifications, stats, town, work_orders
 from central.context import Clock, Hub, system_clock
 from central.db import Database
 from central.deadlines import DeadlineWatcher, Watcher
@@ -38,6 +39,9 @@ from central.limits import BodyLimit
 from central.media import MediaStore
 from central.metrics import HubMetrics
 from central.migrations import upgrade
+from central.notifications.channels import ready_channels
+from central.notifications.metrics import QueueCollector
+from central.notifications.notifier import Notifier
 from central.notify import FeedNotifier
 from central.security import install_security
 from central.settings import HubConfig
@@ -63,8 +67,23 @@ def build_hub(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock
     return hub
 
 
-def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock) -> FastAPI:
+def build_notifier(hub: Hub, env: Mapping[str, str]) -> Notifier | None:
+    """The notifier when notifications.yaml enables a channel (secrets read from ``env`` now: a
+    missing one is a config error at start-up); None otherwise."""
+    channels = ready_channels(hub.town.notifications, env)
+    hub.metrics.registry.register(QueueCollector(hub.db))
+    if not channels:
+        return None
+    return Notifier(hub.db, hub.town, channels, hub.clock, poll_s=hub.config.notify_poll_s or 1.0,
+                    registry=hub.metrics.registry)
+
+
+def create_app(
+    town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock, env: Mapping[str, str] | None = None
+) -> FastAPI:
+    """``env``: where channel secrets are looked up (the process's environment by default)."""
     hub = build_hub(town_cfg, hub_config, clock)
+    outbound = build_notifier(hub, os.environ if env is None else env)
     watchers: list[Watcher] = []
     if hub_config.watch_interval_s > 0:
         watchers = [
@@ -82,6 +101,8 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
 
     tail = FeedTail(hub.db, hub_config.feed_poll_s)
     hub.db.on_commit(lambda session: tail.poke() if session.info.get(PUBLISHED) else None)
+    if outbound is not None:
+        hub.db.on_commit(lambda session: outbound.poke() if session.info.get(PUBLISHED) else None)
     notifier = (
         FeedNotifier(hub_config.db_url, tail.poke) if hub.db.is_postgres and hub_config.feed_listen else None
     )
@@ -97,9 +118,13 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
         tail.start()
         if notifier is not None:
             notifier.start()
+        if outbound is not None and hub_config.notify_poll_s > 0:
+            outbound.start()
         try:
             yield
         finally:
+            if outbound is not None:
+                await run_in_threadpool(outbound.stop)
             if notifier is not None:
                 await run_in_threadpool(notifier.stop)
             await run_in_threadpool(tail.stop)
@@ -119,7 +144,8 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     app.state.feed_notifier = notifier
     app.state.feed_tail = tail
     app.state.alert_writer = writer
-    for module in (alerts, work_orders, incidents, cameras, feed, town, stats):
+    app.state.notifier = outbound
+    for module in (alerts, work_orders, incidents, cameras, feed, town, stats, notifications):
         app.include_router(module.router)
     app.include_router(open311.router)
     # Innermost of the middlewares, so it sees the Authorization the console's session cookie became.

@@ -284,3 +284,45 @@ class IdempotentReply(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
     __table_args__ = (Index("uq_idempotent_replies_caller_key", "caller", "key", unique=True),)
+
+
+class NotificationMessage(Base):
+    """One outbound message: one or more notices (a burst grouped) for one recipient on one channel.
+
+    ``delivery_id`` is unique and sent with every attempt, so a receiver can drop a repeat (a hub that
+    died after the receiver answered but before ``sent`` was stored sends it again). While
+    ``attempts`` is 0 and ``group_until`` is ahead, later notices for the same channel and recipient
+    join ``payload``; the first attempt fixes it.
+    """
+
+    __tablename__ = "notification_messages"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(160))  # "department:<id>", "worker:<id>", "lead:<id>"
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"recipient": {...}, "notices": [...]}
+    state: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    group_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_notification_messages_state_next", "state", "next_try_at"),
+        Index("ix_notification_messages_open", "channel", "recipient", "state"),
+    )
+
+
+class NotifierState(Base):
+    """The notifier's place in the feed log, and which hub process holds the sending role until when
+    (a lease, renewed while that process lives, taken over once it lapses)."""
+
+    __tablename__ = "notifier_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger)  # the last feed event id routed
+    holder: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 
 from central.app import create_app
 from central.db import database_problem
+from central.notifications.channels import ready_channels
 from central.settings import DEFAULT_DB_URL, HubConfig, default_media_dir
 from gridwatch.config import load_town
 from gridwatch.logs import redact
@@ -32,6 +33,7 @@ ENV = "GRIDWATCH_HUB_SETTINGS"
 def serve(config: Path, db: str | None, host: str, port: int, workers: int, media_dir: Path | None,
           access_log: bool = False) -> int:
     town = load_town(config)
+    ready_channels(town.notifications, os.environ)  # a missing secret stops here, with one line
     url = db or DEFAULT_DB_URL
     try:
         parsed = make_url(url)

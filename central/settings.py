@@ -38,6 +38,9 @@ class HubConfig:
     max_clock_skew_s: float = 300.0
     #: Timeout for relaying a live-view offer to an edge node.
     live_relay_timeout_s: float = 10.0
+    #: Longest sleep of the notifier between looks at the feed and the queue (it also wakes on this
+    #: process's feed commits and when a message falls due); 0 turns it off (tests call ``run_once``).
+    notify_poll_s: float = 1.0
 
 
 def default_media_dir(db_url: str) -> Path:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from gridwatch.config.schema import SECTIONS, Roi, Town, validate_polygon
 from gridwatch.wire import EventKind
 
-OPTIONAL_SECTIONS = frozenset({"detection", "edge", "hub"})
+OPTIONAL_SECTIONS = frozenset({"detection", "edge", "hub", "notifications"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +185,10 @@ def _cross_check(town: Town, file_of: Any) -> list[Problem]:
         for g in dep.grids:
             if g not in grids:
                 fail("departments", f"departments[{di}]({dep.id}).grids", f"unknown grid {g!r}")
+        for ni, name in enumerate(dep.notify):
+            if town.notifications.channel(name) is None:
+                fail("departments", f"departments[{di}]({dep.id}).notify[{ni}]",
+                     f"unknown channel {name!r} (channels are in notifications.yaml)")
     if not any(d.kind == "lead" for d in town.departments):
         fail("departments", "departments", "no duty lead (kind: lead) to escalate to")
 

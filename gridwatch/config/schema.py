@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from gridwatch.config.notifications import NotificationSettings
+
 Priority = Literal["P1", "P2", "P3"]
 Point = tuple[float, float]
 
@@ -64,6 +66,14 @@ class Department(Strict):
     parent: str | None = Field(default=None, description="Bureau a squad belongs to.")
     grids: list[str] = Field(
         default_factory=list, description="For squads: the grids this squad covers.")
+    notify: list[str] = Field(
+        default_factory=list, description="Channels of notifications.yaml that reach this department "
+        "itself (its WeCom or DingTalk group robot, its webhook), used for every notice routed to it.")
+    phone: str = Field(
+        default="", max_length=32, description="Duty phone, texted by sms channels routed to it.")
+    lead_phone: str = Field(
+        default="", max_length=32,
+        description="Phone of the department's lead, texted with supervision notices (else phone).")
 
 
 class Service(Strict):
@@ -242,6 +252,7 @@ class Town(Strict):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     _camera_index: dict[str, Camera] | None = PrivateAttr(default=None)
 
     # Look-ups; the loader has already checked every reference, so these never miss on a valid town.
