@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from central import health, open311
 from central.alert_writer import AlertWriter
 from central.api import alerts, cameras, feed, incidents, town, work_orders
+from central.api import registry as registry_api
 from central.context import Clock, Hub, system_clock
 from central.db import Database
 from central.deadlines import DeadlineWatcher, Watcher
@@ -34,6 +35,7 @@ from central.media import MediaStore
 from central.metrics import HubMetrics
 from central.migrations import upgrade
 from central.notify import FeedNotifier
+from central.registry_live import LiveRegistry
 from central.security import install_security
 from central.settings import HubConfig
 from gridwatch import __version__
@@ -54,12 +56,20 @@ def build_hub(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock
         media=MediaStore(hub_config.media_dir),
         metrics=metrics,
     )
-    metrics.attach_db(db, town_cfg, clock, lambda: health.camera_statuses(db, town_cfg))
+    metrics.attach_db(db, town_cfg, clock, lambda: health.camera_statuses(db, hub.town))
     return hub
 
 
-def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock) -> FastAPI:
+def create_app(
+    town_cfg: Town,
+    hub_config: HubConfig,
+    clock: Clock = system_clock,
+    town_headers: dict[str, str] | None = None,
+) -> FastAPI:
+    """``town_cfg`` seeds an empty camera registry (``town_headers``: its files' top comments, kept on
+    export); once the registry holds a town, that one runs (central.registry_live)."""
     hub = build_hub(town_cfg, hub_config, clock)
+    live = LiveRegistry(hub)
     watchers: list[Watcher] = []
     if hub_config.watch_interval_s > 0:
         watchers = [
@@ -70,6 +80,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
                 hub.clock,
                 hub_config.watch_interval_s,
             ),
+            Watcher("registry-watcher", lambda _now: live.revision(), hub.clock, hub_config.watch_interval_s),
         ]
 
     if hub.db.writers is not None:  # a SQLite file: its WAL checkpoints off the requests' path
@@ -86,6 +97,7 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if hub_config.migrate_on_start:
             await run_in_threadpool(upgrade, hub.db)
+        await run_in_threadpool(live.adopt, town_headers or {})
         writer.start()
         for w in watchers:
             w.start()
@@ -114,7 +126,8 @@ def create_app(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_cloc
     app.state.feed_notifier = notifier
     app.state.feed_tail = tail
     app.state.alert_writer = writer
-    for module in (alerts, work_orders, incidents, cameras, feed, town):
+    app.state.registry = live
+    for module in (alerts, work_orders, incidents, cameras, feed, town, registry_api):
         app.include_router(module.router)
     app.include_router(open311.router)
     if importlib.util.find_spec("central.console") is not None:  # the web console, when installed

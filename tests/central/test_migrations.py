@@ -15,7 +15,7 @@ def test_migrated_schema_matches_models(db_url: str) -> None:
     db = Database(db_url)
     try:
         upgrade(db)  # already current: a no-op
-        assert is_current(db) and head(db) == "0002"
+        assert is_current(db) and head(db) == "0005"
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
