@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="outbox and clip folder (default: edge.data_dir/NODE from the config)")
     p.add_argument("--live-port", type=int, default=None,
                    help="port for live-view signalling from the hub (default: off)")
+    p.add_argument("--secrets", type=Path, default=None,
+                   help="YAML file of camera secrets (name: value), filling {password} in stream URLs "
+                        "(default: $GRIDWATCH_SECRET_<NAME> only)")
 
     p = sub.add_parser("analyze", help="analyse one video file offline",
                        description="Run the live pipeline over one video file and print one JSON object "
@@ -177,7 +180,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from edge.worker import run_worker
 
         return run_worker(config=args.config, node=args.node, hub=args.hub, token_file=args.token_file,
-                          data_dir=args.data_dir, live_port=args.live_port)
+                          data_dir=args.data_dir, live_port=args.live_port, secrets_file=args.secrets)
     if args.command == "analyze":
         from edge.analyze import analyze_cli
 

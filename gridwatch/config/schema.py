@@ -255,6 +255,9 @@ class EdgeSettings(Strict):
     clip_pre_s: float = Field(default=5.0, ge=0, description="Seconds of clip before onset.")
     clip_post_s: float = Field(default=5.0, ge=0, description="Seconds of clip after onset.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Cap of reconnect backoff.")
+    config_poll_s: float = Field(
+        default=30.0, gt=0, description="Seconds between looks at the hub's camera registry for this node's "
+        "configuration (a heartbeat answer naming a newer revision makes the node look at once).")
     live_host: str = Field(
         default="127.0.0.1", description="Address the live-view endpoint (gridwatch edge --live-port) "
         "binds to and announces to the hub; must be reachable from the hub. Offers must present the "
