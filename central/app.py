@@ -29,6 +29,7 @@ from starlette.types import Scope
 from central import health, open311
 from central.alert_writer import AlertWriter
 from central.api import alerts, cameras, feed, incidents, notifications, stats, town, work_orders
+from central.api import registry as registry_api
 from central.context import Clock, Hub, system_clock
 from central.db import Database
 from central.deadlines import DeadlineWatcher, Watcher
@@ -43,6 +44,7 @@ from central.notifications.channels import ready_channels
 from central.notifications.metrics import QueueCollector
 from central.notifications.notifier import Notifier
 from central.notify import FeedNotifier
+from central.registry_live import LiveRegistry
 from central.security import install_security
 from central.settings import HubConfig
 from gridwatch import __version__
@@ -63,7 +65,7 @@ def build_hub(town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock
         media=MediaStore(hub_config.media_dir),
         metrics=metrics,
     )
-    metrics.attach_db(db, lambda: health.camera_statuses(db, town_cfg))
+    metrics.attach_db(db, lambda: health.camera_statuses(db, hub.town))
     return hub
 
 
@@ -79,10 +81,17 @@ def build_notifier(hub: Hub, env: Mapping[str, str]) -> Notifier | None:
 
 
 def create_app(
-    town_cfg: Town, hub_config: HubConfig, clock: Clock = system_clock, env: Mapping[str, str] | None = None
+    town_cfg: Town,
+    hub_config: HubConfig,
+    clock: Clock = system_clock,
+    env: Mapping[str, str] | None = None,
+    town_headers: dict[str, str] | None = None,
 ) -> FastAPI:
-    """``env``: where channel secrets are looked up (the process's environment by default)."""
+    """``env``: where channel secrets are looked up (the process's environment by default).
+    ``town_cfg`` seeds an empty camera registry (``town_headers``: its files' top comments, kept on
+    export); once the registry holds a town, that one runs (central.registry_live)."""
     hub = build_hub(town_cfg, hub_config, clock)
+    live = LiveRegistry(hub)
     outbound = build_notifier(hub, os.environ if env is None else env)
     watchers: list[Watcher] = []
     if hub_config.watch_interval_s > 0:
@@ -94,6 +103,7 @@ def create_app(
                 hub.clock,
                 hub_config.watch_interval_s,
             ),
+            Watcher("registry-watcher", lambda _now: live.revision(), hub.clock, hub_config.watch_interval_s),
         ]
 
     if hub.db.writers is not None:  # a SQLite file: its WAL checkpoints off the requests' path
@@ -112,6 +122,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if hub_config.migrate_on_start:
             await run_in_threadpool(upgrade, hub.db)
+        await run_in_threadpool(live.adopt, town_headers or {})
         writer.start()
         for w in watchers:
             w.start()
@@ -145,7 +156,8 @@ def create_app(
     app.state.feed_tail = tail
     app.state.alert_writer = writer
     app.state.notifier = outbound
-    for module in (alerts, work_orders, incidents, cameras, feed, town, stats, notifications):
+    app.state.registry = live
+    for module in (alerts, work_orders, incidents, cameras, feed, town, stats, notifications, registry_api):
         app.include_router(module.router)
     app.include_router(open311.router)
     # Innermost of the middlewares, so it sees the Authorization the console's session cookie became.

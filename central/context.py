@@ -36,5 +36,11 @@ class Hub:
         self.cameras = {c.id: c for c in self.town.cameras}
         self.near = Neighbourhoods(self.town).warm()  # at start-up, not in the first burst
 
+    def set_town(self, town: Town) -> None:
+        """Run another version of the town (the camera registry changed); look-ups rebuilt first."""
+        near = Neighbourhoods(town).warm()
+        cameras = {c.id: c for c in town.cameras}
+        self.town, self.cameras, self.near = town, cameras, near
+
     def now(self) -> datetime:
         return self.clock()

@@ -69,7 +69,11 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
         # the request): one upsert of the node, one read of the cameras' status, one executemany
         # UPDATE of every camera's figures. Status changes, which are rare, are written and logged
         # one by one.
-        health = hb.node.model_dump(mode="json") | {"sent_at": hb.sent_at.isoformat()}
+        health = hb.node.model_dump(mode="json") | {
+            "sent_at": hb.sent_at.isoformat(),
+            "config_version": hb.config_version,
+            "config_error": hb.config_error,
+        }
         node_row = {
             "node_id": node_id,
             "last_heartbeat_at": now,

@@ -326,3 +326,56 @@ class NotifierState(Base):
     holder: Mapped[str | None] = mapped_column(String(128))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- the camera registry (the hub owns the town's configuration; see central/registry.py) ---------
+
+
+class RegistryState(Base):
+    """One row: the registry's revision, raised by every write (edges fetch when it moves on)."""
+
+    __tablename__ = "registry_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RegistryCamera(Base):
+    """A camera's configuration as its YAML entry holds it (only the keys that were set)."""
+
+    __tablename__ = "registry_cameras"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order in cameras.yaml
+    version: Mapped[int] = mapped_column(Integer)  # raised by each write of this camera (If-Match)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class RegistrySection(Base):
+    """Every other section of the town folder (villages, grids, nodes, detection, ...)."""
+
+    __tablename__ = "registry_sections"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    doc: Mapped[Any] = mapped_column(JSON)
+    header: Mapped[str] = mapped_column(Text, default="")  # the file's top comment lines
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class RegistryAudit(Base):
+    """Append-only: who changed which camera or section, when, before and after."""
+
+    __tablename__ = "registry_audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # seed | create | update | delete | import
+    target: Mapped[str] = mapped_column(String(16))  # camera | section
+    target_id: Mapped[str] = mapped_column(String(64), index=True)
+    before: Mapped[Any | None] = mapped_column(JSON)
+    after: Mapped[Any | None] = mapped_column(JSON)

@@ -24,6 +24,7 @@ from central.db import database_problem
 from central.notifications.channels import ready_channels
 from central.settings import DEFAULT_DB_URL, HubConfig, default_media_dir
 from gridwatch.config import load_town
+from gridwatch.config.loader import read_headers
 from gridwatch.logs import redact
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
             timeout_graceful_shutdown=5,
         )
         return 0
-    app = create_app(town, HubConfig(db_url=url, media_dir=Path(settings["media_dir"])))
+    app = create_app(town, HubConfig(db_url=url, media_dir=Path(settings["media_dir"])),
+                     town_headers=read_headers(config))
     freeze_startup_objects()
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log,
                 timeout_graceful_shutdown=5)
@@ -81,7 +83,8 @@ def app_from_env() -> FastAPI:
     """Uvicorn worker factory: the settings ``serve`` put in the environment."""
     settings = json.loads(os.environ[ENV])
     town = load_town(settings["config"])
-    app = create_app(town, HubConfig(db_url=settings["db"], media_dir=Path(settings["media_dir"])))
+    app = create_app(town, HubConfig(db_url=settings["db"], media_dir=Path(settings["media_dir"])),
+                     town_headers=read_headers(settings["config"]))
     freeze_startup_objects()
     return app
 

@@ -57,6 +57,8 @@ class Delivery:
         self.sent = 0
         self.failures = 0
         self.hub_reachable: bool | None = None
+        #: Called with the hub's answer to each delivered heartbeat (it names the registry revision).
+        self.on_heartbeat_answer: Callable[[object], None] | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -124,6 +126,11 @@ class Delivery:
         verdict = classify(resp.status_code)
         if verdict == "ok":
             self.outbox.ack(msg.id)
+            if msg.kind == "heartbeat" and self.on_heartbeat_answer is not None:
+                try:
+                    self.on_heartbeat_answer(resp.json())
+                except Exception:  # an odd answer must not stop delivery
+                    log.debug("delivery: heartbeat answer not understood", exc_info=True)
             self._lanes.pop(msg.lane, None)
             self.sent += 1
             return "ok"

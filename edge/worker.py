@@ -29,16 +29,18 @@ from typing import Protocol
 
 from edge.alerts import ClipJobs, PendingStep, StepQueue, to_alert, with_clip
 from edge.clips import FrameRing, encode_mp4
+from edge.config_sync import ConfigStore, ConfigSync, HubConfigClient, NodeConfig, plan_changes
 from edge.delivery import Delivery
 from edge.events import Event
 from edge.frames import Frame
 from edge.heartbeat import Heartbeater, RateMeter, camera_status, clean_scores
 from edge.hwdecode import HardwareDecodeError, open_hw_decoder
 from edge.outbox import Outbox, OutboxFull
+from edge.secrets import Secrets, SecretsError
 from edge.sources import StreamReader
 from edge.sysinfo import NodeProbe
 from gridwatch.config import ConfigError, load_town
-from gridwatch.config.schema import Camera, Town
+from gridwatch.config.schema import Camera, DetectionSettings, Town
 from gridwatch.logs import redact
 from gridwatch.wire import Alert, CameraHealth, EventKind, Heartbeat, stable_id
 
@@ -57,8 +59,9 @@ class Pipeline(Protocol):
 PipelineFactory = Callable[[Camera], Pipeline]
 
 
-def real_pipeline_factory(town: Town) -> PipelineFactory:
-    """CameraPipeline for each camera, sharing one set of models loaded now."""
+def real_pipeline_factory(town: Town | Callable[[], Town]) -> PipelineFactory:
+    """CameraPipeline for each camera, sharing one set of models loaded now (``town``: or a callable
+    giving the town the worker runs now, whose settings may change with the hub's registry)."""
     from edge.pipeline import CameraPipeline, load_models
 
     try:
@@ -68,7 +71,8 @@ def real_pipeline_factory(town: Town) -> PipelineFactory:
         models = None
 
     def make(camera: Camera) -> Pipeline:
-        return CameraPipeline(camera.id, list(camera.rois), town.detection, models)
+        current = town() if callable(town) else town
+        return CameraPipeline(camera.id, list(camera.rois), current.detection_for(camera), models)
 
     return make
 
@@ -106,18 +110,14 @@ class EdgeWorker:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(data_dir / "outbox.sqlite3", town.edge.outbox_max_bytes)
         self.delivery = Delivery(self.outbox, hub_url, token_source, backoff_cap_s=town.edge.reconnect_max_s)
-        factory = pipeline_factory or real_pipeline_factory(town)
-        fps, width = town.detection.analysis_fps, town.detection.analysis_width
-        clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
-        self.units = [
-            CameraUnit(camera=cam,
-                       reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                           town.edge.reconnect_max_s, hwaccel=hwaccel),
-                       pipeline=factory(cam), ring=FrameRing(clip_s, fps),
-                       queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
-                       clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
-            for cam in cameras]
+        self._factory = pipeline_factory or real_pipeline_factory(lambda: self.town)
+        self._hwaccel = hwaccel
+        self.units = [self._make_unit(cam) for cam in cameras]
         self._by_id = {u.camera.id: u for u in self.units}
+        #: The camera-registry revision running (None: the town folder) and the sync that fetches it.
+        self.config_version: int | None = None
+        self.config: ConfigSync | None = None
+        self._pending: NodeConfig | None = None
         self.probe = NodeProbe(data_dir)
         self.heartbeater = Heartbeater(self.outbox, self.heartbeat, town.edge.heartbeat_every_s)
         self.live = None
@@ -129,6 +129,52 @@ class EdgeWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._heartbeats = 0
+
+    def _make_unit(self, cam: Camera) -> CameraUnit:
+        town, fps, width = self.town, self.detection.analysis_fps, self.detection.analysis_width
+        clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
+        return CameraUnit(camera=cam,
+                          reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
+                                              town.edge.reconnect_max_s, hwaccel=self._hwaccel),
+                          pipeline=self._factory(cam), ring=FrameRing(clip_s, fps),
+                          queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
+                          clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
+
+    # -- configuration from the hub (edge.config_sync) -----------------------------------------
+
+    def request_config(self, cfg: NodeConfig) -> None:
+        """Run ``cfg`` from the analysis loop's next turn (cameras are swapped only there)."""
+        self._pending = cfg
+
+    def _apply_pending(self) -> None:
+        cfg, self._pending = self._pending, None
+        if cfg is None:
+            return
+        old_town = self.town
+
+        def keyed(town: Town) -> dict[str, tuple[Camera, DetectionSettings]]:
+            return {c.id: (c, town.detection_for(c)) for c in town.cameras_of(self.node_id)}
+
+        added, removed, changed = plan_changes(keyed(old_town), keyed(cfg.town))
+        self.town, self.detection = cfg.town, cfg.town.detection
+        now = time.monotonic()
+        for cid in removed + changed:  # their readers stop, their held steps go out
+            unit = self._by_id[cid]
+            unit.reader.request_stop()
+            unit.reader.stop()
+            self._flush(unit, now, force=True)
+        fresh = {cid: self._make_unit(cam) for cid, cam in
+                 ((c.id, c) for c in cfg.town.cameras_of(self.node_id)) if cid in added or cid in changed}
+        units = [fresh.get(c.id) or self._by_id[c.id] for c in cfg.town.cameras_of(self.node_id)]
+        for unit in fresh.values():
+            unit.reader.start()
+        self.units, self._by_id = units, {u.camera.id: u for u in units}
+        self.config_version = cfg.revision
+        if self.config is not None:
+            self.config.now_running(cfg.revision)
+        log.info("edge %s: runs registry revision %d: %d cameras added, %d removed, %d changed, %d kept "
+                 "as they were", self.node_id, cfg.revision, len(added), len(removed), len(changed),
+                 len(units) - len(added) - len(changed))
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -184,6 +230,8 @@ class EdgeWorker:
     def _analysis_loop(self) -> None:
         period = 1.0 / self.detection.analysis_fps
         while not self._stop.wait(min(0.05, period / 4)):
+            if self._pending is not None:
+                self._apply_pending()
             now = time.monotonic()
             for unit in self.units:
                 try:
@@ -276,7 +324,9 @@ class EdgeWorker:
         return Heartbeat(id=stable_id(self.node_id, "heartbeat", now_wall.isoformat(), self._heartbeats),
                          node_id=self.node_id, sent_at=now_wall,
                          node=self.probe.health(self.outbox.stats()), cameras=cams, live_url=self.live_url,
-                         live_key=self.live.key if self.live_url and self.live is not None else None)
+                         live_key=self.live.key if self.live_url and self.live is not None else None,
+                         config_version=self.config_version,
+                         config_error=self.config.error if self.config is not None else None)
 
     def _live_reader(self, camera_id: str) -> StreamReader | None:
         unit = self._by_id.get(camera_id)
@@ -307,9 +357,14 @@ def token_reader(token_file: Path | None) -> Callable[[], str | None]:
 
 
 def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None, data_dir: Path | None,
-               live_port: int | None) -> int:
+               live_port: int | None, secrets_file: Path | None = None) -> int:
     """``gridwatch edge``: run until SIGTERM/SIGINT, then stop cleanly. Returns the exit code."""
     town = load_town(config)
+    try:
+        secrets = Secrets.load(secrets_file)
+    except SecretsError as exc:
+        log.error("edge %s: %s", node, exc)
+        return 2
     if town.node(node) is None:
         known = ", ".join(n.id for n in town.nodes[:10]) + (" ..." if len(town.nodes) > 10 else "")
         raise ConfigError(config, "nodes", f"no edge node {node!r} (nodes: {known})")
@@ -323,8 +378,23 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
     if not town.cameras_of(node):
         log.warning("edge %s has no enabled cameras; only heartbeats will be sent", node)
     directory = data_dir or Path(town.edge.data_dir) / node
+    hub_url = hub or town.edge.hub_url
     try:
-        worker = EdgeWorker(town, node, hub or town.edge.hub_url, tokens, directory, live_port=live_port,
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.error("edge %s: cannot use data directory %s: %s", node, directory, exc)
+        return 2
+    sync = ConfigSync(HubConfigClient(hub_url, node, tokens), ConfigStore(directory), town, node, secrets,
+                      apply=lambda cfg: worker.request_config(cfg), running=lambda: worker.detection,
+                      poll_s=town.edge.config_poll_s)
+    start = sync.initial()  # the hub's newest, else the copy on disk, else the town folder
+    if start is not None:
+        run_town = start.town
+    else:
+        run_town, refused = resolve_folder_secrets(town, node, secrets)
+        sync.error = refused
+    try:
+        worker = EdgeWorker(run_town, node, hub_url, tokens, directory, live_port=live_port,
                             live_host=town.edge.live_host)
     except HardwareDecodeError as exc:
         raise ConfigError(config, f"nodes.{node}.hw_decode", str(exc)) from exc
@@ -337,6 +407,9 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
         log.info("edge %s: signal %d, stopping", node, signum)
         done.set()
 
+    worker.config, worker.config_version = sync, sync.version
+    worker.delivery.on_heartbeat_answer = lambda answer: sync.poke(
+        answer.get("config_version") if isinstance(answer, dict) else None)
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
@@ -344,10 +417,27 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
         except RuntimeError as exc:  # the live-view port is taken, for one
             log.error("edge %s: %s", node, exc)
             return 2
+        sync.start()
         while not done.wait(1.0):
             pass
     finally:
+        sync.stop()
         worker.stop()
         for s, h in old.items():
             signal.signal(s, h)
     return 0
+
+
+def resolve_folder_secrets(town: Town, node: str, secrets: Secrets) -> tuple[Town, str | None]:
+    """The town folder's cameras of this node with their passwords filled in; a camera whose secret is
+    missing stays as it is (its stream will not open) and the reason is returned for the heartbeats."""
+    cams, errors = [], []
+    for cam in town.cameras:
+        if cam.node == node and cam.enabled:
+            try:
+                cam = secrets.resolve(cam)
+            except SecretsError as exc:
+                errors.append(str(exc))
+                log.error("edge %s: %s", node, exc)
+        cams.append(cam)
+    return town.model_copy(update={"cameras": cams}), ("; ".join(errors)[:2000] or None)

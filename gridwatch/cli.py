@@ -78,6 +78,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--db", default=None, help="database URL (as for 'gridwatch hub')")
     t.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="town config (to check --node)")
 
+    p = sub.add_parser("config", help="load the town folder into the hub's registry, or write it out",
+                       description="The hub keeps the town's configuration (cameras above all) in its "
+                                   "database; the YAML town folder is how it is loaded and saved.")
+    csub = p.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    c = csub.add_parser("import", help="load a town folder into the registry (validated; all or nothing)")
+    c.add_argument("dir", type=Path, help="town folder (cameras.yaml, grids.yaml, ...)")
+    c.add_argument("--db", default=None, help="database URL (as for 'gridwatch hub')")
+    c = csub.add_parser("export", help="write the registry out as a town folder")
+    c.add_argument("dir", type=Path, help="folder to write (made if missing; section files overwritten)")
+    c.add_argument("--db", default=None, help="database URL (as for 'gridwatch hub')")
+
+    p = sub.add_parser("cameras", help="camera ledger import")
+    msub = p.add_subparsers(dest="cameras_command", required=True, metavar="ACTION")
+    m = msub.add_parser("import", help="create or update cameras from a camera ledger (.xlsx or .csv)",
+                        description="Columns are found by header, Chinese or English (编号/id, 名称/name, "
+                                    "村/village, 网格/grid, 经度/lon, 纬度/lat, IP, 品牌/brand, "
+                                    "通道/channel, 账号/user, 密码引用/password_ref, 节点/node); stream URLs "
+                                    "come from the "
+                                    "brand's template. One bad row and nothing is imported.")
+    m.add_argument("ledger", type=Path, help="LEDGER.xlsx or LEDGER.csv")
+    m.add_argument("--db", default=None, help="database URL (as for 'gridwatch hub')")
+    m.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
+                   help="town folder that seeds an empty registry (default: the sample town)")
+    m.add_argument("--main-template", default=None,
+                   help="main-stream URL template for other brands, with {user} {password} {ip} {channel}")
+    m.add_argument("--sub-template", default=None, help="sub-stream URL template for other brands")
+    m.add_argument("--dry-run", action="store_true", help="check every row, import nothing")
+
     p = sub.add_parser("edge", help="run an edge worker for one node's cameras",
                        description="Read the node's camera streams, check camera health, detect "
                                    "obstructions, and deliver alerts and heartbeats to the hub through an "
@@ -91,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="outbox and clip folder (default: edge.data_dir/NODE from the config)")
     p.add_argument("--live-port", type=int, default=None,
                    help="port for live-view signalling from the hub (default: off)")
+    p.add_argument("--secrets", type=Path, default=None,
+                   help="YAML file of camera secrets (name: value), filling {password} in stream URLs "
+                        "(default: $GRIDWATCH_SECRET_<NAME> only)")
 
     p = sub.add_parser("analyze", help="analyse one video file offline",
                        description="Run the live pipeline over one video file and print one JSON object "
@@ -143,11 +174,22 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return create_token_cli(role=args.role, node=args.node, name=args.name, db=args.db,
                                 config=args.config, department=args.department)
+    if args.command == "config":
+        from central.registry_cli import config_export, config_import
+
+        if args.config_command == "import":
+            return config_import(args.dir, args.db)
+        return config_export(args.dir, args.db)
+    if args.command == "cameras":
+        from central.registry_cli import cameras_import
+
+        return cameras_import(args.ledger, args.db, args.config, args.main_template, args.sub_template,
+                              args.dry_run)
     if args.command == "edge":
         from edge.worker import run_worker
 
         return run_worker(config=args.config, node=args.node, hub=args.hub, token_file=args.token_file,
-                          data_dir=args.data_dir, live_port=args.live_port)
+                          data_dir=args.data_dir, live_port=args.live_port, secrets_file=args.secrets)
     if args.command == "analyze":
         from edge.analyze import analyze_cli
 

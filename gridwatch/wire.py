@@ -244,6 +244,13 @@ class Heartbeat(_Wire):
         description="Secret the hub presents (Authorization: Bearer) when it relays an offer to "
                     "live_url; made anew by every edge process, so only the hub this node reports to can "
                     "ask it for video.")
+    config_version: int | None = Field(
+        default=None, ge=0,
+        description="Camera-registry revision this node runs (None: its local town folder, never the "
+                    "hub's registry).")
+    config_error: str | None = Field(
+        default=None, max_length=2000,
+        description="Why the node refused the registry's newest revision (it runs config_version).")
 
     _aware_sent = field_validator("sent_at")(_aware)
 

@@ -78,4 +78,6 @@ def post_heartbeat(
     except HeartbeatRefused as exc:
         raise HTTPException(exc.status, exc.message) from None
     hub.metrics.heartbeats.labels(node=hb.node_id).inc()
-    return {"accepted": True, "cameras": len(hb.cameras), "changed": changed}
+    # The registry's revision: a node that runs an older one fetches its configuration again.
+    revision = request.app.state.registry.revision()
+    return {"accepted": True, "cameras": len(hb.cameras), "changed": changed, "config_version": revision}

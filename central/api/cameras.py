@@ -113,13 +113,29 @@ def camera_health(camera_id: str, request: Request, _: Principal = Depends(requi
     if camera_id not in hub.cameras:
         raise HTTPException(404, f"unknown camera {camera_id!r}")
     _refresh(request)
-    return health.camera_health(hub.db, hub.town, camera_id, hub.now())
+    out = health.camera_health(hub.db, hub.town, camera_id, hub.now())
+    node = hub.cameras[camera_id].node
+    out["config"] = next(n["config"] for n in _nodes(request) if n["id"] == node)
+    return out
 
 
 @router.get("/nodes", response_model=NodeList, responses=errors(*AUTH))
 def list_nodes(request: Request, _: Principal = Depends(require(*OPS))) -> dict[str, Any]:
+    return {"items": _nodes(request)}
+
+
+def _nodes(request: Request) -> list[dict[str, Any]]:
+    """Nodes with the registry revision each runs (``config``): ``current`` is false while a node
+    runs an older one, and ``error`` says why a node refused the newest."""
     hub = hub_of(request)
-    return {"items": health.list_nodes(hub.db, hub.town, hub.now())}
+    revision = request.app.state.registry.revision()
+    items = health.list_nodes(hub.db, hub.town, hub.now())
+    for n in items:
+        h = n["health"] or {}
+        running = h.get("config_version")
+        n["config"] = {"version": running, "error": h.get("config_error"), "registry_revision": revision,
+                       "current": running == revision}
+    return items
 
 
 class Offer(BaseModel):

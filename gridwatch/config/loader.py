@@ -64,6 +64,15 @@ def load_town(path: Path | str) -> Town:
     if not root.exists():
         raise ConfigError(root, "", "no such file or directory")
     raw, origin = _read_dir(root) if root.is_dir() else _read_file(root)
+    return _validate(raw, lambda section: origin.get(section, root))
+
+
+def validate_town(raw: dict[str, Any], origin: str) -> Town:
+    """Validate sections held elsewhere (the hub's registry); errors name ``origin`` as the file."""
+    return _validate(raw, lambda section: f"{origin}: {section}")
+
+
+def _validate(raw: dict[str, Any], file_of: Any) -> Town:
     try:
         town = Town.model_validate(raw)
     except ValidationError as exc:
@@ -71,9 +80,9 @@ def load_town(path: Path | str) -> Town:
         for err in exc.errors():
             loc = list(err["loc"])
             section = str(loc[0]) if loc else ""
-            problems.append(Problem(str(origin.get(section, root)), _key_path(loc, raw), _reason(err)))
+            problems.append(Problem(str(file_of(section)), _key_path(loc, raw), _reason(err)))
         raise ConfigError.of(problems) from None
-    problems = _cross_check(town, lambda section: origin.get(section, root))
+    problems = _cross_check(town, file_of)
     if problems:
         raise ConfigError.of(problems)
     return town
@@ -95,6 +104,23 @@ def _read_dir(root: Path) -> tuple[dict[str, Any], dict[str, Path]]:
     if unknown:
         raise ConfigError(root / unknown[0], "", f"unknown section file (sections: {', '.join(SECTIONS)})")
     return raw, origin
+
+
+def read_headers(path: Path | str) -> dict[str, str]:
+    """The comment lines at the top of each section file of a town folder (kept on export)."""
+    from gridwatch.config.writer import file_header
+
+    root = Path(path)
+    if not root.is_dir():
+        return {}
+    out = {}
+    for section in SECTIONS:
+        for ext in (".yaml", ".yml"):
+            file = root / f"{section}{ext}"
+            if file.exists():
+                out[section] = file_header(file.read_text(encoding="utf-8"))
+                break
+    return out
 
 
 def _read_file(file: Path) -> tuple[dict[str, Any], dict[str, Path]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from gridwatch.config.notifications import NotificationSettings
 
@@ -123,7 +123,8 @@ class Deadline(Strict):
 
 class Roi(Strict):
     name: str = Field(min_length=1, max_length=64,
-                      description="road (carriageway), slope (hillside beside it), or mask (ignored).")
+                      description="road (carriageway), slope (hillside beside it), mask (ignored) or "
+                      "parking (vehicles may stand here: no road_blockage).")
     polygon: list[Point] = Field(description="Vertices (x, y) in 0..1 frame coordinates.")
 
     @field_validator("polygon")
@@ -132,9 +133,77 @@ class Roi(Strict):
         return validate_polygon(pts)
 
 
+#: Where a stream URL takes the camera's password: filled in on the edge from ``password_ref``.
+PASSWORD_PLACEHOLDER = "{password}"
+SECRET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class Streams(Strict):
-    main: str = Field(description="Main stream URL (rtsp://, http(s):// or a file path).")
+    main: str = Field(description="Main stream URL (rtsp://, http(s):// or a file path). A password "
+                      "is never written here: put {password} where it goes and name the secret in "
+                      "password_ref.")
     sub: str | None = Field(default=None, description="Sub stream URL; analysis prefers it.")
+    password_ref: str | None = Field(
+        default=None, pattern=SECRET_NAME,
+        description="Name of the secret that fills {password} in the URLs, resolved on the edge from "
+        "its secrets file (--secrets) or $GRIDWATCH_SECRET_<NAME>; the password itself is never "
+        "stored in the town folder or the hub's database.")
+
+    @field_validator("main", "sub")
+    @classmethod
+    def _no_plain_password(cls, url: str | None) -> str | None:
+        if url is not None and plain_password(url):
+            raise ValueError("the URL holds a password: write {password} in its place and name the "
+                             "secret in password_ref")
+        return url
+
+    @model_validator(mode="after")
+    def _placeholder_has_ref(self) -> Streams:
+        uses = any(PASSWORD_PLACEHOLDER in (u or "") for u in (self.main, self.sub))
+        if uses and self.password_ref is None:
+            raise ValueError("a URL has {password} but password_ref names no secret")
+        return self
+
+
+def plain_password(url: str) -> bool:
+    """True when ``url`` carries a literal password (``scheme://user:pw@host``, pw not {password})."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return False
+    userinfo, at, _ = rest.partition("/")[0].rpartition("@")
+    if not at or ":" not in userinfo:
+        return False
+    return userinfo.split(":", 1)[1] not in ("", PASSWORD_PLACEHOLDER)
+
+
+class CameraDevice(Strict):
+    """What the camera ledger says about the device; streams can be built from it."""
+
+    brand: str = Field(default="", max_length=64,
+                       description="Maker as the ledger writes it (hikvision, dahua, uniview, ...).")
+    ip: str = Field(default="", max_length=64, description="Camera address on the village network.")
+    channel: int = Field(default=1, ge=1, le=256, description="Channel on an NVR (1 for a single camera).")
+    user: str = Field(default="", max_length=64, description="Account the edge logs in with.")
+    model: str = Field(default="", max_length=128, description="Device model, for maintenance.")
+
+
+class DetectionOverrides(Strict):
+    """Per-camera detection settings over the town's ``detection.yaml`` (rates stay town-wide)."""
+
+    blockage_min_width: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the road's width an obstruction must span.")
+    blockage_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds an obstruction must stand to be a road_blockage.")
+    landslide_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds material must rest on the road to be a landslide.")
+    flooding_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds water must stand on the road to be flooding.")
+    fault_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds a camera fault must last before it is raised.")
+    clear_s: float | None = Field(
+        default=None, gt=0, description="Seconds of normal scene before an event clears.")
+    update_every_s: float | None = Field(
+        default=None, gt=0, description="Least seconds between updates of a standing event.")
 
 
 class Camera(Strict):
@@ -149,6 +218,10 @@ class Camera(Strict):
     streams: Streams = Field(description="Where to read the video.")
     rois: list[Roi] = Field(default_factory=list, description="Regions of interest; none = all road.")
     enabled: bool = Field(default=True, description="False: configured but not read.")
+    device: CameraDevice | None = Field(
+        default=None, description="Ledger facts: brand, IP, channel, account (no password).")
+    detection: DetectionOverrides | None = Field(
+        default=None, description="This camera's detection settings over the town's.")
 
 
 class HardwareDecoding(Strict):
@@ -210,6 +283,9 @@ class EdgeSettings(Strict):
     clip_pre_s: float = Field(default=5.0, ge=0, description="Seconds of clip before onset.")
     clip_post_s: float = Field(default=5.0, ge=0, description="Seconds of clip after onset.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Cap of reconnect backoff.")
+    config_poll_s: float = Field(
+        default=30.0, gt=0, description="Seconds between looks at the hub's camera registry for this node's "
+        "configuration (a heartbeat answer naming a newer revision makes the node look at once).")
     live_host: str = Field(
         default="127.0.0.1", description="Address the live-view endpoint (gridwatch edge --live-port) "
         "binds to and announces to the hub; must be reachable from the hub. Offers must present the "
@@ -280,6 +356,12 @@ class Town(Strict):
     def node(self, node_id: str) -> EdgeNode | None:
         """The node of that id, or None (an edge worker may run a node the town does not list)."""
         return next((n for n in self.nodes if n.id == node_id), None)
+
+    def detection_for(self, camera: Camera) -> DetectionSettings:
+        """The town's detection settings with this camera's overrides."""
+        if camera.detection is None:
+            return self.detection
+        return self.detection.model_copy(update=camera.detection.model_dump(exclude_none=True))
 
     def cameras_of(self, node_id: str) -> list[Camera]:
         return [c for c in self.cameras if c.node == node_id and c.enabled]
