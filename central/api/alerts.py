@@ -57,6 +57,10 @@ class HeartbeatReceipt(BaseModel):
     accepted: bool = Field(description="Always true: the heartbeat is stored.")
     cameras: int = Field(description="Cameras the heartbeat reported on.")
     changed: int = Field(description="Of those, how many changed status or faults.")
+    config_version: int = Field(
+        description="The camera registry's current revision: an edge running an older one fetches its "
+        "configuration again (GET /api/v1/registry/nodes/{node}/config)."
+    )
 
 
 @router.post(

@@ -62,9 +62,19 @@ class StatusChange(BaseModel):
     reason: str | None
 
 
+class NodeConfig(BaseModel):
+    """Which camera-registry revision a node runs (central.registry; the edge reports it)."""
+
+    version: int | None = Field(description="The revision the node runs (None: not reported yet).")
+    error: str | None = Field(description="Why the node refused the newest revision, if it did.")
+    registry_revision: int = Field(description="The registry's current revision.")
+    current: bool = Field(description="Whether the node runs the current revision.")
+
+
 class CameraHealth(CameraRow):
     availability: Availability
     history: list[StatusChange] = Field(description="Latest status changes first (up to 100).")
+    config: NodeConfig = Field(description="The registry revision the camera's node runs.")
 
 
 class NodeRow(BaseModel):
@@ -76,6 +86,7 @@ class NodeRow(BaseModel):
     health: dict[str, Any] | None = Field(description="The node's figures from its last heartbeat.")
     cameras: int
     cameras_by_status: dict[Status, int]
+    config: NodeConfig
 
 
 class NodeList(BaseModel):
