@@ -112,7 +112,8 @@ class EdgeWorker:
         self.units = [
             CameraUnit(camera=cam,
                        reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                           town.edge.reconnect_max_s, hwaccel=hwaccel),
+                                           town.edge.reconnect_max_s, hwaccel=hwaccel,
+                                           adaptive=town.detection.adaptive_rate),
                        pipeline=factory(cam), ring=FrameRing(clip_s, fps),
                        queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
                        clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
@@ -208,6 +209,9 @@ class EdgeWorker:
             unit.analysed += 1
             wall = frame.wall
             events = unit.pipeline.process(frame)
+            dense_until = getattr(unit.pipeline, "dense_until", None)  # adaptive rate (edge.rate)
+            if dense_until is not None:
+                unit.reader.want_dense_until(dense_until)
         elif now - unit.last_tick >= period:
             unit.last_tick = now
             wall = datetime.now(UTC)

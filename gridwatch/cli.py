@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi", action="append", default=[], metavar="NAME=x,y x,y ...",
                    help="region of interest in 0..1 coordinates; repeatable (road, slope, mask)")
     p.add_argument("--snapshots", type=Path, default=None, help="write each event's snapshot here")
+    p.add_argument("--adaptive", action="store_true",
+                   help="decode at the edge's adaptive rate: key frames only while the scene is quiet, "
+                        "analysis_fps while anything could become an event (detection.adaptive_rate)")
 
     p = sub.add_parser("eval", help="evaluate the detectors on a labelled set",
                        description="Run 'analyze' over every clip of a labelled set and print event-level "
@@ -143,7 +146,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from edge.analyze import analyze_cli
 
         return analyze_cli(video=args.video, config=args.config, camera=args.camera, rois=args.roi,
-                           snapshots=args.snapshots)
+                           snapshots=args.snapshots, adaptive=args.adaptive)
     if args.command == "eval":
         from edge.evaluate import eval_cli
 
