@@ -26,7 +26,7 @@ from edge.frames import Frame
 from edge.health import PICTURE_FAULTS, HealthFigures, HealthMonitor, grey_of
 from edge.models import ModelBundle, load_models
 from edge.obstruction import ObstructionDetector, route_observations
-from edge.rate import Activity, RatePolicy
+from edge.rate import Activity, RatePolicy, SkipGate
 from edge.regions import build_masks
 from edge.snapshot import draw_snapshot
 from gridwatch.config import DetectionSettings, Roi
@@ -75,6 +75,7 @@ class CameraPipeline:
         self._figures: HealthFigures | None = None
         self._moved_since: float | None = None
         self._rate = RatePolicy()
+        self._skip = SkipGate()
         self._beside_road: np.ndarray | None = None
 
     # --- public -----------------------------------------------------------------------------------
@@ -136,6 +137,8 @@ class CameraPipeline:
                 events.append(self._with_snapshot(ev, frame.image))
         self._last_t = t
         self._last_image = frame.image
+        if self._skip.skip(t, image, self._rate.dense_at(t)):  # adaptive rate: nothing new (edge.rate)
+            return events
         grey = grey_of(image)
         if self._health is None:
             self._health = HealthMonitor(image.shape[1], self._fps)
@@ -194,7 +197,8 @@ class CameraPipeline:
             near = bool((det.on & ((self._beside_road & lingering) | det.side | det.entry)).any())
             slope = det.slope is not None and bool((det.on & det.slope).any())
         fault = (primary is not None and not self._faults[primary].standing) or any(
-            tr.pending_since is not None for tr in self._faults.values())
+            tr.pending_since is not None for tr in self._faults.values()) or (
+            self._skip.still_picture and not self._faults[EventKind.CAMERA_FROZEN].standing)
         pending = any(tr.pending_since is not None or tr.standing for tr in self._obstr.values())
         return Activity(learning=not self._scene.ready or self._scene.learning_new, fault_candidate=fault,
                         near_road=near, slope_motion=slope, event_pending=pending)

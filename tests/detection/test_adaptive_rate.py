@@ -122,3 +122,25 @@ def test_analyze_cli_takes_adaptive(clip_dir: Path) -> None:
                          cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr
     assert '"kind": "landslide"' in out.stdout
+
+
+class _QuietClip(synth.Clip):
+    def __init__(self, seed: int = 0, traffic: bool = False) -> None:
+        super().__init__(seed, traffic=False)
+
+
+@pytest.mark.parametrize("kind", ["frozen", "dark", "overexposed", "blurred", "occluded", "moved"])
+def test_camera_faults_on_a_quiet_road_are_raised_as_at_the_fixed_rate(
+        kind: str, clip_dir: Path, models: ModelBundle, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fault begins while the camera is quiet (key frames only, most of them not even analysed):
+    # the change it makes calls the pipeline in, and it is raised as at the fixed rate, at most one
+    # key interval later.
+    with monkeypatch.context() as m:
+        m.setattr(synth, "Clip", _QuietClip)
+        frame_at = synth.fault(kind, at=40.0)
+    video = camera_clip(clip_dir / f"cam_fault_{kind}.mp4", frame_at, 60, 2.0)
+    records, stats = run_adaptive(video, models, monkeypatch)
+    assert stats.quiet_taken >= 5, stats
+    fixed = analyze_file(video, ROIS, FAST, models)
+    assert [r.kind for r in records] == [r.kind for r in fixed] and len(records) == 1, (records, fixed)
+    assert 40.0 <= records[0].start_s <= fixed[0].start_s + 2.0, (records[0].start_s, fixed[0].start_s)
