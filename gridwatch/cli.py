@@ -105,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None, help="write an HTML report here")
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     p.add_argument("--jobs", type=int, default=None, help="parallel clips (default: CPU count)")
+    p.add_argument("--adaptive", action="store_true",
+                   help="analyse each clip at the edge's adaptive rate (as 'analyze --adaptive')")
     return parser
 
 
@@ -150,7 +152,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from edge.evaluate import eval_cli
 
-        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs)
+        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs,
+                        adaptive=args.adaptive)
     raise AssertionError(args.command)
 
 
