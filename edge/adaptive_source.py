@@ -59,10 +59,12 @@ def adaptive_frames(video: Path, width: int, fps: float, dense_until: Callable[[
         held: list[av.Packet] = []
         t0: float | None = None
         height: int | None = None
+        pts_s: float | None = None
         try:
             for packet in container.demux(stream):
                 plan.dense_until = dense_until()
                 plan.packet(packet.is_keyframe)
+                last_pts = pts_s
                 ts = packet.pts if packet.pts is not None else packet.dts
                 tb = packet.time_base
                 pts_s = float(ts * tb) if ts is not None and tb is not None else None
@@ -72,7 +74,8 @@ def adaptive_frames(video: Path, width: int, fps: float, dense_until: Callable[[
                                     or plan.hold(packet.is_keyframe, pts_s, len(held))):
                     held.append(packet)
                     continue
-                if held and plan.drop_parked(packet.is_keyframe, pts_s):
+                if held and plan.drop_parked(packet.is_keyframe, pts_s if packet.size else last_pts,
+                                             end=not packet.size):
                     st.parked_dropped += len(held)
                     held.clear()
                 batch, held = [*held, packet], []

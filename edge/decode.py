@@ -145,9 +145,11 @@ class DecodePlan:
         return (not key_frame and not self.rest_of_gop and not self._key_pending and parked < self.MAX_PARKED
                 and self.quiet_at(pts_s, watched))
 
-    def drop_parked(self, key_frame: bool, pts_s: float | None, watched: bool = False) -> bool:
-        """At a key packet in a quiet stretch the parked packets are never needed: drop them."""
-        return key_frame and self.quiet_at(pts_s, watched)
+    def drop_parked(self, key_frame: bool, pts_s: float | None, watched: bool = False,
+                    end: bool = False) -> bool:
+        """At a key packet in a quiet stretch (or at the end of the stream, ``pts_s`` then the last
+        parked packet's) the parked packets are never needed: drop them."""
+        return (key_frame or end) and self.quiet_at(pts_s, watched)
 
     def decoded(self, key_frame: bool, frames_out: int) -> None:
         """After a packet went through the decoder with ``frames_out`` frames coming out: a packet

@@ -43,7 +43,7 @@ log = logging.getLogger("gridwatch.edge.sources")
 OPEN_TIMEOUT_S = 8.0
 READ_TIMEOUT_S = 5.0
 #: Files, packets parked in a quiet scene: let them through up to this early (fewer waits per camera).
-PARKED_PACE_S = 0.2
+PARKED_PACE_S = 0.5
 
 
 def is_live(url: str) -> bool:
@@ -218,12 +218,14 @@ class StreamReader:
         applied = "DEFAULT"  # the decoder's skip_frame, as opened
         pace_origin: tuple[float, float] | None = None  # files: (pts, monotonic) to play at real time
         announced = False
-        held: list[av.Packet] = []  # waiting to be decoded in one burst (DecodePlan.hold)
+        held: list[av.Packet] = []  # waiting to be decoded in one burst (DecodePlan.hold), or parked
+        pts_s: float | None = None  # stream time of the packet now (None: not known)
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
             if packet.size:
                 self.stats.packets_in += 1
+            last_pts, pts_s = pts_s, None
             # Switched per packet, before decoding it, so no frame after a key frame is lost.
             plan.packet(packet.is_keyframe)
             ts = packet.pts if packet.pts is not None else packet.dts  # some muxers give dts only
@@ -239,7 +241,8 @@ class StreamReader:
             if packet.size and plan.hold(packet.is_keyframe, pts_s, len(held), watched):
                 held.append(packet)
                 continue
-            if held and plan.drop_parked(packet.is_keyframe, pts_s, watched):
+            if held and plan.drop_parked(packet.is_keyframe, pts_s if packet.size else last_pts, watched,
+                                         end=not packet.size):
                 self.stats.parked_dropped += len(held)
                 held.clear()
             if not self.live and pts_s is not None and (plan.skip_mode == "DEFAULT" or packet.is_keyframe):
