@@ -94,7 +94,9 @@ def analyze_file(video: Path, rois: list[Roi], settings: DetectionSettings, mode
                  camera_id: str = "video", on_frame: Callable[[float], None] | None = None,
                  adaptive: bool = False) -> list[EventRecord]:
     """Run the pipeline over ``video``; every event, cleared or not, ordered by start. ``adaptive``:
-    decode as an edge worker with ``adaptive_rate`` does (edge.adaptive_source)."""
+    decode as an edge worker with ``adaptive_rate`` does (edge.adaptive_source); without it, every
+    frame at ``analysis_fps`` is analysed, whatever ``settings.adaptive_rate`` says."""
+    settings = settings.model_copy(update={"adaptive_rate": adaptive})
     pipe = CameraPipeline(camera_id, rois, settings, models)
     records: dict[str, EventRecord] = {}
     last_t: float | None = None

@@ -137,8 +137,8 @@ class CameraPipeline:
                 events.append(self._with_snapshot(ev, frame.image))
         self._last_t = t
         self._last_image = frame.image
-        if self._skip.skip(t, image, self._rate.dense_at(t)):  # adaptive rate: nothing new (edge.rate)
-            return events
+        if self.settings.adaptive_rate and self._skip.skip(t, image, self._rate.dense_at(t)):
+            return events  # adaptive rate: a quiet camera's frame that shows nothing new (edge.rate)
         grey = grey_of(image)
         if self._health is None:
             self._health = HealthMonitor(image.shape[1], self._fps)
