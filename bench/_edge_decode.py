@@ -75,6 +75,11 @@ def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
     for opts_name, opts in (("", {}), ("_no_deblock", FAST_DECODER_OPTIONS)):
         for mode in ("all_frames", "key_frames", "reader_plan"):
             out[mode + opts_name] = decode_pass(clip, mode, detection.analysis_fps, opts)[0]
+    # The floor: key frames only, on each scene and size the worker runs read.
+    for scene in ("busy", "quiet"):
+        for height in (720, 360):
+            out[f"key_frames_{scene}_{height}"] = decode_pass(clip_path("a", args.gop, height, scene),
+                                                              "key_frames", detection.analysis_fps)[0]
     if args.hw_decode:
         out.update(decode_hw(args.hw_decode, clip, detection.analysis_fps, detection.analysis_width))
     # The conversion of an analysis frame: before (bgr24 at 720p, then cv2 area resize) and now (one

@@ -1,37 +1,38 @@
-"""Edge cost: what one core of an edge box buys, against the obvious naive pipeline run beside it.
+"""Edge cost: what one core (and one box) of an edge box buys, every figure against the others of one run.
 
-Streams: 720p H.264, 25 fps, a key frame every 2 s, ~2 Mbit/s, made once with ffmpeg from the real
-outdoor footage (data/footage/vtest.avi: people walking over a road crossing, replayed 2.5x fast so
-there is plenty of motion, with sensor-like noise) into data/bench/. Four variants (as is, mirrored,
-two crops) so cameras do not all show the same picture (bench/_edge_streams.py). The full run also
-measures, each against the same calibration: the decoder without deblocking, key frames every 1 s,
-analysis at 0.5 frame/s, and the cameras' 360p sub-stream (640x360, 0.5 Mbit/s, key frame 2 s).
+Streams (bench/_edge_streams.py, made once with ffmpeg into data/bench/): 720p H.264, 25 fps, a key
+frame every 2 s, ~2 Mbit/s, no B-frames, made from the real outdoor footage (data/footage/vtest.avi)
+with sensor-like noise; four variants (as is, mirrored, two crops). Two scenes: *busy* (the footage
+replayed 2.5x fast: people and bicycles crossing the road all the time) and *quiet* (one picture of
+it held still: an empty village road, noise only). Each also as the camera's 360p sub-stream
+(640x360, 0.5 Mbit/s, same key frames). Four variants of the busy scene, two of the quiet one.
 
-Each measurement runs in a fresh child process pinned to ONE core (os.sched_setaffinity), in its own
-session with its scheduler autogroup at nice -10 (so on a shared machine it gets that core):
+Runs, each in a fresh child process pinned to ONE core (os.sched_setaffinity), in its own session
+with its scheduler autogroup at nice -10 (so on a shared machine it gets that core):
 - ``worker``: the real edge worker (edge.worker.EdgeWorker: a PyAV StreamReader thread per camera,
   files played at real time as a camera would, the analysis loop with CameraPipeline and the ONNX
-  models, clips ring, outbox, heartbeats; delivery pointed at a closed port) on N cameras at the
-  town's default analysis rate. After a warm-up longer than the scene-learning period, CPU seconds
-  (getrusage, all threads) and analysed frames are counted over a measured window. Keeping up is
-  checked, not assumed: analysed frames against N x window x analysis fps, and video time advanced
-  against wall time.
+  models, clip ring, outbox, heartbeats; delivery pointed at a closed port), 8 cameras, after a
+  32 s warm-up (15 s of scene learning and the adaptive rate's 10 s hold after it): CPU seconds
+  (getrusage, all threads) per camera-second of video over a 30 s window, frames decoded and
+  analysed, and RSS per camera ((VmRSS at the end - VmRSS with the models loaded) / cameras).
+  Variants (``RUNS``): the fixed rate (1 frame/s, ``detection.adaptive_rate: false``) and the
+  adaptive rate on each scene, with and without a sub-stream, and the *floor worker* (the same
+  readers told "quiet" all the time, analysing nothing: key frames read, decoded and converted).
+  Full run: a check with as many cameras as the calibration says fit 85 % of the core, for the
+  adaptive quiet and busy-with-sub-stream runs, and one run of the adaptive quiet worker on ALL
+  cores of the box (cameras per box).
 - ``baseline``: cv2.VideoCapture decoding every frame + cv2.createBackgroundSubtractorMOG2 (defaults)
   on each full 720p frame, as fast as it goes; CPU seconds per second of video.
-- ``decode``: PyAV decoding every frame / key frames only, alone (where the worker's CPU goes;
-  bench/_edge_decode.py).
+- ``decode``: PyAV decoding alone, one stream unpaced: every frame, key frames only (the *floor*, on
+  each scene and size), what the reader decodes at the fixed rate (bench/_edge_decode.py).
 - ``pipeline``: CameraPipeline.process alone on 320-px frames at 1 fps (after its learning period).
 
-With ``--hw-decode cuda`` (a box with an NVIDIA GPU) the worker also runs with the node's streams
-decoded by the GPU's video engine (edge.hwdecode), calibration and pinned check, and the decode phase
-adds the same decoding on the GPU, with the CPU time it still costs and how far the frames analysis
-takes differ from the CPU decoder's.
+Cameras per core = 1 / (CPU seconds per camera-second), what a fully busy core would carry. On a
+shared machine only ratios within one run mean much (bench/_edge_report.py prints them).
 
-Cameras per core = 1 / (CPU seconds per camera-second), i.e. what a fully busy core would carry.
-
-    .venv/bin/python bench/edge_cost.py            # full run (~8 min)
-    .venv/bin/python bench/edge_cost.py --quick    # short run to try it (~3 min)
-    .venv/bin/python bench/edge_cost.py --no-variants --hw-decode cuda   # CPU against NVDEC decoding
+    .venv/bin/python bench/edge_cost.py            # full run (~15 min)
+    .venv/bin/python bench/edge_cost.py --quick    # calibrations only, short windows (~8 min)
+    .venv/bin/python bench/edge_cost.py --runs fixed_busy --hw-decode cuda   # on a GPU box
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, command_line, cpu_seconds, machine, print_table, write_result
+from bench._common import ROOT, command_line, cpu_seconds, machine, write_result
 from bench._edge_decode import phase_decode
-from bench._edge_streams import STREAM_FPS, VARIANTS, clip_path, ensure_clips
+from bench._edge_report import print_report, summarize
+from bench._edge_streams import STREAM_FPS, VARIANTS, clip_path, ensure_clips, variants
 
 AUTOGROUP_NICE = -10
 
@@ -76,6 +78,30 @@ def pin(core: int | None) -> dict[str, Any]:
 # -- the measured children -----------------------------------------------------------------------
 
 
+class _QuietOnly:
+    """The floor worker's pipeline: analyses nothing and always says "quiet", so the readers decode
+    key frames only (what reading and decoding alone cost a worker, without analysis)."""
+
+    def __init__(self) -> None:
+        self.faults: list[Any] = []
+        self.scores: dict[str, float] = {}
+        self.dense_until = float("-inf")
+
+    def process(self, frame: Any) -> list[Any]:
+        return []
+
+    def tick(self, t: float, wall: Any) -> list[Any]:
+        return []
+
+
+def rss_bytes() -> int:
+    """This process's resident set now (VmRSS)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     import yaml
 
@@ -83,18 +109,23 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     from gridwatch.config import load_town
     from tests.support.net import free_port
 
-    clips = [clip_path(v, args.gop, args.height) for v in VARIANTS]
+    scene = args.scene
+    mains = [clip_path(v, args.gop, args.height, scene) for v in variants(scene)]
+    subs = [clip_path(v, args.gop, 360, scene) for v in variants(scene)] if args.sub else None
     town = load_town(ROOT / "configs" / "yongshan").model_dump(mode="json")
     node = "edge-01"
     n = 0
     for cam in town["cameras"]:  # the first N cameras of the town, all moved onto one node
         if n < args.streams:
-            cam["node"], cam["streams"] = node, {"main": str(clips[n % len(clips)]), "sub": None}
+            cam["node"] = node
+            cam["streams"] = {"main": str(mains[n % len(mains)]),
+                              "sub": str(subs[n % len(subs)]) if subs else None}
             n += 1
         else:
             cam["enabled"] = False
     if args.fps:
         town["detection"]["analysis_fps"] = args.fps
+    town["detection"]["adaptive_rate"] = bool(args.adaptive or args.floor)
     if args.hw_decode:
         next(x for x in town["nodes"] if x["id"] == node)["hw_decode"] = {"device_type": args.hw_decode}
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-edge-"))
@@ -102,7 +133,8 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     town["edge"] = {**town["edge"], "hub_url": dead_hub, "data_dir": str(tmp)}
     (tmp / "town.yaml").write_text(yaml.safe_dump(town, allow_unicode=True), encoding="utf-8")
     cfg = load_town(tmp / "town.yaml")
-    worker = EdgeWorker(cfg, node, dead_hub, lambda: "bench", tmp / node)
+    factory = (lambda cam: _QuietOnly()) if args.floor else None
+    worker = EdgeWorker(cfg, node, dead_hub, lambda: "bench", tmp / node, pipeline_factory=factory)
     if args.fast_decode:  # the variant without the deblocking filter (not the default)
         from edge.decode import FAST_DECODER_OPTIONS
 
@@ -120,11 +152,14 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
         }
 
     c0 = cpu_seconds()
+    rss_base = rss_bytes()  # models loaded, nothing read yet
     worker.start()
     time.sleep(args.warmup)
     a = snap()
     time.sleep(args.seconds)
     b = snap()
+    rss_end = rss_bytes()
+    quiet_now = sum(u.reader.stats.quiet for u in worker.units)
     worker.stop()
     window = b["wall"] - a["wall"]
     cpu = b["cpu"] - a["cpu"]
@@ -134,11 +169,14 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     progress = [x / window for x in advanced]
     # Per camera-second of VIDEO analysed: if the process got less than it needed of the core, its
     # cameras fell behind real time and it did less work; normalising by video time keeps the cost
-    # figure honest, and ``video_speed``/``keep_up`` say whether it kept up.
+    # figure honest, and ``video_speed`` says whether it kept up. (``keep_up`` compares analysed
+    # frames with the configured rate: below 1 by design for the adaptive worker on a quiet scene.)
     video_s = sum(advanced) if advanced else args.streams * window
     return {
         "streams": args.streams, "analysis_fps": fps, "fast_decode": bool(args.fast_decode),
-        "hw_decode": args.hw_decode or None, "height": args.height,
+        "scene": scene, "adaptive": bool(args.adaptive), "floor": bool(args.floor),
+        "sub_stream": bool(args.sub), "cores": sorted(os.sched_getaffinity(0)),
+        "hw_decode": args.hw_decode or None, "height": 360 if args.sub else args.height,
         "hw_decoding": all(u.reader.stats.hw_decoding for u in worker.units),
         "analysis_width": cfg.detection.analysis_width,
         "gop_s": args.gop, "warmup_s": args.warmup, "window_s": round(window, 2),
@@ -147,14 +185,19 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
         "camera_video_s": round(video_s, 1),
         "cpu_per_camera_s": cpu / video_s,
         "analysed_frames": analysed,
+        "analysed_per_camera_s": round(analysed / video_s, 3),
         "analysed_expected": round(args.streams * window * fps, 1),
         "keep_up": round(analysed / (args.streams * window * fps), 3),
         "video_speed_min": round(min(progress), 3) if progress else None,
         "video_speed_median": round(sorted(progress)[len(progress) // 2], 3) if progress else None,
         "decoded_frames": sum(b["frames_in"]) - sum(a["frames_in"]),
+        "decoded_per_camera_s": round((sum(b["frames_in"]) - sum(a["frames_in"])) / video_s, 2),
+        "quiet_cameras_at_end": quiet_now,
         "keyframes_only": all(u.reader.stats.keyframes_only for u in worker.units),
         "slot_dropped": sum(b["dropped"]) - sum(a["dropped"]),
         "pipeline_errors": sum(u.pipeline_errors for u in worker.units),
+        "rss_base_mb": round(rss_base / 2**20, 1), "rss_end_mb": round(rss_end / 2**20, 1),
+        "rss_per_camera_mb": round((rss_end - rss_base) / 2**20 / args.streams, 2),
     }
 
 
@@ -225,7 +268,7 @@ PHASES = {"worker": phase_worker, "baseline": phase_baseline, "decode": phase_de
           "pipeline": phase_pipeline}
 
 
-def run_phase(name: str, core: int, **kw: Any) -> dict[str, Any]:
+def run_phase(name: str, core: int | str, **kw: Any) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--phase", name, "--core", str(core)]
     for k, v in kw.items():
         cmd += [f"--{k}", str(v)]
@@ -235,143 +278,96 @@ def run_phase(name: str, core: int, **kw: Any) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+#: The worker runs of one full command: key -> parameters of ``phase_worker``. All 720p25 H.264
+#: with a key frame every 2 s, analysis 1 frame/s at 320 px (the town's defaults).
+RUNS: dict[str, dict[str, Any]] = {
+    "fixed_busy": {"scene": "busy", "adaptive": 0},
+    "fixed_quiet": {"scene": "quiet", "adaptive": 0},
+    "adaptive_busy": {"scene": "busy", "adaptive": 1},
+    "adaptive_quiet": {"scene": "quiet", "adaptive": 1},
+    "adaptive_busy_sub": {"scene": "busy", "adaptive": 1, "sub": 1},
+    "adaptive_quiet_sub": {"scene": "quiet", "adaptive": 1, "sub": 1},
+    "floor_quiet": {"scene": "quiet", "floor": 1},
+}
+#: Runs checked with as many cameras as their calibration says fit in 85 % of a core (full run).
+CHECKED = ("adaptive_quiet", "adaptive_busy_sub")
+CHECK_WARMUP_S = 150.0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="short windows, fewer cameras")
+    p.add_argument("--quick", action="store_true", help="short windows, no pinned checks")
     p.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
-    p.add_argument("--core", type=int, default=os.cpu_count() - 1 if os.cpu_count() else 0,
-                   help="the one core the measured processes are pinned to (default: the last)")
+    p.add_argument("--core", default=str(os.cpu_count() - 1 if os.cpu_count() else 0),
+                   help="the core the measured processes are pinned to (default: the last); 'all' "
+                        "for the box run")
     p.add_argument("--streams", type=int, default=None,
-                   help="cameras for the pinned check (default: what calibration says fits 85 %% of a core)")
+                   help="cameras for the pinned checks (default: what calibration says fits 85 %% of a core)")
     p.add_argument("--seconds", type=float, default=None)
-    p.add_argument("--warmup", type=float, default=20.0)
+    p.add_argument("--warmup", type=float, default=None,
+                   help="s before measuring (default 32: the 15 s of scene learning and the adaptive "
+                        "rate's 10 s hold after it)")
     p.add_argument("--fps", type=float, default=0.0, help=argparse.SUPPRESS)
     p.add_argument("--fast_decode", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--scene", default="busy", help=argparse.SUPPRESS)
+    p.add_argument("--adaptive", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--floor", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--sub", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--gop", type=float, default=2.0, help="key-frame interval of the test streams, s")
     p.add_argument("--height", type=int, default=720, help=argparse.SUPPRESS)
-    p.add_argument("--no-variants", action="store_true",
-                   help="skip the variants (no deblocking, GOP 1 s, 0.5 fps, 360p sub-stream)")
+    p.add_argument("--runs", default=",".join(RUNS), help="worker runs to do (default: all)")
+    p.add_argument("--no-box", action="store_true", help="skip the run on all cores")
     p.add_argument("--hw-decode", "--hw_decode", dest="hw_decode", default="", metavar="TYPE",
-                   help="also run the worker and the decoding with this hardware decoder (e.g. cuda)")
+                   help="decode on this hardware decoder (e.g. cuda) in the worker runs")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
     if args.phase:
-        priority = pin(args.core)
+        priority = pin(None if args.core == "all" else int(args.core))
+        if args.warmup is None:
+            args.warmup = 32.0
+        if args.seconds is None:
+            args.seconds = 30.0
         print(json.dumps(PHASES[args.phase](args) | {"priority": priority}))
         return 0
 
     quick = args.quick
-    window = args.seconds or (10.0 if quick else 30.0)
-    warmup = args.warmup if not quick else 18.0
-    ensure_clips(2.0)
-    if not args.no_variants:
-        ensure_clips(1.0)
-        ensure_clips(2.0, height=360)
+    window = args.seconds or (15.0 if quick else 30.0)
+    warmup = args.warmup or (30.0 if quick else 32.0)
+    for scene in ("busy", "quiet"):
+        for height in (720, 360):
+            ensure_clips(args.gop, height, scene)
     before = machine()
     t0 = time.monotonic()
-    core = args.core
+    core = int(args.core) if args.core != "all" else os.cpu_count() - 1
     res: dict[str, Any] = {"machine": before, "command": command_line(), "core": core,
-                           "stream": "720p H.264 25 fps ~2 Mbit/s, 60 s looped, from vtest.avi"}
-    configs = [("worker", 2.0, 0.0, 0, "", 720)]
-    if args.hw_decode:
-        configs += [("worker_hw", 2.0, 0.0, 0, args.hw_decode, 720)]
-    if not args.no_variants:
-        configs += [("worker_no_deblock", 2.0, 0.0, 1, "", 720), ("worker_gop1", 1.0, 0.0, 0, "", 720),
-                    ("worker_half_fps", 2.0, 0.5, 0, "", 720), ("worker_sub360", 2.0, 0.0, 0, "", 360)]
-    for key, gop, fps, fast, hw, height in configs:
-        # Calibrate on a few cameras, then check: as many cameras as the calibration says fit in 85 %
-        # of the core (at least 20), pinned to that one core, played at real time.
-        calib = run_phase("worker", core, streams=8, seconds=window, warmup=warmup, gop=gop, fps=fps,
-                          fast_decode=fast, hw_decode=hw, height=height)
-        res[key + "_calibration"] = calib
-        n = args.streams or max(20, int(0.85 / calib["cpu_per_camera_s"]))
-        if quick or fast:  # the decoder variant: its cost only
-            res[key] = calib
-            continue
-        res[key] = run_phase("worker", core, streams=n, seconds=window, warmup=warmup, gop=gop, fps=fps,
-                             fast_decode=fast, hw_decode=hw, height=height)
+                           "stream": f"720p H.264 25 fps ~2 Mbit/s, key frame every {args.gop:g} s, 60 s "
+                                     "looped, from vtest.avi (busy: replayed 2.5x fast; quiet: one "
+                                     "picture held still); sub-stream 640x360 0.5 Mbit/s"}
+    runs = [r for r in args.runs.split(",") if r]
+    common = {"seconds": window, "warmup": warmup, "gop": args.gop, "hw_decode": args.hw_decode}
+    # Many cameras learn their scenes (dense frames: ~4x a quiet camera's CPU) for the first 15 s of
+    # video each; on a core sized for quiet cameras that takes minutes of wall time, so the checks
+    # warm up longer before the window.
+    checked = common | {"warmup": max(warmup, CHECK_WARMUP_S)}
+    for key in runs:
+        res[key + "_calibration"] = run_phase("worker", core, streams=8, **common, **RUNS[key])
+        res[key] = res[key + "_calibration"]
+        if not quick and key in CHECKED:
+            n = args.streams or max(20, int(0.85 / res[key]["cpu_per_camera_s"]))
+            res[key + "_check"] = run_phase("worker", core, streams=n, **checked, **RUNS[key])
+    if not quick and not args.no_box and "adaptive_quiet" in runs:
+        cores = os.cpu_count() or 1
+        n = args.streams or max(20, int(0.85 * cores / res["adaptive_quiet"]["cpu_per_camera_s"]))
+        res["adaptive_quiet_box"] = run_phase("worker", "all", streams=n, **checked, **RUNS["adaptive_quiet"])
     res["baseline"] = run_phase("baseline", core, streams=2 if quick else 3, seconds=10 if quick else 20,
-                                gop=2)
-    res["decode"] = run_phase("decode", core, gop=2, hw_decode=args.hw_decode)
-    res["pipeline"] = run_phase("pipeline", core, seconds=30 if quick else 90, gop=2)
+                                gop=args.gop)
+    res["decode"] = run_phase("decode", core, gop=args.gop, hw_decode=args.hw_decode)
+    res["pipeline"] = run_phase("pipeline", core, seconds=30 if quick else 90, gop=args.gop)
     res["machine_after"] = machine()
     res["elapsed_s"] = round(time.monotonic() - t0, 1)
-
-    w, b = res["worker"], res["baseline"]
-    # The headline is the calibration's cost: a check run that did not keep up did less analysis per
-    # camera-second, so its CPU figure flatters; the check says whether that many cameras fit.
-    gw_cams = 1 / res["worker_calibration"]["cpu_per_camera_s"]
-    base_cams = 1 / b["cpu_per_camera_s"]
-    res["summary"] = {
-        "gridwatch_cpu_per_camera_s": round(res["worker_calibration"]["cpu_per_camera_s"], 5),
-        "gridwatch_check_cpu_per_camera_s": round(w["cpu_per_camera_s"], 5),
-        "gridwatch_cameras_per_core_calibration": round(1 / res["worker_calibration"]["cpu_per_camera_s"], 1),
-        "gridwatch_cameras_per_core": round(gw_cams, 1),
-        "gridwatch_analysed_fps_per_core": round(gw_cams * w["analysis_fps"], 1),
-        "gridwatch_pinned_check": {"streams": w["streams"], "keep_up": w["keep_up"],
-                                   "core_busy": w["core_busy"], "video_speed_min": w["video_speed_min"]},
-        "baseline_cpu_per_camera_s": round(b["cpu_per_camera_s"], 5),
-        "baseline_cameras_per_core": round(base_cams, 2),
-        "ratio_cameras_per_core": round(gw_cams / base_cams, 1),
-        "decode_all_frames_cpu_per_camera_s": round(res["decode"]["all_frames"]["cpu_per_camera_s"], 5),
-        "decode_key_frames_cpu_per_camera_s": round(res["decode"]["key_frames"]["cpu_per_camera_s"], 5),
-        "decode_reader_plan_cpu_per_camera_s": round(res["decode"]["reader_plan"]["cpu_per_camera_s"], 5),
-        "decode_reader_plan_no_deblock_cpu_per_camera_s": round(
-            res["decode"]["reader_plan_no_deblock"]["cpu_per_camera_s"], 5),
-        "worker_decoded_frames_per_camera_s": round(
-            res["worker_calibration"]["decoded_frames"] / res["worker_calibration"]["camera_video_s"], 2),
-        "pipeline_ms_per_frame": round(res["pipeline"]["ms_per_frame"], 2),
-    }
-    for key in ("worker_hw", "worker_no_deblock", "worker_gop1", "worker_half_fps", "worker_sub360"):
-        if key in res:
-            v = res[key]
-            res["summary"][f"{key}_cameras_per_core"] = round(1 / v["cpu_per_camera_s"], 1)
+    res["summary"] = summarize(res)
     path = write_result("edge_cost", res)
-
-    def row(name: str, r: dict[str, Any]) -> tuple[str, ...]:
-        return (name, f"{r['streams']}", f"{r['analysis_fps']:g}", f"{r['gop_s']:g}",
-                f"{r['cpu_per_camera_s'] * 1000:.1f}", f"{1 / r['cpu_per_camera_s']:.1f}",
-                f"{r['analysed_frames'] / r['cpu_s']:.1f}", f"{r['keep_up']:.3f}", f"{r['core_busy']:.2f}",
-                f"{r['video_speed_min']}")
-
-    rows = [("run (pinned to 1 core)", "cams", "fps", "gop s", "cpu ms/cam-s", "cams/core", "frames/cpu-s",
-             "keep-up", "core busy", "min video speed")]
-    for key, name in (("worker", "gridwatch (defaults)"),
-                      ("worker_hw", f"gridwatch, {args.hw_decode} decoding"),
-                      ("worker_no_deblock", "gridwatch, no deblocking"),
-                      ("worker_gop1", "gridwatch, key frame 1 s"), ("worker_half_fps", "gridwatch, 0.5 fps"),
-                      ("worker_sub360", "gridwatch, 360p sub-stream")):
-        if key in res:
-            if not quick and res[key] is not res[key + "_calibration"]:
-                rows.append(row(name + " calib.", res[key + "_calibration"]))
-            rows.append(row(name + (" check" if not quick and res[key] is not res[key + "_calibration"]
-                                    else ""), res[key]))
-    rows.append(("naive VideoCapture+MOG2", f"{b['streams']} (serial)", "25", "2",
-                 f"{b['cpu_per_camera_s'] * 1000:.1f}", f"{base_cams:.2f}", f"{b['frames_per_cpu_s']:.1f}",
-                 "-", "-", "-"))
-    print_table(f"Edge cost, 720p25 H.264 ({before['cpu_model']}, load {before['load_avg_1_5_15']})", rows)
-    d = res["decode"]
-    print(f"\n  ratio gridwatch / naive cameras per core: {gw_cams / base_cams:.1f}x")
-    print(f"  where the worker's CPU goes (one stream alone, ms CPU per camera-second): decoding every "
-          f"frame {d['all_frames']['cpu_per_camera_s'] * 1000:.1f} ({d['all_frames']['ms_per_frame']:.2f} ms"
-          f" a frame), without deblocking {d['all_frames_no_deblock']['cpu_per_camera_s'] * 1000:.1f}; "
-          f"key frames only {d['key_frames']['cpu_per_camera_s'] * 1000:.1f}; what the reader decodes "
-          f"({d['reader_plan']['decoded_per_camera_s']:.1f} frames/s) "
-          f"{d['reader_plan']['cpu_per_camera_s'] * 1000:.1f}, without deblocking "
-          f"{d['reader_plan_no_deblock']['cpu_per_camera_s'] * 1000:.1f}; conversion "
-          f"{d['convert_ms_per_frame']['one_swscale_pass']:.2f} ms a frame (was "
-          f"{d['convert_ms_per_frame']['bgr24_720p_then_resize']:.2f}); pipeline "
-          f"{res['pipeline']['ms_per_frame']:.2f} ms per analysed frame")
-    if args.hw_decode:
-        cpu_d, hw_d = d["reader_plan_cpu_with_conversion"], d["reader_plan_hw_with_conversion"]
-        print(f"  {args.hw_decode} decoding (one stream alone, what the reader decodes, with the conversion "
-              f"of the taken frames): CPU {hw_d['cpu_per_camera_s'] * 1000:.1f} ms per camera-second against "
-              f"{cpu_d['cpu_per_camera_s'] * 1000:.1f} on the CPU decoder; every frame on the GPU "
-              f"{d['all_frames_hw']['cpu_per_camera_s'] * 1000:.1f}; taken pictures GPU vs CPU: "
-              f"{d['hw_vs_cpu_pictures']}")
-    wc = res["worker_calibration"]
-    print(f"  worker (calibration): {wc['decoded_frames'] / wc['camera_video_s']:.1f} frames decoded and "
-          f"{wc['analysed_frames'] / wc['camera_video_s']:.2f} analysed per camera-second")
+    print_report(res)
     print(f"  results: {path.relative_to(ROOT)}")
     return 0
 

@@ -25,72 +25,33 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def edge(res: dict[str, Any]) -> str:
+    """The edge-cost run (bench/edge_cost.py): one row per worker run, the floors and the baseline."""
+    sys.path.insert(0, str(RESULTS.parents[1]))
+    from bench._edge_report import LABELS, per_core
+
     rows = []
-    names = {
-        "worker": "gridwatch worker, defaults (key frame 2 s, 1 fps)",
-        "worker_gop1": "gridwatch worker, key frame 1 s, 1 fps",
-        "worker_half_fps": "gridwatch worker, key frame 2 s, 0.5 fps",
-    }
-    for key, name in names.items():
-        for suffix, what in (("_calibration", "calibration"), ("", "pinned check")):
+    for key, name in LABELS.items():
+        for suffix, what in (("", "calibration"), ("_check", "check"), ("_box", "all cores")):
             r = res.get(key + suffix)
-            if r is None or (suffix == "" and r is res.get(key + "_calibration")):
+            if r is None:
                 continue
-            rows.append(
-                [
-                    name,
-                    what,
-                    r["streams"],
-                    f"{r['cpu_per_camera_s'] * 1000:.1f}",
-                    f"{1 / r['cpu_per_camera_s']:.1f}",
-                    f"{r['analysed_frames'] / r['cpu_s']:.1f}",
-                    f"{r['keep_up']:.3f}",
-                    f"{r['video_speed_min']}",
-                    f"{r['core_busy']:.2f}",
-                    r["slot_dropped"],
-                    r["keyframes_only"],
-                ]
-            )
+            n = len(r["cores"])
+            cams = f"{per_core(r):.1f}" if suffix != "_box" else f"{per_core(r) * n:.1f} per box"
+            rows.append([name, what, n, r["streams"], f"{r['cpu_per_camera_s'] * 1000:.1f}", cams,
+                         f"{r['decoded_per_camera_s']:.2f}", f"{r['analysed_per_camera_s']:.2f}",
+                         f"{r['video_speed_min']}", f"{r['rss_per_camera_mb']:.1f}"])
     b = res["baseline"]
-    rows.append(
-        [
-            "naive: cv2.VideoCapture every frame + MOG2 on 720p",
-            "serial, unpaced",
-            b["streams"],
-            f"{b['cpu_per_camera_s'] * 1000:.1f}",
-            f"{1 / b['cpu_per_camera_s']:.2f}",
-            f"{b['frames_per_cpu_s']:.1f} (all frames)",
-            "-",
-            "-",
-            "-",
-            "-",
-            "-",
-        ]
-    )
-    t = table(
-        [
-            "pipeline",
-            "run",
-            "cameras",
-            "CPU ms per camera-s",
-            "cameras per core",
-            "analysed frames per CPU-s",
-            "keep-up",
-            "min video speed",
-            "core busy",
-            "frames dropped",
-            "key frames only",
-        ],
-        rows,
-    )
-    d, p, s = res["decode"], res["pipeline"], res["summary"]
-    t += (
-        f"\n\nRatio (gridwatch defaults / naive, cameras per core): **{s['ratio_cameras_per_core']}x**."
-        f"\n\nWhere the CPU goes: PyAV decoding every frame {d['all_frames']['ms_per_frame']:.2f} ms per "
-        f"frame = {d['all_frames']['cpu_per_camera_s'] * 1000:.1f} ms per camera-second at 25 fps; key "
-        f"frames only (GOP 2 s) {d['key_frames']['cpu_per_camera_s'] * 1000:.1f} ms per camera-second; "
-        f"CameraPipeline.process {p['ms_per_frame']:.2f} ms per analysed {p['analysis_width']}-px frame."
-    )
+    rows.append(["naive: cv2.VideoCapture every frame + MOG2 on 720p", "serial, unpaced", 1, b["streams"],
+                 f"{b['cpu_per_camera_s'] * 1000:.1f}", f"{per_core(b):.2f}", "25", "25", "-", "-"])
+    for k, v in res["decode"].items():
+        if k.startswith("key_frames_"):
+            what = k[len("key_frames_"):]
+            rows.append([f"floor: key-frame-only decoding ({what})", "one stream unpaced", 1, 1,
+                         f"{v['cpu_per_camera_s'] * 1000:.2f}", f"{1 / v['cpu_per_camera_s']:.1f}",
+                         f"{v['decoded_per_camera_s']:.2f}", "-", "-", "-"])
+    t = table(["run", "kind", "cores", "cameras", "CPU ms per camera-s", "cameras per core",
+               "decoded per camera-s", "analysed per camera-s", "min video speed", "RSS MB per camera"], rows)
+    t += "\n\n" + "; ".join(f"{k}: {v}" for k, v in res["summary"].items())
     return t
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from edge.adaptive_source import AdaptiveVideoError, adaptive_frames
 from edge.events import Event
 from edge.frames import Frame
 from edge.models import ModelBundle, ModelError, load_models
@@ -90,9 +91,12 @@ def frames_of(video: Path, width: int, fps: float) -> Iterator[Frame]:
 
 
 def analyze_file(video: Path, rois: list[Roi], settings: DetectionSettings, models: ModelBundle | None,
-                 camera_id: str = "video", on_frame: Callable[[float], None] | None = None
-                 ) -> list[EventRecord]:
-    """Run the pipeline over ``video``; every event, cleared or not, ordered by start."""
+                 camera_id: str = "video", on_frame: Callable[[float], None] | None = None,
+                 adaptive: bool = False) -> list[EventRecord]:
+    """Run the pipeline over ``video``; every event, cleared or not, ordered by start. ``adaptive``:
+    decode as an edge worker with ``adaptive_rate`` does (edge.adaptive_source); without it, every
+    frame at ``analysis_fps`` is analysed, whatever ``settings.adaptive_rate`` says."""
+    settings = settings.model_copy(update={"adaptive_rate": adaptive})
     pipe = CameraPipeline(camera_id, rois, settings, models)
     records: dict[str, EventRecord] = {}
     last_t: float | None = None
@@ -110,7 +114,12 @@ def analyze_file(video: Path, rois: list[Roi], settings: DetectionSettings, mode
                 rec.end_s = ev.t
                 rec.clear_snapshot = ev.snapshot_jpeg
 
-    for frame in frames_of(video, settings.analysis_width, settings.analysis_fps):
+    if adaptive:
+        source = adaptive_frames(video, settings.analysis_width, settings.analysis_fps,
+                                 lambda: pipe.dense_until)
+    else:
+        source = frames_of(video, settings.analysis_width, settings.analysis_fps)
+    for frame in source:
         if last_t is not None and frame.t - last_t >= settings.offline_after_s:
             gap_t = last_t + settings.offline_after_s
             take(pipe.tick(gap_t, _EPOCH + timedelta(seconds=gap_t)))
@@ -143,7 +152,7 @@ def resolve_setup(config: Path | None, camera: str | None, rois: list[str]
 
 
 def analyze_cli(video: Path, config: Path | None, camera: str | None, rois: list[str],
-                snapshots: Path | None) -> int:
+                snapshots: Path | None, adaptive: bool = False) -> int:
     """Entry point of ``gridwatch analyze``; returns the exit code."""
     video = Path(video)
     if not video.exists():
@@ -163,8 +172,8 @@ def analyze_cli(video: Path, config: Path | None, camera: str | None, rois: list
         print(f"gridwatch analyze: {exc}", file=sys.stderr)
         return 2
     try:
-        records = analyze_file(video, roi_list, settings, models, camera_id)
-    except VideoError as exc:
+        records = analyze_file(video, roi_list, settings, models, camera_id, adaptive=adaptive)
+    except (VideoError, AdaptiveVideoError) as exc:
         print(f"gridwatch analyze: {exc}", file=sys.stderr)
         return 1
     if snapshots is not None:

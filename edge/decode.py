@@ -84,14 +84,31 @@ class DecodePlan:
     """
 
     MAX_HELD = 100  # packets: a bound on what waits (4 s at 25 fps), whatever the timestamps say
+    #: Adaptive rate: the longest key-frame interval for which key frames alone watch a quiet scene
+    #: (a camera with a longer one is analysed at the configured rate all the time).
+    MAX_QUIET_INTERVAL_S = 4.5
+    #: Adaptive rate: a bound on the packets parked while quiet (a GOP of 4.5 s at 60 fps).
+    MAX_PARKED = 300
 
-    def __init__(self, analysis_fps: float) -> None:
+    def __init__(self, analysis_fps: float, adaptive: bool = False) -> None:
         self.fps = analysis_fps
         self.gate = KeyframeGate(analysis_fps)  # what it learned is kept across reconnects
         self.sampler = Sampler(analysis_fps)
         self.keyframes_only = False
         self.rest_of_gop = False
         self._offset: float | None = None  # camera time - pts of the last decoded frame
+        # Adaptive rate (edge.rate): camera time until which frames are analysed at the configured
+        # rate; after it only key frames are, while the scene stays quiet. Set by the analysis
+        # (another thread: one float, written whole). +inf: always dense (the fixed rate).
+        self.adaptive = adaptive
+        self.dense_until = float("inf")
+        # A key packet went into the decoder and its frame has not come out yet (a stream with
+        # B-frames holds it back until later packets arrive): nothing is parked until it does.
+        self._key_pending = False
+        # The decoder was seen to hold frames back (B-frames: a packet decoded, no frame out). Such a
+        # stream is analysed densely all the time: a frame it still holds when the parked packets
+        # are dropped would reach the analysis too late to call them back. Kept across reconnects.
+        self.reorders = False
 
     def new_pass(self) -> None:
         """The stream was (re)opened with a fresh decoder, which decodes everything."""
@@ -100,16 +117,51 @@ class DecodePlan:
         self.keyframes_only = False
         self.rest_of_gop = False
         self._offset = None
+        self._key_pending = False
 
     @property
     def skip_mode(self) -> str:
         """The decoder's ``skip_frame`` now: "NONKEY" or "DEFAULT"."""
         return "NONKEY" if self.keyframes_only or self.rest_of_gop else "DEFAULT"
 
+    def quiet_at(self, pts_s: float | None, watched: bool = False) -> bool:
+        """Adaptive rate: whether a packet at stream time ``pts_s`` falls in a quiet stretch, where
+        only key frames are decoded. Its non-key packets are parked (not decoded) until the next key
+        packet, which drops them, or until the analysis asks for dense frames again, which has them
+        decoded in one burst (they are the references of the frames it then wants). Never while the
+        key interval is unknown or too long, while someone watches live, or while key frames alone
+        already give the configured rate."""
+        if (not self.adaptive or watched or pts_s is None or self._offset is None or self.keyframes_only
+                or self.reorders or self.gate.interval is None
+                or self.gate.interval > self.MAX_QUIET_INTERVAL_S):
+            return False
+        return pts_s + self._offset >= self.dense_until
+
+    def park(self, key_frame: bool, pts_s: float | None, parked: int, watched: bool = False) -> bool:
+        """Adaptive rate: whether a packet waits undecoded because the scene is quiet (see
+        :meth:`quiet_at`). Not after the rest of a GOP was skipped (its references are gone: those
+        packets are skipped by the decoder instead), not before the last key packet's frame came
+        out of the decoder (B-frames delay it), and at most ``MAX_PARKED``."""
+        return (not key_frame and not self.rest_of_gop and not self._key_pending and parked < self.MAX_PARKED
+                and self.quiet_at(pts_s, watched))
+
+    def drop_parked(self, key_frame: bool, pts_s: float | None, watched: bool = False,
+                    end: bool = False) -> bool:
+        """At a key packet in a quiet stretch (or at the end of the stream, ``pts_s`` then the last
+        parked packet's) the parked packets are never needed: drop them."""
+        return (key_frame or end) and self.quiet_at(pts_s, watched)
+
+    def decoded(self, key_frame: bool, frames_out: int) -> None:
+        """After a packet went through the decoder with ``frames_out`` frames coming out: a packet
+        decoded in full (not skipped) that gave no frame means the decoder reorders (B-frames)."""
+        if frames_out == 0 and (key_frame or self.skip_mode == "DEFAULT"):
+            self.reorders = True
+
     def packet(self, key_frame: bool) -> None:
         """Before a packet is decoded: a key frame ends the skipped rest of a GOP."""
         if key_frame:
             self.rest_of_gop = False
+            self._key_pending = True
 
     def hold(self, key_frame: bool, pts_s: float | None, held: int, watched: bool = False) -> bool:
         """Whether a packet (stream time ``pts_s``, ``held`` packets already waiting) may wait for
@@ -125,6 +177,8 @@ class DecodePlan:
     def frame(self, t: float, key_frame: bool, watched: bool = False, pts_s: float | None = None) -> bool:
         """A decoded frame at camera time ``t`` (stream time ``pts_s``): whether analysis takes it."""
         self._offset = None if pts_s is None else t - pts_s
+        if key_frame:
+            self._key_pending = False
         self.gate.observe(t, key_frame)
         self.keyframes_only = self.gate.suffices and not watched
         if watched:

@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edge.adaptive_source import AdaptiveVideoError
 from edge.analyze import EventRecord, VideoError, analyze_file
 from edge.models import ModelBundle, ModelError, load_models
 from gridwatch.config import DetectionSettings, parse_roi
@@ -183,33 +184,35 @@ def _init_worker() -> None:
     _MODELS = load_models()
 
 
-def run_clip(clip: Clip, settings: DetectionSettings | None = None, models: ModelBundle | None = None
-             ) -> ClipResult:
-    """Analyse one clip (in a worker process or here) and match its events."""
+def run_clip(clip: Clip, settings: DetectionSettings | None = None, models: ModelBundle | None = None,
+             adaptive: bool = False) -> ClipResult:
+    """Analyse one clip (in a worker process or here) and match its events; ``adaptive``: at the
+    edge's adaptive rate (``gridwatch analyze --adaptive``)."""
     t0 = time.perf_counter()
     try:
         rois = [parse_roi(r) for r in clip.rois]
         bundle = models or _MODELS or load_models()
-        raised = analyze_file(clip.video, rois, settings or DetectionSettings(), bundle, clip.name)
-    except (VideoError, ValueError, ModelError, OSError) as exc:
+        raised = analyze_file(clip.video, rois, settings or DetectionSettings(), bundle, clip.name,
+                              adaptive=adaptive)
+    except (VideoError, AdaptiveVideoError, ValueError, ModelError, OSError) as exc:
         return ClipResult(clip, [], time.perf_counter() - t0, error=str(exc))
     res = ClipResult(clip, raised, time.perf_counter() - t0)
     res.matches = match(clip.events, raised, clip.duration_s)
     return res
 
 
-def run_all(clips: list[Clip], jobs: int, progress: bool = True) -> list[ClipResult]:
+def run_all(clips: list[Clip], jobs: int, progress: bool = True, adaptive: bool = False) -> list[ClipResult]:
     results: list[ClipResult] = []
     t0 = time.perf_counter()
     if jobs <= 1:
         _init_worker()
         for i, clip in enumerate(clips, 1):
-            results.append(run_clip(clip))
+            results.append(run_clip(clip, adaptive=adaptive))
             if progress:
                 _progress(i, len(clips), results[-1], t0)
         return results
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-        futures = [pool.submit(run_clip, clip) for clip in clips]
+        futures = [pool.submit(run_clip, clip, None, None, adaptive) for clip in clips]
         for i, fut in enumerate(as_completed(futures), 1):
             results.append(fut.result())
             if progress:
@@ -253,7 +256,8 @@ def _fmt(v: object) -> str:
     return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
-def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: int | None) -> int:
+def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: int | None,
+             adaptive: bool = False) -> int:
     """Entry point of ``gridwatch eval``; returns the exit code."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -286,7 +290,7 @@ def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: 
         print(f"gridwatch eval: {exc}", file=sys.stderr)
         return 2
     jobs = jobs or os.cpu_count() or 1
-    results = run_all(clips, max(1, min(jobs, len(clips))))
+    results = run_all(clips, max(1, min(jobs, len(clips))), adaptive=adaptive)
     errors = [r for r in results if r.error]
     for r in errors:
         print(f"gridwatch eval: {r.clip.name}: {r.error}", file=sys.stderr)

@@ -26,6 +26,7 @@ from edge.frames import Frame
 from edge.health import PICTURE_FAULTS, HealthFigures, HealthMonitor, grey_of
 from edge.models import ModelBundle, load_models
 from edge.obstruction import ObstructionDetector, route_observations
+from edge.rate import Activity, RatePolicy, SkipGate
 from edge.regions import build_masks
 from edge.snapshot import draw_snapshot
 from gridwatch.config import DetectionSettings, Roi
@@ -73,6 +74,9 @@ class CameraPipeline:
         self._last_image: np.ndarray | None = None
         self._figures: HealthFigures | None = None
         self._moved_since: float | None = None
+        self._rate = RatePolicy()
+        self._skip = SkipGate()
+        self._beside_road: np.ndarray | None = None
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -104,6 +108,12 @@ class CameraPipeline:
         """True while the camera is still learning its first reference (no obstructions yet)."""
         return not self._scene.ready
 
+    @property
+    def dense_until(self) -> float:
+        """Adaptive rate (``edge.rate``): stream time until which this camera wants frames at the
+        configured rate; after it, key frames only (nothing seen that could become an event)."""
+        return self._rate.dense_until
+
     def tick(self, t: float, wall: datetime) -> list[Event]:
         """No frame arrived: raise camera_offline after ``offline_after_s`` without frames."""
         base = self._last_t
@@ -127,6 +137,8 @@ class CameraPipeline:
                 events.append(self._with_snapshot(ev, frame.image))
         self._last_t = t
         self._last_image = frame.image
+        if self.settings.adaptive_rate and self._skip.skip(t, image, self._rate.dense_at(t)):
+            return events  # adaptive rate: a quiet camera's frame that shows nothing new (edge.rate)
         grey = grey_of(image)
         if self._health is None:
             self._health = HealthMonitor(image.shape[1], self._fps)
@@ -152,6 +164,7 @@ class CameraPipeline:
                 tr.reset_pending()
             if self._detector is not None:
                 self._detector.pause()
+            self._rate.judge(t, self._activity(primary))
             return events
         self._health.note_healthy(figures)
         keep = None
@@ -164,9 +177,31 @@ class CameraPipeline:
                 if ev:
                     events.append(self._with_snapshot(ev, frame.image))
         self._scene.learn(image, grey, figures.brightness, keep)
+        self._rate.judge(t, self._activity(primary))
         return events
 
     # --- internals ----------------------------------------------------------------------------------
+
+    def _activity(self, primary: EventKind | None) -> Activity:
+        """What this frame showed that could become an event, for the adaptive rate: anomalous
+        blocks where slope material lands on the road, or lingering on or beside the road (unchanged
+        since the last frame, or anomalous three frames in a row), not traffic passing through; the
+        slope moving; an event building up or standing. A fault that stands (a camera dark all night)
+        needs no dense frames; one building up does."""
+        det = self._detector
+        near = slope = False
+        if det is not None and det.on.any():
+            if self._beside_road is None:  # the road and one block around it
+                self._beside_road = cv2.dilate(det.road.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            lingering = (det.still >= 1) | (det.run >= 3)
+            near = bool((det.on & ((self._beside_road & lingering) | det.side | det.entry)).any())
+            slope = det.slope is not None and bool((det.on & det.slope).any())
+        fault = (primary is not None and not self._faults[primary].standing) or any(
+            tr.pending_since is not None for tr in self._faults.values()) or (
+            self._skip.still_picture and not self._faults[EventKind.CAMERA_FROZEN].standing)
+        pending = any(tr.pending_since is not None or tr.standing for tr in self._obstr.values())
+        return Activity(learning=not self._scene.ready or self._scene.learning_new, fault_candidate=fault,
+                        near_road=near, slope_motion=slope, event_pending=pending)
 
     def _handle_moved(self, t: float) -> None:
         if self._faults[EventKind.CAMERA_MOVED].standing:

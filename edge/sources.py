@@ -42,6 +42,8 @@ log = logging.getLogger("gridwatch.edge.sources")
 
 OPEN_TIMEOUT_S = 8.0
 READ_TIMEOUT_S = 5.0
+#: Files, packets parked in a quiet scene: let them through up to this early (fewer waits per camera).
+PARKED_PACE_S = 0.5
 
 
 def is_live(url: str) -> bool:
@@ -66,6 +68,8 @@ class ReaderStats:
     decode_errors: int = 0
     reconnects: int = 0
     keyframes_only: bool = False
+    quiet: bool = False         # adaptive rate: the scene is quiet now, only key frames are decoded
+    parked_dropped: int = 0     # packets never decoded because the scene was quiet (adaptive rate)
     hw_decoding: bool = False   # this connection's decoder runs on the hardware decoder
     last_frame_wall: datetime | None = None
     last_frame_mono: float | None = None
@@ -78,7 +82,8 @@ class StreamReader:
 
     def __init__(self, camera_id: str, url: str, analysis_fps: float, analysis_width: int,
                  reconnect_max_s: float, loop_files: bool = True,
-                 decoder_options: dict[str, str] | None = None, hwaccel: HWAccel | None = None) -> None:
+                 decoder_options: dict[str, str] | None = None, hwaccel: HWAccel | None = None,
+                 adaptive: bool = False) -> None:
         self.camera_id = camera_id
         self.url = url
         self.live = is_live(url)
@@ -92,7 +97,7 @@ class StreamReader:
         self.slot: LatestSlot[Frame] = LatestSlot()
         self.stats = ReaderStats()
         self.clock = FrameClock(live=self.live, created_mono=time.monotonic())
-        self._plan = DecodePlan(analysis_fps)
+        self._plan = DecodePlan(analysis_fps, adaptive=adaptive)
         self._reformatter = VideoReformatter()  # the reader thread's; keeps its swscale context
         self._backoff = Backoff(base=0.5, cap=reconnect_max_s)
         self._stop = threading.Event()
@@ -125,6 +130,11 @@ class StreamReader:
             log.warning("camera %s: reader did not stop within %.0f s", self.camera_id, timeout)
             return False
         return True
+
+    def want_dense_until(self, t: float) -> None:
+        """Adaptive rate: the analysis wants frames at the configured rate until camera time ``t``
+        (``edge.rate``); after it, key frames only. No effect on a reader made without ``adaptive``."""
+        self._plan.dense_until = t
 
     def now_t(self) -> float:
         """Camera time now (for ticks when no frame came): last frame time plus wall time since."""
@@ -208,20 +218,33 @@ class StreamReader:
         applied = "DEFAULT"  # the decoder's skip_frame, as opened
         pace_origin: tuple[float, float] | None = None  # files: (pts, monotonic) to play at real time
         announced = False
-        held: list[av.Packet] = []  # waiting to be decoded in one burst (DecodePlan.hold)
+        held: list[av.Packet] = []  # waiting to be decoded in one burst (DecodePlan.hold), or parked
+        pts_s: float | None = None  # stream time of the packet now (None: not known)
         for packet in container.demux(stream):
             if self._stop.is_set():
                 return
             if packet.size:
                 self.stats.packets_in += 1
+            last_pts, pts_s = pts_s, None
             # Switched per packet, before decoding it, so no frame after a key frame is lost.
             plan.packet(packet.is_keyframe)
             ts = packet.pts if packet.pts is not None else packet.dts  # some muxers give dts only
             pts_s = float(ts * packet.time_base) if ts is not None and packet.time_base is not None else None
             watched = self._live_viewers > 0
+            if packet.size and plan.park(packet.is_keyframe, pts_s, len(held), watched):
+                # A quiet scene (adaptive rate): parked undecoded; files are paced loosely here, so
+                # that a call for dense frames finds the packets where a live camera's would be.
+                held.append(packet)
+                if not self.live and pts_s is not None:
+                    pace_origin = self._pace(pts_s, time.monotonic(), pace_origin, PARKED_PACE_S)
+                continue
             if packet.size and plan.hold(packet.is_keyframe, pts_s, len(held), watched):
                 held.append(packet)
                 continue
+            if held and plan.drop_parked(packet.is_keyframe, pts_s if packet.size else last_pts, watched,
+                                         end=not packet.size):
+                self.stats.parked_dropped += len(held)
+                held.clear()
             if not self.live and pts_s is not None and (plan.skip_mode == "DEFAULT" or packet.is_keyframe):
                 # Files play at their own speed, as a camera's packets would arrive: wait for this
                 # packet's time before decoding it (and the held ones before it).
@@ -237,6 +260,8 @@ class StreamReader:
                     self.stats.decode_errors += 1
                     log.debug("camera %s: decode error %s", self.camera_id, exc)
                     continue
+                if pk.size:
+                    plan.decoded(pk.is_keyframe, len(frames))
                 for vf in frames:
                     if not announced:
                         announced = True
@@ -268,6 +293,7 @@ class StreamReader:
         t = self.clock.t(pts_s, now)
         due = plan.frame(t, vf.key_frame, watched, pts_s)
         self.stats.keyframes_only = plan.keyframes_only
+        self.stats.quiet = plan.quiet_at(pts_s, watched)
         if watched:
             self._live_frame = vf
         if not due:
@@ -283,15 +309,16 @@ class StreamReader:
         self.stats.frames_out += 1
         self.slot.put(Frame(image=image, t=t, wall=wall))
 
-    def _pace(self, t: float, now: float, origin: tuple[float, float] | None) -> tuple[float, float]:
+    def _pace(self, t: float, now: float, origin: tuple[float, float] | None,
+              slack: float = 0.0) -> tuple[float, float]:
         """Files play at their own speed, as a camera would, not as fast as they decode (``t``: the
-        stream time of the packet about to be decoded)."""
+        stream time of the packet about to be decoded; up to ``slack`` s early is let through)."""
         if origin is None:
             return (t, now)
         ahead = (t - origin[0]) - (now - origin[1])
-        if ahead > 2.0:
+        if ahead > 2.0 + slack:
             return (t, now)  # a jump (e.g. odd timestamps): start pacing afresh
-        if ahead > 0:
+        if ahead > slack:
             self._stop.wait(ahead)
         return origin
 

@@ -2,7 +2,9 @@
 
 Parts, each with its own thread and start()/stop():
 - a :class:`~edge.sources.StreamReader` per camera (decode, sample, scale; reconnects on its own),
-- one analysis loop here: fresh frames go to ``CameraPipeline.process``; a camera without a fresh
+- analysis loops here, one per core, cameras spread over them: fresh frames go to
+  ``CameraPipeline.process`` (which also says until when it wants dense frames: the adaptive rate,
+  ``edge.rate``, applied by the reader); a camera without a fresh
   frame gets ``CameraPipeline.tick`` at the analysis rate (that is how ``camera_offline`` is raised
   and, by the next frame, cleared); event steps become wire alerts (``edge.alerts``) in the outbox,
 - :class:`~edge.heartbeat.Heartbeater` (node and camera health into the outbox),
@@ -98,7 +100,8 @@ class CameraUnit:
 class EdgeWorker:
     def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
                  data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
-                 pipeline_factory: PipelineFactory | None = None) -> None:
+                 pipeline_factory: PipelineFactory | None = None, analysis_threads: int | None = None
+                 ) -> None:
         node = town.node(node_id)
         # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
         self.hw_decode = node.hw_decode if node is not None else None
@@ -127,7 +130,12 @@ class EdgeWorker:
 
             self.live = LiveServer(self._live_reader, host=live_host, port=live_port)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        # Analysis threads, cameras spread over them: the heavy parts of analysis (OpenCV, ONNX Runtime,
+        # large numpy operations) release the GIL, as PyAV's demuxing, decoding and scaling in the
+        # reader threads do, so one process uses every core of the box.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self.analysis_threads = max(1, min(len(self.units), analysis_threads or cores))
         self._heartbeats = 0
 
     def _make_unit(self, cam: Camera) -> CameraUnit:
@@ -135,7 +143,8 @@ class EdgeWorker:
         clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
         return CameraUnit(camera=cam,
                           reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                              town.edge.reconnect_max_s, hwaccel=self._hwaccel),
+                                              town.edge.reconnect_max_s, hwaccel=self._hwaccel,
+                                              adaptive=self.detection.adaptive_rate),
                           pipeline=self._factory(cam), ring=FrameRing(clip_s, fps),
                           queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
                           clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
@@ -192,8 +201,11 @@ class EdgeWorker:
         for unit in self.units:
             unit.reader.start()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._analysis_loop, name="analysis", daemon=True)
-        self._thread.start()
+        k = self.analysis_threads
+        self._threads = [threading.Thread(target=self._analysis_loop, args=(self.units[i::k],),
+                                          name=f"analysis-{i}", daemon=True) for i in range(k)]
+        for thread in self._threads:
+            thread.start()
         self.heartbeater.start()
 
     def stop(self) -> None:
@@ -203,9 +215,9 @@ class EdgeWorker:
         for unit in self.units:
             unit.reader.stop()
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(30)
+        self._threads = []
         now = time.monotonic()
         for unit in self.units:
             self._flush(unit, now, force=True)
@@ -227,13 +239,13 @@ class EdgeWorker:
 
     # -- analysis -----------------------------------------------------------------------------
 
-    def _analysis_loop(self) -> None:
+    def _analysis_loop(self, units: list[CameraUnit]) -> None:
         period = 1.0 / self.detection.analysis_fps
         while not self._stop.wait(min(0.05, period / 4)):
             if self._pending is not None:
                 self._apply_pending()
             now = time.monotonic()
-            for unit in self.units:
+            for unit in units:
                 try:
                     self._step(unit, now, period)
                 except Exception:  # one camera's failure must not stop the others
@@ -256,6 +268,9 @@ class EdgeWorker:
             unit.analysed += 1
             wall = frame.wall
             events = unit.pipeline.process(frame)
+            dense_until = getattr(unit.pipeline, "dense_until", None)  # adaptive rate (edge.rate)
+            if dense_until is not None:
+                unit.reader.want_dense_until(dense_until)
         elif now - unit.last_tick >= period:
             unit.last_tick = now
             wall = datetime.now(UTC)

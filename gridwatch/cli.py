@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi", action="append", default=[], metavar="NAME=x,y x,y ...",
                    help="region of interest in 0..1 coordinates; repeatable (road, slope, mask)")
     p.add_argument("--snapshots", type=Path, default=None, help="write each event's snapshot here")
+    p.add_argument("--adaptive", action="store_true",
+                   help="decode at the edge's adaptive rate: key frames only while the scene is quiet, "
+                        "analysis_fps while anything could become an event (detection.adaptive_rate)")
 
     p = sub.add_parser("eval", help="evaluate the detectors on a labelled set",
                        description="Run 'analyze' over every clip of a labelled set and print event-level "
@@ -141,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None, help="write an HTML report here")
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     p.add_argument("--jobs", type=int, default=None, help="parallel clips (default: CPU count)")
+    p.add_argument("--adaptive", action="store_true",
+                   help="analyse each clip at the edge's adaptive rate (as 'analyze --adaptive')")
     return parser
 
 
@@ -194,11 +199,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from edge.analyze import analyze_cli
 
         return analyze_cli(video=args.video, config=args.config, camera=args.camera, rois=args.roi,
-                           snapshots=args.snapshots)
+                           snapshots=args.snapshots, adaptive=args.adaptive)
     if args.command == "eval":
         from edge.evaluate import eval_cli
 
-        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs)
+        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs,
+                        adaptive=args.adaptive)
     raise AssertionError(args.command)
 
 

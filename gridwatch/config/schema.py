@@ -254,6 +254,10 @@ class EdgeNode(Strict):
 class DetectionSettings(Strict):
     analysis_fps: float = Field(default=1.0, gt=0, le=25, description="Frames analysed per second.")
     analysis_width: int = Field(default=320, ge=64, le=1920, description="Analysis frame width, px.")
+    adaptive_rate: bool = Field(
+        default=True, description="Edge workers analyse only key frames (a key frame every 4.5 s or "
+        "less) while a camera's scene is quiet, and analysis_fps while anything could become an event "
+        "(edge/rate.py); false: analysis_fps all the time. gridwatch analyze --adaptive does the same.")
     blockage_min_width: float = Field(
         default=0.3, gt=0, le=1, description="Share of the road's width an obstruction must span.")
     blockage_persist_s: float = Field(

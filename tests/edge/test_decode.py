@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
+import pytest
 
 from edge.backoff import Backoff
 from edge.decode import DecodePlan, FrameClock, KeyframeGate, Sampler, analysis_size, scale_bgr
+from edge.rate import Activity, RatePolicy
 
 
 def test_keyframe_gate_learns_the_key_interval_and_notices_changes() -> None:
@@ -219,3 +222,99 @@ def test_backoff_is_capped_and_jittered() -> None:
     assert len({round(d, 6) for d in delays[6:]}) > 1  # jittered, not all the same
     b.reset()
     assert b.next() <= 0.5
+
+
+# -- the adaptive rate: key frames while quiet, parked packets decoded when dense frames are asked --
+
+
+def simulate_adaptive(plan: DecodePlan, fps: int, gop: int, seconds: float,
+                      wants: Callable[[float], float], reorder_at: float | None = None,
+                      late: int = 0) -> tuple[list[float], list[float]]:
+    """Packets of a stream without B-frames through the reader's loop (park, hold, drop, decode) with
+    an analysis that answers ``wants(t)`` (its new dense_until) for each frame taken, ``late``
+    packets later (it runs in another thread). Checks that no P frame is decoded whose predecessor
+    was not (its reference would be missing). Returns the stream times decoded and taken."""
+    decoded: list[float] = []
+    taken: list[float] = []
+    held: list[tuple[float, bool]] = []
+    answers: list[tuple[int, float]] = []  # (packet index it arrives at, dense_until)
+    prev_decoded = True
+    for i in range(round(seconds * fps)):
+        while answers and answers[0][0] <= i:
+            plan.dense_until = answers.pop(0)[1]
+        t, key = i / fps, i % gop == 0
+        plan.packet(key)
+        if plan.park(key, t, len(held)) or plan.hold(key, t, len(held)):
+            held.append((t, key))
+            continue
+        if held and plan.drop_parked(key, t):
+            held.clear()
+            prev_decoded = False
+        for tp, kp in (*held, (t, key)):
+            if plan.skip_mode == "NONKEY" and not kp:
+                prev_decoded = False
+                continue
+            assert kp or prev_decoded, f"P frame at {tp} decoded without its reference"
+            prev_decoded = True
+            decoded.append(tp)
+            gives = 0 if reorder_at is not None and tp >= reorder_at and not kp else 1
+            plan.decoded(kp, gives)
+            if gives and plan.frame(tp, kp, pts_s=tp):
+                taken.append(tp)
+                answers.append((i + 1 + late, wants(tp)))
+        held.clear()
+    return decoded, taken
+
+
+def busy_between(t0: float, t1: float) -> Callable[[float], float]:
+    """The analysis: a RatePolicy shown something at frames in [t0, t1], nothing otherwise."""
+    policy = RatePolicy(hold_s=10.0)
+    return lambda t: policy.judge(t, Activity(near_road=t0 <= t <= t1))
+
+
+def test_quiet_scene_decodes_key_frames_only_and_busy_one_every_slot() -> None:
+    quiet = DecodePlan(analysis_fps=1.0, adaptive=True)
+    decoded, taken = simulate_adaptive(quiet, fps=25, gop=50, seconds=60, wants=busy_between(-1, -1))
+    # The first GOP is decoded whole (its key interval is unknown), then only key frames.
+    assert decoded[50:] == [2.0 * k for k in range(1, 30)]
+    assert taken[3:] == [2.0 * k for k in range(2, 30)]     # (the first GOP: 0, 0.96, 1.96 s)
+    busy = DecodePlan(analysis_fps=1.0, adaptive=True)
+    decoded_b, taken_b = simulate_adaptive(busy, fps=25, gop=50, seconds=60, wants=busy_between(0, 60))
+    fixed = DecodePlan(analysis_fps=1.0)
+    assert (len(decoded_b), taken_b) == simulate(fixed, fps=25, gop=50, seconds=60)  # the fixed rate
+    assert len(taken_b) == 60
+
+
+@pytest.mark.parametrize("late", [0, 10, 40])
+def test_a_call_for_dense_frames_decodes_the_parked_packets_and_serves_the_next_slot(late: int) -> None:
+    # Quiet; the key frame at 20 s shows something until 26 s; quiet again 10 s after (36 s). The
+    # analysis answers ``late`` packets after each frame: its call for dense frames then comes
+    # mid-GOP, and what was parked since the key frame is decoded first, in order (the helper checks
+    # that every P frame had its reference).
+    plan = DecodePlan(analysis_fps=1.0, adaptive=True)
+    decoded, taken = simulate_adaptive(plan, fps=25, gop=50, seconds=50, wants=busy_between(20, 26),
+                                       late=late)
+    after = [round(t) for t in taken if t >= 14.0]
+    assert after[:3] == [14, 16, 18]                          # quiet: key frames
+    assert after[3:20] == list(range(20, 37))                 # dense from 20 s: every slot, 1 frame/s
+    assert after[20:] == [38, 40, 42, 44, 46, 48]             # quiet again
+    assert [t for t in decoded if 18.0 <= t < 20.0] == [18.0]  # before: key frames only
+    assert {20.48, 20.96} <= set(decoded)                      # the parked packets, decoded
+
+
+def test_never_quiet_while_watched_with_a_long_gop_or_a_reordering_decoder() -> None:
+    plan = DecodePlan(analysis_fps=1.0, adaptive=True)
+    simulate_adaptive(plan, fps=25, gop=50, seconds=10, wants=lambda t: 0.0)
+    assert plan.quiet_at(10.0)
+    assert not plan.quiet_at(10.0, watched=True)            # a live viewer wants every frame
+    plan.dense_until = 12.0
+    assert not plan.quiet_at(11.9) and plan.quiet_at(12.0)
+    assert not DecodePlan(analysis_fps=1.0).quiet_at(10.0)  # not adaptive: the fixed rate
+    long_gop = DecodePlan(analysis_fps=1.0, adaptive=True)
+    _, taken = simulate_adaptive(long_gop, fps=25, gop=125, seconds=30, wants=lambda t: 0.0)
+    assert len(taken) == 30                                 # key frames 5 s apart: always dense
+    bframes = DecodePlan(analysis_fps=1.0, adaptive=True)
+    # (B-frames show in the first GOP, which is decoded whole)
+    decoded, _ = simulate_adaptive(bframes, fps=25, gop=50, seconds=30, wants=lambda t: 0.0, reorder_at=1.0)
+    assert bframes.reorders and not bframes.quiet_at(30.0)
+    assert len(decoded) == 25 * 30                          # nothing parked: the decoder gets it all

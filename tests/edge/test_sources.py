@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.frames import Frame
 from edge.sources import StreamReader, is_live, open_options
 from tests.edge.procs import collect, wait_for
 from tests.support.net import free_port
@@ -169,3 +170,67 @@ def test_rtsp_camera_with_a_2s_gop_is_analysed_every_second_decoding_about_half(
     assert all(0.9 <= g <= 1.1 for g in gaps), gaps          # every slot served, 1 frame/s
     # The first GOP is decoded whole, then 25 of each 50 frames: well under all that arrived.
     assert decoded < 0.8 * packets, (decoded, packets)
+
+
+def _quiet_then_dense(reader: StreamReader) -> tuple[list[float], list[float], int, int]:
+    """Adaptive reader: quiet (key frames only) for 4 frames, then dense for 5. Gaps between the
+    frames taken in each stretch, and frames decoded and packets received in the quiet one."""
+    reader.want_dense_until(0.0)                      # the analysis says: quiet from the start
+    collect(reader, 3, timeout=40)                    # (the first GOP is decoded whole)
+    p0, d0 = reader.stats.packets_in, reader.stats.frames_in
+    quiet = collect(reader, 4, timeout=40)
+    packets, decoded = reader.stats.packets_in - p0, reader.stats.frames_in - d0
+    assert reader.stats.quiet
+    reader.want_dense_until(quiet[-1].t + 1000.0)     # something happened: dense frames
+    dense = collect(reader, 6, timeout=40)[1:]        # (the first may be from the parked GOP)
+    assert not reader.stats.quiet
+    def gaps(frames: list[Frame]) -> list[float]:
+        return [b.t - a.t for a, b in itertools.pairwise(frames)]
+
+    return gaps(quiet), gaps(dense), decoded, packets
+
+
+def test_adaptive_reader_on_a_file_decodes_key_frames_while_quiet_and_every_slot_when_asked(
+        tmp_path: Path) -> None:
+    video = tmp_path / "gop2_long.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                    "-t", "40", "-c:v", "libx264", "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+                    "-bf", "0", "-pix_fmt", "yuv420p", str(video)], check=True)
+    reader = StreamReader("cam-q", str(video), analysis_fps=1.0, analysis_width=160, reconnect_max_s=1,
+                          adaptive=True)
+    reader.start()
+    try:
+        quiet_gaps, dense_gaps, decoded, packets = _quiet_then_dense(reader)
+    finally:
+        reader.stop()
+    assert all(1.9 <= g <= 2.1 for g in quiet_gaps), quiet_gaps  # key frames only, every 2 s
+    assert decoded <= len(quiet_gaps) + 2 and packets >= 40 * len(quiet_gaps), (decoded, packets)
+    assert all(0.9 <= g <= 1.1 for g in dense_gaps), dense_gaps  # the configured 1 frame/s
+    assert reader.stats.parked_dropped > 0 and reader.stats.decode_errors == 0
+
+
+@pytest.mark.slow
+@pytest.mark.rtsp
+def test_adaptive_reader_on_an_rtsp_camera(tmp_path: Path) -> None:
+    # The same on a live RTSP camera (GStreamer on 127.0.0.1, 25 fps, a key frame every 2 s): camera
+    # time from the RTP clock, packets arriving as they are sent.
+    from tests.support.rtsp import RtspServer, rtsp_available
+
+    if not rtsp_available():
+        pytest.skip("GStreamer RTSP server bindings missing for /usr/bin/python3 (see ENVIRONMENT.md)")
+    server = RtspServer(fps=25, gop=50)
+    server.start()
+    try:
+        reader = StreamReader("cam-rq", server.url, analysis_fps=1.0, analysis_width=160, reconnect_max_s=1,
+                              adaptive=True)
+        reader.start()
+        try:
+            quiet_gaps, dense_gaps, decoded, packets = _quiet_then_dense(reader)
+        finally:
+            reader.stop()
+    finally:
+        server.stop()
+    assert all(1.8 <= g <= 2.2 for g in quiet_gaps), quiet_gaps
+    assert decoded <= len(quiet_gaps) + 2 and packets >= 40 * len(quiet_gaps), (decoded, packets)
+    assert all(0.85 <= g <= 1.15 for g in dense_gaps), dense_gaps
+    assert reader.stats.decode_errors == 0
