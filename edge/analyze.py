@@ -158,6 +158,8 @@ class Analysis:
     records: list[EventRecord]
     read: ReadStats
     error: str | None = None  # the video could not be read to its end (or at all)
+    proposes_road: bool = False  # no road ROI was given: the pipeline proposed the road itself
+    road_proposal: list[list[float]] | None = None  # that proposal (0..1 [x, y]), None if none made
 
 
 def analyze_video(video: Path, rois: list[Roi], settings: DetectionSettings, models: ModelBundle | None,
@@ -193,7 +195,9 @@ def analyze_video(video: Path, rois: list[Roi], settings: DetectionSettings, mod
                 on_frame(frame.t)
     except VideoError as exc:
         error = str(exc)
-    return Analysis(sorted(records.values(), key=lambda r: (r.start_s, r.kind)), stats, error)
+    proposes = not any(r.name.lower() == "road" for r in rois)
+    return Analysis(sorted(records.values(), key=lambda r: (r.start_s, r.kind)), stats, error,
+                    proposes, pipe.road_proposal)
 
 
 def analyze_file(video: Path, rois: list[Roi], settings: DetectionSettings, models: ModelBundle | None,
@@ -265,6 +269,8 @@ def analyze_cli(video: Path, config: Path | None, camera: str | None, rois: list
         print(json.dumps(rec.line()), flush=True)
         if snapshots is not None and rec.snapshot:
             (snapshots / f"{i:03d}_{rec.kind}_{rec.start_s:.1f}s.jpg").write_bytes(rec.snapshot)
+    if result.proposes_road and result.read.frames:
+        print(json.dumps({"road_proposal": result.road_proposal}), flush=True)
     if result.error is not None:
         print(f"gridwatch analyze: {result.error}", file=sys.stderr)
         return 1

@@ -118,11 +118,19 @@ class ObstructionDetector:
     """Per-camera obstruction detector; call ``analyse`` for each healthy frame."""
 
     def __init__(self, masks: RegionMasks, settings: DetectionSettings, models: ModelBundle) -> None:
-        self.masks = masks
         self.settings = settings
         self.models = models
         h, w = masks.shape
         self.gy, self.gx = h // BLOCK, w // BLOCK
+        self.set_regions(masks)
+        # when each reference (by serial) was first compared with; kept through pause(), so something
+        # that arrived while the picture was bad is not taken for a ghost
+        self._ref_first: dict[int, float] = {}
+        self._reset()
+
+    def set_regions(self, masks: RegionMasks) -> None:
+        """Use these regions from now on (a proposed road that changed); per-block memory is kept."""
+        self.masks = masks
         cover = block_mean(masks.road.astype(np.float32))
         # a block partly on the road counts: material resting on the road's edge is on the road
         self.road = cover >= 0.25
@@ -156,10 +164,6 @@ class ObstructionDetector:
             self.slope_dist = None
             self.verge = None
             self.slope_verge = np.zeros_like(self.road)
-        # when each reference (by serial) was first compared with; kept through pause(), so something
-        # that arrived while the picture was bad is not taken for a ghost
-        self._ref_first: dict[int, float] = {}
-        self._reset()
 
     def _reset(self) -> None:
         shape = (self.gy, self.gx)
