@@ -93,3 +93,17 @@ def test_real_footage_road_proposal_overlaps_the_drawn_road(models) -> None:
     assert result.records == []
     assert result.road_proposal is not None
     assert _iou(result.road_proposal, VTEST_ROAD, (240, 320)) >= 0.5
+
+
+def test_heartbeat_carries_the_proposal_and_refuses_points_off_the_frame() -> None:
+    from pydantic import ValidationError
+
+    from gridwatch.wire import CameraHealth
+
+    base = {"camera_id": "cam-1", "status": "online", "fps_in": 1.0, "fps_analysed": 1.0, "decode_errors": 0}
+    cam = CameraHealth(**base, road_proposal=[[0, 0.5], [1, 0.45], [1, 0.9]])
+    again = CameraHealth.model_validate_json(cam.model_dump_json())
+    assert again.road_proposal == [(0.0, 0.5), (1.0, 0.45), (1.0, 0.9)]
+    assert CameraHealth(**base).road_proposal is None
+    with pytest.raises(ValidationError):
+        CameraHealth(**base, road_proposal=[[0, 1.5], [1, 0.45], [1, 0.9]])
