@@ -237,6 +237,7 @@ def resolve_setup(config: Path | None, camera: str | None, rois: list[str]
             if not found:
                 raise ValueError(f"camera {camera!r} is not in {config}")
             camera_rois = list(found[0].rois)
+            settings = town.detection_for(found[0])
     if rois:
         camera_rois = [parse_roi(text) for text in rois]
     return camera_id, camera_rois, settings

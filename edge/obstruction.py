@@ -40,6 +40,9 @@ from gridwatch.wire import EventKind
 ON_AT, OFF_AT = 0.6, 0.35
 #: Mean absolute grey change (after light normalisation) below which a block has not changed.
 STILL_DIFF = 7.0
+#: A resting thing (a stopped vehicle) may be hidden from view, by traffic passing in front of it, this
+#: long at a time without its stop clock restarting (a lorry passes in a few seconds).
+HIDDEN_S = 10.0
 #: Slope activity counts as the origin if it happened this long before the material arrived.
 SLOPE_LOOKBACK_S = 8.0
 #: Blocks anomalous without a standing event this long are absorbed into the reference.
@@ -67,6 +70,7 @@ class Observation:
     bbox: BBox | None = None
     region: str | None = None
     details: Details = field(default_factory=dict)
+    judged: bool = False  # its persistence is judged already (a stopped vehicle's time): raise at once
 
 
 @dataclass(slots=True)
@@ -102,6 +106,8 @@ class ObstructionDetector:
         if self.slope is not None:
             self.slope &= ~ign & ~self.road
         self.road_area = max(1, int(self.road.sum()))
+        self.parking = (block_mean(masks.parking.astype(np.float32)) >= 0.5) if masks.parking is not None \
+            else np.zeros_like(self.road)
         self.geometry = RoadGeometry(masks, self.road)
         # Where material may come from when no slope ROI is given: the road's own border (not the bottom
         # of the frame, where the camera's near side is).
@@ -148,6 +154,16 @@ class ObstructionDetector:
         self._pix_diff = np.zeros(self.masks.shape, np.float32)
         self._gain_k = 1.0
         self._ghost = np.zeros(shape, bool)
+        # a standing thing's own clock: since when each block has kept the look it came to rest with
+        # (passing traffic may hide it for up to HIDDEN_S at a time)
+        self.calm_since = np.zeros(shape, np.float64)
+        self.calm_seen = np.zeros(shape, np.float64)  # last time the block showed its resting look
+        self.has_rest = np.zeros(shape, bool)
+        self.rest_frames = np.zeros(shape, np.int32)  # frames since it came to rest...
+        self.like_frames = np.zeros(shape, np.int32)  # ...in which it showed its resting look
+        self.rest_grey = np.zeros(self.masks.shape, np.float32)
+        self.rest_gain = 1.0
+        self._standing: list[BBox] = []
 
     def _ghosts(self, t: float, ref: Reference, now_on: np.ndarray) -> np.ndarray:
         """Blocks anomalous ever since this reference was first used (see GHOST_WITHIN_S)."""
@@ -156,6 +172,37 @@ class ObstructionDetector:
             self._ghost |= now_on
         self._ghost &= now_on
         return self._ghost
+
+    def _update_calm(self, t: float, grey: np.ndarray, gain: float, now_on: np.ndarray,
+                     still: np.ndarray) -> None:
+        """Keep each anomalous block's resting look and since when it has kept it (``calm_since``)."""
+        if self.has_rest.any():
+            ratio = gain / max(1e-3, self.rest_gain)
+            like = block_mean(np.abs(grey - self.rest_grey * ratio)) < STILL_DIFF
+        else:
+            like = np.zeros_like(now_on)
+        like &= self.has_rest & now_on
+        self.calm_seen[like] = t
+        self.rest_frames += self.has_rest
+        self.like_frames += like
+        lost = self.has_rest & (~now_on | (~like & (t - self.calm_seen > HIDDEN_S)))
+        self.has_rest &= ~lost
+        begin = now_on & still & ~self.has_rest
+        if begin.any():
+            # the resting look is kept at the light of its first block's rest (close enough for the
+            # others: light changes over minutes, a vehicle's look is compared over seconds)
+            if not self.has_rest.any():
+                self.rest_gain = gain
+            up = np.repeat(np.repeat(begin, BLOCK, axis=0), BLOCK, axis=1)
+            sel = np.zeros(self.masks.shape, bool)
+            sel[: up.shape[0], : up.shape[1]] = up
+            self.rest_grey[sel] = grey[sel] * (self.rest_gain / max(1e-3, gain))
+            self.calm_since[begin] = t
+            self.calm_seen[begin] = t
+            self.rest_frames[begin] = 1
+            self.like_frames[begin] = 1
+            self.has_rest |= begin
+        self.calm_since[~self.has_rest] = t
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -212,6 +259,7 @@ class ObstructionDetector:
         newly_still = inc & (self.still == 0)
         self.rest_t[newly_still] = t
         self.still = np.where(now_on, np.where(inc, self.still + 1, self.still), 0)
+        self._update_calm(t, st.grey, st.gain, now_on, inc)
         self.origin &= now_on
         self.origin_side &= now_on
         a = 0.3
@@ -227,6 +275,7 @@ class ObstructionDetector:
         self._pix_diff = st.grey - ref.grey * st.gain
         self._gain_k = norm_gain(ref.level)
         self._dim = ref.level < DIM_LEVEL
+        self._standing = list(standing or [])
         colour, ref_colour = block_colour(image), block_colour(ref.bgr)
         comps = self._components(t, standing_mask, colour, ref_colour)
         if self.verge is not None and not any(c.kind == EventKind.LANDSLIDE for c in comps):
@@ -239,7 +288,7 @@ class ObstructionDetector:
         for comp in comps:
             o = obs[comp.kind]
             if comp.score > o.score:
-                obs[comp.kind] = Observation(True, comp.score, comp.bbox, "road", comp.details)
+                obs[comp.kind] = Observation(True, comp.score, comp.bbox, "road", comp.details, comp.judged)
         keep = self._keep_mask(t, now_on & ~ghost, standing)
         return Findings(obs, keep, anom)
 
@@ -267,7 +316,8 @@ class ObstructionDetector:
                                          landslide_only, need)
             if measures is None:
                 continue
-            comp = decide(measures, self.settings, need, self.slope is not None, landslide_only)
+            held = any(overlaps(measures.bbox, sb) for sb in self._standing)
+            comp = decide(measures, self.settings, need, self.slope is not None, landslide_only, held)
             if comp is not None:
                 out.append(comp)
         return out

@@ -44,6 +44,23 @@ MIN_STRENGTH = 0.75
 EARTHY_NATURAL = 0.7
 EARTHY_DEBRIS = 0.2
 EARTHY_OVER_OBJECT = 2.5
+#: A vehicle's painted body and glass read as a solid object more than as anything else: the object
+#: class holds at least half the probability and is above debris and water (people read partly as
+#: object, partly as a smooth surface; their size and gathering tell them apart, below).
+VEHICLE_OBJECT = 0.5
+#: A vehicle drives in and stops: (most of) its blocks turned anomalous within this many seconds (at
+#: 10 km/h a car covers its own length in under 2 s; people gather one by one, and people moving in
+#: place turn blocks off and on, which restarts their clock).
+VEHICLE_GATHER_S = 4.0
+#: A vehicle is at least ~1.6 m wide and a carriageway with its shoulders at most ~12 m: it spans at
+#: least this share of the road's width (a person is ~0.5 m, two or three side by side 1-1.5 m).
+VEHICLE_MIN_SHARE = 0.12
+#: A vehicle spanning less than this share of the road's width leaves it passable (one lane of a
+#: two-lane road is half its width; blocks of 8 px add up to a block's width on either side): it is a
+#: stopped vehicle, judged against stopped_vehicle_s. Wider, it blocks the road (a lorry across it).
+VEHICLE_PASSABLE = 0.6
+#: A vehicle mostly (this share of its blocks) in a parking region stops where stopping is normal.
+PARKING_SHARE = 0.5
 
 
 @dataclass(slots=True)
@@ -56,13 +73,15 @@ class Component:
     score: float
     bbox: BBox
     details: Details
+    judged: bool = False  # persistence already judged (a stopped vehicle's time): raise at once
 
 
 def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: bool,
-           landslide_only: bool) -> Component | None:
+           landslide_only: bool, held: bool = False) -> Component | None:
     """The kind of a measured component, or None when it is not an obstruction (yet).
 
-    ``need``: the road share a blockage needs here (less where one stood a moment ago).
+    ``need``: the road share a blockage needs here (less where one stood a moment ago). ``held``: it
+    overlaps an event that stands now (a stopped vehicle stays raised while it is there).
     """
     s = settings
     if m.water >= max(m.debris, m.obj) and not landslide_only:
@@ -79,16 +98,35 @@ def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: boo
         return Component(EventKind.LANDSLIDE, m.share, m.area_share, score, m.bbox, m.details)
     if landslide_only or m.strength < MIN_STRENGTH:
         return None
+    vehicle = is_vehicle(m)
+    if vehicle:
+        m.details["cause"] = "vehicle"
+        if m.in_parking >= PARKING_SHARE:
+            return None  # stopping there is normal
     share = m.share
     small = m.blocks < MIN_BLOCKS
     if m.pixel_share is not None:
         share = m.pixel_share if small else max(share, m.pixel_share)
     elif small:
         return None
+    if vehicle and share < max(need, VEHICLE_PASSABLE):
+        if m.calm_s >= settings.stopped_vehicle_s or held:
+            # a vehicle stopped on the carriageway too long, whatever its share of the width
+            return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, m.strength, m.bbox, m.details,
+                             judged=True)
+        return None
     if share >= need:
+        # wide enough to block the road: judged by the blockage persistence, vehicle or not
         score = min(1.0, m.strength * min(1.0, share / need))
         return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, score, m.bbox, m.details)
     return None
+
+
+def is_vehicle(m: Measures) -> bool:
+    """A solid object that drove in and stopped as one rigid thing."""
+    solid = m.obj >= VEHICLE_OBJECT and m.obj >= max(m.debris, m.water)
+    wide = m.share >= VEHICLE_MIN_SHARE  # blocks: people's shadows widen them at pixel level
+    return solid and wide and m.blocks >= MIN_BLOCKS and m.gather_s <= VEHICLE_GATHER_S
 
 
 def _is_landslide(m: Measures, s: DetectionSettings, has_slope: bool) -> bool:

@@ -27,6 +27,9 @@ MIN_BLOCKS_FAR = 2
 GREEN_OVER_RED = 1.25
 #: ...and by at least this much chromaticity (a shade of green, not noise).
 GREENER_BY = 0.015
+#: Share of a component's blocks that must agree for "all of it" (a glint, a passer-by's shadow on a
+#: block or two of a parked car does not make it move).
+RIGID_QUANTILE = 0.8
 #: In a dim scene (reference mean grey below DIM_LEVEL) a standing thing with a point this many grey
 #: levels brighter than the reference is self-lit (head/tail lights, a lamp).
 DIM_LEVEL = 60.0
@@ -56,6 +59,10 @@ class Measures:
     textured_change: float  # mean texture change beyond what the brightness change explains
     self_lit: bool
     pixel_share: float | None  # width share measured at pixel level (small or far things)
+    gather_s: float  # seconds over which (most of) its blocks became anomalous
+    calm_s: float  # seconds (most of) its blocks have been anomalous and unchanged every frame
+    in_parking: float  # share of its blocks in a parking region
+    steady: float  # share of the frames since it came to rest in which it showed its resting look
     details: Details
 
 
@@ -120,6 +127,15 @@ def measure_component(det: ObstructionDetector, t: float, sel: np.ndarray, box: 
     details["tex_vs_bright"] = round(float(feats[3]), 3)
     details["d_bright"] = round(float(feats[1]), 3)
     details["lit"] = round(lit, 1)
+    # a vehicle drives in and stops as one rigid thing: its blocks turn anomalous within a moment of one
+    # another and then stay unchanged; people gather one by one and move in place
+    gather_s = float(np.quantile(det.first_t[sel], RIGID_QUANTILE) - det.first_t[sel].min())
+    calm_s = float(t - np.quantile(det.calm_since[sel], RIGID_QUANTILE))
+    in_parking = float(det.parking[sel].mean())
+    steady = float(det.like_frames[sel].sum()) / max(1, int(det.rest_frames[sel].sum()))
+    details["steady"] = round(steady, 2)
+    details["gather_s"] = round(gather_s, 1)
+    details["calm_s"] = round(calm_s, 1)
     pixel_share = None
     small = blocks < MIN_BLOCKS
     if not landslide_only and (share < need or small) and not self_lit \
@@ -132,4 +148,5 @@ def measure_component(det: ObstructionDetector, t: float, sel: np.ndarray, box: 
                     debris=float(p[1]), water=float(p[2]), obj=float(p[3]), strength=float(1.0 - p[0]),
                     arrival_s=arrival, rest_s=rest_s, origin=origin, side=side, away=away,
                     vegetation=vegetation, textured_change=float(feats[3]), self_lit=self_lit,
-                    pixel_share=pixel_share, details=details)
+                    pixel_share=pixel_share, gather_s=gather_s, calm_s=calm_s, in_parking=in_parking,
+                    steady=steady,                     details=details)

@@ -104,7 +104,7 @@ class CameraPipeline:
             return {}
         out = {"brightness": round(f.brightness, 2), "sharpness": round(f.sharpness, 4),
                "changed": round(f.changed, 4), "exposure": round(f.exposure, 4)}
-        for name in ("sharp_ratio", "shift_px", "structure", "occluded"):
+        for name in ("sharp_ratio", "shift_px", "structure", "occluded", "covered"):
             v = getattr(f, name)
             if v is not None:
                 out[name] = round(float(v), 4)
@@ -181,7 +181,11 @@ class CameraPipeline:
             found = self._detector.analyse(t, image, grey, ref, standing)
             keep = found.keep
             for kind, obs in route_observations(self._obstr, found.observations).items():
-                ev = self._obstr[kind].observe(t, obs.active, obs.score, obs.bbox, obs.region, obs.details)
+                tracker = self._obstr[kind]
+                if obs.active and obs.judged and not tracker.standing:
+                    ev = tracker.raise_now(t, obs.score, obs.bbox, obs.region, obs.details)
+                else:
+                    ev = tracker.observe(t, obs.active, obs.score, obs.bbox, obs.region, obs.details)
                 if ev:
                     events.append(self._with_snapshot(ev, frame.image))
         self._scene.learn(image, grey, figures.brightness, keep)
@@ -260,6 +264,7 @@ def _figure_of(kind: EventKind, f: HealthFigures) -> float | None:
     value = {
         EventKind.CAMERA_TOO_DARK: f.darkness, EventKind.CAMERA_OVEREXPOSED: f.exposure,
         EventKind.CAMERA_FROZEN: f.changed, EventKind.CAMERA_BLURRED: f.sharp_ratio,
-        EventKind.CAMERA_OCCLUDED: f.occluded, EventKind.CAMERA_MOVED: f.shift_px,
+        EventKind.CAMERA_OCCLUDED: None if f.occluded is None else max(f.occluded, f.covered or 0.0),
+        EventKind.CAMERA_MOVED: f.shift_px,
     }.get(kind)
     return None if value is None else round(float(value), 4)

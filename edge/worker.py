@@ -68,7 +68,7 @@ def real_pipeline_factory(town: Town) -> PipelineFactory:
         models = None
 
     def make(camera: Camera) -> Pipeline:
-        return CameraPipeline(camera.id, list(camera.rois), town.detection, models)
+        return CameraPipeline(camera.id, list(camera.rois), town.detection_for(camera), models)
 
     return make
 

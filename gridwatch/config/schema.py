@@ -93,9 +93,14 @@ class Deadline(Strict):
     close_min: int = Field(gt=0, description="Minutes from creation to close.")
 
 
+#: Region names the detectors know; anything else is a typo that would silently do nothing.
+ROI_NAMES = frozenset({"road", "slope", "parking", "mask", "ignore"})
+
+
 class Roi(Strict):
     name: str = Field(min_length=1, max_length=64,
-                      description="road (carriageway), slope (hillside beside it), or mask (ignored).")
+                      description="road (carriageway), slope (hillside beside it), parking (where "
+                      "vehicles stop normally: no stopped-vehicle alerts there), or mask (ignored).")
     polygon: list[Point] = Field(description="Vertices (x, y) in 0..1 frame coordinates.")
 
     @field_validator("polygon")
@@ -103,10 +108,37 @@ class Roi(Strict):
     def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
         return validate_polygon(pts)
 
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        if name.strip().lower() not in ROI_NAMES:
+            raise ValueError(f"unknown region {name!r}: one of {', '.join(sorted(ROI_NAMES))}")
+        return name
+
 
 class Streams(Strict):
     main: str = Field(description="Main stream URL (rtsp://, http(s):// or a file path).")
     sub: str | None = Field(default=None, description="Sub stream URL; analysis prefers it.")
+
+
+class CameraDetection(Strict):
+    """Detection settings one camera may set for itself (a busy junction, a bus stop, a wide road)."""
+
+    blockage_min_width: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the road's width an obstruction must span.")
+    blockage_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds an obstruction must stand to be a road_blockage.")
+    landslide_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds material must rest on the road to be a landslide.")
+    flooding_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds water must stand on the road to be flooding.")
+    stopped_vehicle_s: float | None = Field(
+        default=None, gt=0, description="Seconds a vehicle may stand on the carriageway before it is a "
+        "road_blockage with cause 'vehicle'.")
+
+    def over(self, town: DetectionSettings) -> DetectionSettings:
+        """The town's settings with this camera's set ones put over them."""
+        return town.model_copy(update=self.model_dump(exclude_none=True))
 
 
 class Camera(Strict):
@@ -120,6 +152,8 @@ class Camera(Strict):
     road: str = Field(default="", description="Road the camera watches, for grouping neighbours.")
     streams: Streams = Field(description="Where to read the video.")
     rois: list[Roi] = Field(default_factory=list, description="Regions of interest; none = all road.")
+    detection: CameraDetection | None = Field(
+        default=None, description="This camera's own detection settings, over the town's.")
     enabled: bool = Field(default=True, description="False: configured but not read.")
 
 
@@ -161,6 +195,10 @@ class DetectionSettings(Strict):
         default=3.0, gt=0, description="Seconds material must rest on the road to be a landslide.")
     flooding_persist_s: float = Field(
         default=30.0, gt=0, description="Seconds water must stand on the road to be flooding.")
+    stopped_vehicle_s: float = Field(
+        default=120.0, gt=0, description="Seconds a vehicle may stand on the carriageway (outside a "
+        "parking region) before it is a road_blockage with cause 'vehicle', whatever its share of the "
+        "road's width.")
     fault_persist_s: float = Field(
         default=6.0, gt=0, description="Seconds a camera fault must last before it is raised.")
     clear_s: float = Field(
@@ -222,6 +260,10 @@ class Town(Strict):
     # Look-ups; the loader has already checked every reference, so these never miss on a valid town.
     def camera(self, camera_id: str) -> Camera:
         return self.cameras_by_id()[camera_id]
+
+    def detection_for(self, camera: Camera) -> DetectionSettings:
+        """Detection settings of one camera: the town's, with the camera's own over them."""
+        return self.detection if camera.detection is None else camera.detection.over(self.detection)
 
     def cameras_by_id(self) -> dict[str, Camera]:
         """Cameras by id, built once: a county has tens of thousands, looked up on every request."""
