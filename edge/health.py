@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from edge.events import Hysteresis
+from edge.occlusion import measure_occlusion
 from gridwatch.wire import EventKind
 
 #: Faults that ruin the picture: while one stands, obstruction detection and learning pause.
@@ -40,6 +41,8 @@ class HealthFigures:
     structure: float | None  # correlation of gradient maps with the reference (1 = same view)
     occluded: float | None  # share of the view covered by a flat region that was textured
     light_ratio: float = 1.0  # brightness / the reference's brightness (a dusk in progress is far from 1)
+    covered: float | None = None  # share of the view under one still patch that no longer matches
+    # the reference while the rest does (a textured, dark or light cover)
 
 
 def grey_of(image: np.ndarray) -> np.ndarray:
@@ -75,6 +78,10 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 1e-6 else 0.0
 
 
+#: Share of the view a still, non-matching patch must cover to be a cover (and to stop being one).
+PATCH_ON, PATCH_OFF = 0.4, 0.25
+
+
 class HealthMonitor:
     """Per-camera health: measures figures and turns them into fault conditions with hysteresis."""
 
@@ -88,6 +95,10 @@ class HealthMonitor:
         self.moved_shift = Hysteresis(on_at=5.0 * scale, off_at=2.5 * scale)
         self.moved_struct = Hysteresis(on_at=0.2, off_at=0.4, high_is_bad=False)
         self.occluded = Hysteresis(on_at=0.3, off_at=0.15)
+        # a still patch that no longer matches: "a large part of the view" is 40 % (a lorry close to
+        # the camera fills a third; it is not a cover)
+        self.covered = Hysteresis(on_at=PATCH_ON, off_at=PATCH_OFF)
+        self._before: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._normal_changed: list[float] = []
         self._recent: deque[float] = deque(maxlen=2)
@@ -114,6 +125,7 @@ class HealthMonitor:
             # by more than one grey level every second; a frozen source, re-encoded, does not (codec
             # rounding moves a few pixels by one level at most)
             changed = max(self._recent)
+        self._before = self._prev
         self._prev = grey.copy()
         sharp = sharpness_of(grey)
         return HealthFigures(brightness, darkness, exposure, changed, sharp, None, None, None, None)
@@ -129,11 +141,11 @@ class HealthMonitor:
             # several times brighter than this camera's learned picture in this light: washed out
             # (gain or iris gone wrong), even if few pixels clip
             exposure = max(exposure, min(1.0, (light_ratio - 1.0) / 4.0))
+        occ = measure_occlusion(grey, self._before, ref_grey)
         return dataclasses.replace(
             f, exposure=exposure, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
             shift_px=self._shift(g, ref_grey), structure=_ncc(gradient_map(grey), ref_grad),
-            occluded=self._occlusion(grey, ref_grey),
-            light_ratio=light_ratio)
+            occluded=occ.flat, light_ratio=light_ratio, covered=occ.patch)
 
     def note_healthy(self, figures: HealthFigures) -> None:
         """Remember this camera's normal frame-to-frame change (to know whether 'frozen' is visible)."""
@@ -157,7 +169,9 @@ class HealthMonitor:
             out[EventKind.CAMERA_BLURRED] = (self.blurred.update(f.sharp_ratio),
                                              min(1.0, max(0.0, 1.0 - f.sharp_ratio)))
         if f.occluded is not None:
-            out[EventKind.CAMERA_OCCLUDED] = (self.occluded.update(f.occluded), min(1.0, f.occluded))
+            flat = self.occluded.update(f.occluded)
+            patch = self.covered.update(f.covered or 0.0)
+            out[EventKind.CAMERA_OCCLUDED] = (flat or patch, min(1.0, max(f.occluded, f.covered or 0.0)))
         if f.shift_px is not None and f.structure is not None:
             by_shift = self.moved_shift.update(f.shift_px)
             # the edge structure alone also changes when lamps and headlights take over at dusk: judge
@@ -202,16 +216,3 @@ class HealthMonitor:
         if not (dropped or explains):
             return 0.0
         return shift * g.shape[1] / 160.0
-
-    @staticmethod
-    def _occlusion(grey: np.ndarray, ref: np.ndarray) -> float:
-        """Share of 16x16 blocks now flat (no texture) where the reference had texture."""
-        h, w = grey.shape
-        bs = 16
-        hh, ww = h // bs * bs, w // bs * bs
-        cur = grey[:hh, :ww].astype(np.float32).reshape(hh // bs, bs, ww // bs, bs)
-        rf = ref[:hh, :ww].reshape(hh // bs, bs, ww // bs, bs)
-        s_cur = cur.std(axis=(1, 3))
-        s_ref = rf.std(axis=(1, 3))
-        flat = (s_cur < 3.0) & (s_ref > 2.0 * s_cur + 2.0)
-        return float(flat.mean())

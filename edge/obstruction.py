@@ -29,6 +29,8 @@ from edge.background import Reference
 from edge.detectors_blocks import BLOCK, block_features, block_mean, norm_gain
 from edge.events import BBox, Details, EventTracker
 from edge.models import ModelBundle
+from edge.obstruction_decide import ARRIVAL_S, Component, decide
+from edge.obstruction_measure import DIM_LEVEL, MIN_BLOCKS, MIN_BLOCKS_FAR, measure_component
 from edge.regions import RegionMasks
 from edge.road_geometry import RoadGeometry
 from gridwatch.config import DetectionSettings
@@ -38,17 +40,9 @@ from gridwatch.wire import OBSTRUCTION_KINDS, EventKind
 ON_AT, OFF_AT = 0.6, 0.35
 #: Mean absolute grey change (after light normalisation) below which a block has not changed.
 STILL_DIFF = 7.0
-#: A landslide's material must have arrived within this many seconds (first change to rest).
-ARRIVAL_S = 20.0
-#: Without seen slope activity, material from the slope must have spread on: the blocks it reached after
-#: its first ones lie this many blocks (mean) further from the slope than those first ones...
-SPREAD_AWAY = 1.0
-#: ...and it must have arrived within this many seconds (a landslide comes down within seconds; water
-#: rising from the road's lowest ground on the slope's side takes longer).
-SIDE_ARRIVAL_S = 8.0
-#: A landslide does not make the road smoother: the mean texture change beyond what the brightness
-#: change explains (feature d_texture_vs_bright, a log ratio) must not be under -SMOOTHER.
-SMOOTHER = 0.5
+#: A resting thing (a stopped vehicle) may be hidden from view, by traffic passing in front of it, this
+#: long at a time without its stop clock restarting (a lorry passes in a few seconds).
+HIDDEN_S = 10.0
 #: Slope activity counts as the origin if it happened this long before the material arrived.
 SLOPE_LOOKBACK_S = 8.0
 #: Blocks anomalous without a standing event this long are absorbed into the reference.
@@ -59,28 +53,11 @@ ABSORB_S = 1800.0
 #: standing obstructions and are learned away (by design an obstruction present while a reference is
 #: learned is part of the scene; see MODEL_CARD.md, "Warm-up").
 GHOST_WITHIN_S = 1.5
-#: Least share of the road's area standing water must cover to be flooding.
-FLOOD_MIN_AREA = 0.03
-#: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
-#: differences (the edge of a drifting cloud shadow at dusk) are not things on the road.
-MIN_STRENGTH = 0.75
-#: In a dim scene (reference mean grey below DIM_LEVEL) a standing thing with a point this many grey
-#: levels brighter than the reference is self-lit (head/tail lights, a lamp): a vehicle, not fallen
-#: earth or rock, which only reflects the little light there is.
-DIM_LEVEL = 60.0
-LIGHT_ABOVE = 60.0
 #: Hysteresis on the road share of a blockage: once something standing has spanned the minimum width,
 #: it keeps counting at this fraction of it for HOLD_S seconds (a flood's edge or a pile's rim read
 #: at the threshold flickers by a block from frame to frame).
 HOLD_FRAC = 0.75
 HOLD_S = 5.0
-#: Least components size (blocks) worth considering. A blockage far from the camera may be as small as
-#: MIN_BLOCKS_FAR blocks; its width is then measured at pixel level.
-MIN_BLOCKS = 3
-MIN_BLOCKS_FAR = 2
-#: Vegetation (a fallen tree) turns the road greener by at least this factor more than it turns it
-#: redder (leaves are green; soil and turf torn off a slope, olive to brown, shift both alike).
-GREEN_OVER_RED = 1.25
 
 
 @dataclass(slots=True)
@@ -92,6 +69,7 @@ class Observation:
     bbox: BBox | None = None
     region: str | None = None
     details: Details = field(default_factory=dict)
+    judged: bool = False  # its persistence is judged already (a stopped vehicle's time): raise at once
 
 
 @dataclass(slots=True)
@@ -101,27 +79,23 @@ class Findings:
     anomaly: np.ndarray | None = None  # per-block anomaly score (for the report and tuning)
 
 
-@dataclass(slots=True)
-class Component:
-    """One connected group of standing blocks on the road."""
-
-    kind: EventKind
-    share: float  # of the road's width at its row band
-    area: float  # of the road's area
-    score: float
-    bbox: BBox
-    details: Details
-
-
 class ObstructionDetector:
     """Per-camera obstruction detector; call ``analyse`` for each healthy frame."""
 
     def __init__(self, masks: RegionMasks, settings: DetectionSettings, models: ModelBundle) -> None:
-        self.masks = masks
         self.settings = settings
         self.models = models
         h, w = masks.shape
         self.gy, self.gx = h // BLOCK, w // BLOCK
+        self.set_regions(masks)
+        # when each reference (by serial) was first compared with; kept through pause(), so something
+        # that arrived while the picture was bad is not taken for a ghost
+        self._ref_first: dict[int, float] = {}
+        self._reset()
+
+    def set_regions(self, masks: RegionMasks) -> None:
+        """Use these regions from now on (a proposed road that changed); per-block memory is kept."""
+        self.masks = masks
         cover = block_mean(masks.road.astype(np.float32))
         # a block partly on the road counts: material resting on the road's edge is on the road
         self.road = cover >= 0.25
@@ -131,6 +105,8 @@ class ObstructionDetector:
         if self.slope is not None:
             self.slope &= ~ign & ~self.road
         self.road_area = max(1, int(self.road.sum()))
+        self.parking = (block_mean(masks.parking.astype(np.float32)) >= 0.5) if masks.parking is not None \
+            else np.zeros_like(self.road)
         self.geometry = RoadGeometry(masks, self.road)
         # Where material may come from when no slope ROI is given: the road's own border (not the bottom
         # of the frame, where the camera's near side is).
@@ -155,10 +131,6 @@ class ObstructionDetector:
             self.slope_dist = None
             self.verge = None
             self.slope_verge = np.zeros_like(self.road)
-        # when each reference (by serial) was first compared with; kept through pause(), so something
-        # that arrived while the picture was bad is not taken for a ghost
-        self._ref_first: dict[int, float] = {}
-        self._reset()
 
     def _reset(self) -> None:
         shape = (self.gy, self.gx)
@@ -181,6 +153,16 @@ class ObstructionDetector:
         self._pix_diff = np.zeros(self.masks.shape, np.float32)
         self._gain_k = 1.0
         self._ghost = np.zeros(shape, bool)
+        # a standing thing's own clock: since when each block has kept the look it came to rest with
+        # (passing traffic may hide it for up to HIDDEN_S at a time)
+        self.calm_since = np.zeros(shape, np.float64)
+        self.calm_seen = np.zeros(shape, np.float64)  # last time the block showed its resting look
+        self.has_rest = np.zeros(shape, bool)
+        self.rest_frames = np.zeros(shape, np.int32)  # frames since it came to rest...
+        self.like_frames = np.zeros(shape, np.int32)  # ...in which it showed its resting look
+        self.rest_grey = np.zeros(self.masks.shape, np.float32)
+        self.rest_gain = 1.0
+        self._standing: list[BBox] = []
 
     def _ghosts(self, t: float, ref: Reference, now_on: np.ndarray) -> np.ndarray:
         """Blocks anomalous ever since this reference was first used (see GHOST_WITHIN_S)."""
@@ -189,6 +171,37 @@ class ObstructionDetector:
             self._ghost |= now_on
         self._ghost &= now_on
         return self._ghost
+
+    def _update_calm(self, t: float, grey: np.ndarray, gain: float, now_on: np.ndarray,
+                     still: np.ndarray) -> None:
+        """Keep each anomalous block's resting look and since when it has kept it (``calm_since``)."""
+        if self.has_rest.any():
+            ratio = gain / max(1e-3, self.rest_gain)
+            like = block_mean(np.abs(grey - self.rest_grey * ratio)) < STILL_DIFF
+        else:
+            like = np.zeros_like(now_on)
+        like &= self.has_rest & now_on
+        self.calm_seen[like] = t
+        self.rest_frames += self.has_rest
+        self.like_frames += like
+        lost = self.has_rest & (~now_on | (~like & (t - self.calm_seen > HIDDEN_S)))
+        self.has_rest &= ~lost
+        begin = now_on & still & ~self.has_rest
+        if begin.any():
+            # the resting look is kept at the light of its first block's rest (close enough for the
+            # others: light changes over minutes, a vehicle's look is compared over seconds)
+            if not self.has_rest.any():
+                self.rest_gain = gain
+            up = np.repeat(np.repeat(begin, BLOCK, axis=0), BLOCK, axis=1)
+            sel = np.zeros(self.masks.shape, bool)
+            sel[: up.shape[0], : up.shape[1]] = up
+            self.rest_grey[sel] = grey[sel] * (self.rest_gain / max(1e-3, gain))
+            self.calm_since[begin] = t
+            self.calm_seen[begin] = t
+            self.rest_frames[begin] = 1
+            self.like_frames[begin] = 1
+            self.has_rest |= begin
+        self.calm_since[~self.has_rest] = t
 
     def pause(self) -> None:
         """The picture went bad: forget what was building up."""
@@ -245,6 +258,7 @@ class ObstructionDetector:
         newly_still = inc & (self.still == 0)
         self.rest_t[newly_still] = t
         self.still = np.where(now_on, np.where(inc, self.still + 1, self.still), 0)
+        self._update_calm(t, st.grey, st.gain, now_on, inc)
         self.origin &= now_on
         self.origin_side &= now_on
         a = 0.3
@@ -260,6 +274,7 @@ class ObstructionDetector:
         self._pix_diff = st.grey - ref.grey * st.gain
         self._gain_k = norm_gain(ref.level)
         self._dim = ref.level < DIM_LEVEL
+        self._standing = list(standing or [])
         colour, ref_colour = block_colour(image), block_colour(ref.bgr)
         comps = self._components(t, standing_mask, colour, ref_colour)
         if self.verge is not None and not any(c.kind == EventKind.LANDSLIDE for c in comps):
@@ -272,13 +287,13 @@ class ObstructionDetector:
         for comp in comps:
             o = obs[comp.kind]
             if comp.score > o.score:
-                obs[comp.kind] = Observation(True, comp.score, comp.bbox, "road", comp.details)
+                obs[comp.kind] = Observation(True, comp.score, comp.bbox, "road", comp.details, comp.judged)
         keep = self._keep_mask(t, now_on & ~ghost, standing)
         return Findings(obs, keep, anom)
 
     def _components(self, t: float, mask: np.ndarray, colour: np.ndarray, ref_colour: np.ndarray,
                     area: np.ndarray | None = None, landslide_only: bool = False) -> list[Component]:
-        """Standing components within ``area`` (the road) and their kinds.
+        """Standing components within ``area`` (the road), measured, then judged.
 
         ``landslide_only``: components of road and verge, judged only as landslides, and only those
         with some of their standing blocks on the road, or with differing pixels connected to them
@@ -288,120 +303,22 @@ class ObstructionDetector:
         m &= (self.road if area is None else area).astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
         out: list[Component] = []
-        s = self.settings
         for i in range(1, n):
-            x, y, w, h, area = (int(v) for v in stats[i])
-            if area < (MIN_BLOCKS_FAR if not landslide_only else MIN_BLOCKS):
+            x, y, w, h, blocks = (int(v) for v in stats[i])
+            if blocks < (MIN_BLOCKS_FAR if not landslide_only else MIN_BLOCKS):
                 continue
             sel = (labels == i) & mask
             if not sel.any():
                 continue
-            share = self.geometry.width_share(x, y, w, h) if (sel & self.road).any() else 0.0
-            reach = None
-            if landslide_only and share < 0.5 * s.blockage_min_width:
-                # material resting on the verge whose on-road part is finer than a block: follow the
-                # pixels that differ from the reference and hang together with it onto the road
-                around = cv2.dilate(sel.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-                if (around & self.on & (self.still == 0)).any():
-                    continue  # still flowing onto the road: not at rest yet
-                reach, reach_box = self.geometry.verge_reach(sel, self._pix_diff, self._gain_k)
-                if reach <= share:
-                    continue
-                share = reach
-            area_share = float(area) / self.road_area
-            p = self.probs[sel].mean(axis=0)
-            kind_p = {"debris": float(p[1]), "water": float(p[2]), "object": float(p[3])}
-            arrival = float(self.rest_t[sel].max() - self.first_t[sel].min()) if (self.still[sel] > 0).any() \
-                else float(t - self.first_t[sel].min())
-            # the first blocks of the obstruction tell where it came from
-            t_min = float(self.first_t[sel].min())
-            early = sel & (self.first_t <= t_min + 1.0)
-            origin = float(self.origin[early].mean())
-            if reach is not None:
-                # (almost) nothing of it stands on the road at block level: it lies on the slope's
-                # verge, where it came down
-                origin = float((self.origin | self.slope_verge)[early].mean())
-            side = float(self.origin_side[early].mean())
-            # with a slope ROI, material from the slope also spreads away from it: the blocks it reached
-            # after its very first ones lie further from the slope (a pile dumped or collapsing in place
-            # grows from its middle; water rises from the lowest ground)
-            first = sel & (self.first_t <= t_min)
-            later = sel & ~first
-            away = 0.0 if self.slope_dist is None or not later.any() else \
-                float(self.slope_dist[later].mean() - self.slope_dist[first].mean())
-            # fallen trees and branches turn the road greener; a landslide brings earth and rock
-            cur_c, ref_c = colour[sel].mean(axis=0), ref_colour[sel].mean(axis=0)
-            d_chroma = cur_c / (cur_c.sum() + 3.0) - ref_c / (ref_c.sum() + 3.0)
-            # clearly more green than red: soil and turf torn off a slope, olive to brown, turn a grey
-            # or bluish road greener and redder about alike
-            vegetation = bool(d_chroma[1] > 0.015 and d_chroma[1] > GREEN_OVER_RED * max(0.0, d_chroma[2]))
-            strength = float(1.0 - p[0])
-            bbox = self._bbox(x, y, w, h)
-            if reach is not None and reach_box is not None:
-                bbox = (min(bbox[0], reach_box[0]), min(bbox[1], reach_box[1]),
-                        max(bbox[2], reach_box[2]), max(bbox[3], reach_box[3]))
-            details: Details = {"width_share": round(share, 3), "area_share": round(area_share, 4),
-                                "debris": round(kind_p["debris"], 3), "water": round(kind_p["water"], 3),
-                                "object": round(kind_p["object"], 3), "arrival_s": round(arrival, 1),
-                                "from_slope": round(origin, 3), "from_side": round(side, 3),
-                                "spread_away": round(away, 2),
-                                "vegetation": vegetation,
-                                "d_green": round(float(d_chroma[1]), 4),
-                                "d_red": round(float(d_chroma[2]), 4)}
-            if reach is not None:
-                details["verge_reach"] = round(reach, 3)
-            feats = self._features[sel].mean(axis=0)
-            details["tex_vs_bright"] = round(float(feats[3]), 3)
-            details["d_bright"] = round(float(feats[1]), 3)
-            lit = float(self._lit[sel].max())
-            details["lit"] = round(lit, 1)
-            self_lit = self._dim and lit >= LIGHT_ABOVE
-            if kind_p["water"] >= max(kind_p["debris"], kind_p["object"]) and not landslide_only:
-                # standing water is a clear, large surface: a weak water reading over a small area is
-                # more likely a person or an object with a reflection
-                other = max(kind_p["debris"], kind_p["object"])
-                clear = kind_p["water"] >= 0.6 and kind_p["water"] >= 1.3 * other and area >= MIN_BLOCKS
-                large = (share >= s.blockage_min_width or area_share >= 0.1) and area_share >= FLOOD_MIN_AREA
-                if clear and large:
-                    score = min(1.0, strength * max(share / s.blockage_min_width, area_share / 0.1))
-                    out.append(Component(EventKind.FLOODING, share, area_share, score, bbox, details))
-                    continue
-                # not clearly water: whatever stands there may still block the road
-            # rock and mud, not a solid object (a person or a vehicle reads as "object" in part); in
-            # dim light wet mud reads partly as water, so natural material counts together
-            natural = kind_p["debris"] + kind_p["water"]
-            earthy = (natural >= 0.7 and kind_p["debris"] >= 0.2
-                      and kind_p["debris"] >= 2.5 * kind_p["object"])
-            # Where it came from: seen coming down the slope (a few of its first blocks beside active
-            # slope blocks), or, a weaker hint, most of its first blocks on the road's slope side (its
-            # border when there is no slope ROI). A slope ROI must never make a landslide harder to see
-            # than no slope ROI: material torn off with the slope's own surface does not change the
-            # slope's look on its way down.
-            spread = self.slope_dist is None or (away >= SPREAD_AWAY and arrival <= SIDE_ARRIVAL_S)
-            came = (self.slope is not None and origin >= 0.1) or (side >= 0.5 and spread)
-            # rock and earth bring texture; a surface that turned much smoother than its change in
-            # brightness explains is a water film, or a light that was there and left, not a landslide
-            textured = float(feats[3]) >= -SMOOTHER
-            landslide = (area >= MIN_BLOCKS and earthy and textured and arrival <= ARRIVAL_S and came
-                         and not vegetation and not self_lit and share >= 0.5 * s.blockage_min_width)
-            if landslide:
-                score = min(1.0, strength * min(1.0, 2 * share / s.blockage_min_width))
-                out.append(Component(EventKind.LANDSLIDE, share, area_share, score, bbox, details))
-            elif not landslide_only and strength >= MIN_STRENGTH:
-                need = self._min_width(bbox)
-                small = area < MIN_BLOCKS
-                if (share < need or small) and not self_lit and self.geometry.band_blocks(x, y, w, h) >= 4:
-                    # blocks of 8 px under-measure a small thing far away: measure it in pixels (not
-                    # a lit one: the glare of its lights spreads far beyond it; and not where the
-                    # road is only a few blocks wide, near the horizon)
-                    px = self.geometry.pixel_share(self._pix_diff, x, y, w, h)
-                    share = px if small else max(share, px)
-                    details["pixel_share"] = round(px, 3)
-                elif small:
-                    continue
-                if share >= need:
-                    score = min(1.0, strength * min(1.0, share / need))
-                    out.append(Component(EventKind.ROAD_BLOCKAGE, share, area_share, score, bbox, details))
+            need = self._min_width(self._bbox(x, y, w, h))
+            measures = measure_component(self, t, sel, (x, y, w, h), blocks, colour, ref_colour,
+                                         landslide_only, need)
+            if measures is None:
+                continue
+            held = any(overlaps(measures.bbox, sb) for sb in self._standing)
+            comp = decide(measures, self.settings, need, self.slope is not None, landslide_only, held)
+            if comp is not None:
+                out.append(comp)
         return out
 
     def _min_width(self, bbox: BBox) -> float:

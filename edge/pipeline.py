@@ -20,7 +20,7 @@ from datetime import datetime
 import cv2
 import numpy as np
 
-from edge.background import SceneModel
+from edge.background import Reference, SceneModel
 from edge.events import Event, EventTracker
 from edge.frames import Frame
 from edge.health import PICTURE_FAULTS, HealthFigures, HealthMonitor, grey_of
@@ -28,6 +28,7 @@ from edge.models import ModelBundle, load_models
 from edge.obstruction import ObstructionDetector, route_observations
 from edge.rate import Activity, RatePolicy, SkipGate
 from edge.regions import build_masks
+from edge.road_proposal import RoadProposer, mask_polygon
 from edge.snapshot import draw_snapshot
 from gridwatch.config import DetectionSettings, Roi
 from gridwatch.wire import OBSTRUCTION_KINDS, EventKind, Phase
@@ -40,6 +41,13 @@ WARMUP_S = 15.0
 ADAPT_S = 90.0
 #: A view that has stayed moved this long becomes the new normal: relearn it.
 RELEARN_AFTER_MOVED_S = 60.0
+#: Without a road ROI the road is proposed again this often (traffic seen since refines it), and, until
+#: a first proposal could be made, retried this often.
+PROPOSE_EVERY_S = 30.0
+PROPOSE_RETRY_S = 5.0
+#: A new proposal replaces the road in use only when the two overlap (IoU of their blocks) less than
+#: this: a road that moves by a block or two from one proposal to the next changes nothing.
+PROPOSAL_CHANGED_IOU = 0.9
 
 
 class CameraPipeline:
@@ -77,6 +85,10 @@ class CameraPipeline:
         self._rate = RatePolicy()
         self._skip = SkipGate()
         self._beside_road: np.ndarray | None = None
+        self._proposer: RoadProposer | None = None
+        self._proposal: list[tuple[float, float]] | None = None
+        self._proposal_blocks: np.ndarray | None = None
+        self._proposed_at: float | None = None
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -96,12 +108,17 @@ class CameraPipeline:
             return {}
         out = {"brightness": round(f.brightness, 2), "sharpness": round(f.sharpness, 4),
                "changed": round(f.changed, 4), "exposure": round(f.exposure, 4)}
-        for name in ("sharp_ratio", "shift_px", "structure", "occluded"):
+        for name in ("sharp_ratio", "shift_px", "structure", "occluded", "covered"):
             v = getattr(f, name)
             if v is not None:
                 out[name] = round(float(v), 4)
         out["learned"] = 1.0 if self._scene.ready else 0.0
         return out
+
+    @property
+    def road_proposal(self) -> list[list[float]] | None:
+        """The road this camera proposed for itself (no road ROI given), 0..1 [x, y] pairs; else None."""
+        return None if self._proposal is None else [[x, y] for x, y in self._proposal]
 
     @property
     def learning(self) -> bool:
@@ -144,6 +161,8 @@ class CameraPipeline:
             self._health = HealthMonitor(image.shape[1], self._fps)
             self._detector = (ObstructionDetector(build_masks(self.rois, grey.shape), self.settings,
                                                   self.models) if self.models else None)
+            if not any(r.name.lower() == "road" for r in self.rois):
+                self._proposer = RoadProposer(grey.shape)
         figures0 = self._health.measure(grey)
         ref = self._scene.reference_for(figures0.brightness)
         figures = figures0 if ref is None else self._health.measure_with_reference(
@@ -167,13 +186,19 @@ class CameraPipeline:
             self._rate.judge(t, self._activity(primary))
             return events
         self._health.note_healthy(figures)
+        if self._proposer is not None:
+            self._observe_traffic(t, grey, ref)
         keep = None
         if self._detector is not None and ref is not None and not self._scene.learning_new:
             standing = [tr.standing_bbox for tr in self._obstr.values() if tr.standing_bbox is not None]
             found = self._detector.analyse(t, image, grey, ref, standing)
             keep = found.keep
             for kind, obs in route_observations(self._obstr, found.observations).items():
-                ev = self._obstr[kind].observe(t, obs.active, obs.score, obs.bbox, obs.region, obs.details)
+                tracker = self._obstr[kind]
+                if obs.active and obs.judged and not tracker.standing:
+                    ev = tracker.raise_now(t, obs.score, obs.bbox, obs.region, obs.details)
+                else:
+                    ev = tracker.observe(t, obs.active, obs.score, obs.bbox, obs.region, obs.details)
                 if ev:
                     events.append(self._with_snapshot(ev, frame.image))
         self._scene.learn(image, grey, figures.brightness, keep)
@@ -202,6 +227,38 @@ class CameraPipeline:
         pending = any(tr.pending_since is not None or tr.standing for tr in self._obstr.values())
         return Activity(learning=not self._scene.ready or self._scene.learning_new, fault_candidate=fault,
                         near_road=near, slope_motion=slope, event_pending=pending)
+
+    def _observe_traffic(self, t: float, grey: np.ndarray, ref: Reference | None) -> None:
+        """Feed the road proposer and, when due, use its new proposal as the road."""
+        assert self._proposer is not None
+        det = self._detector
+        standing_blocks = (det.on & (det.still > 0)) if det is not None else None
+        self._proposer.observe(grey, standing_blocks)
+        if ref is None or self._scene.learning_new:
+            return
+        every = PROPOSE_EVERY_S if self._proposal is not None else PROPOSE_RETRY_S
+        if self._proposed_at is not None and t - self._proposed_at < every:
+            return
+        # never move the road under something that is being judged or stands
+        if any(tr.standing or tr.pending_since is not None for tr in self._obstr.values()):
+            return
+        self._proposed_at = t
+        mask = self._proposer.propose_mask(ref.bgr)
+        if mask is None:
+            return
+        old = self._proposal_blocks
+        if old is not None and _iou(mask, old) >= PROPOSAL_CHANGED_IOU:
+            return
+        polygon = mask_polygon(mask, grey.shape)
+        if polygon is None:
+            return
+        try:
+            road = Roi(name="road", polygon=polygon)
+        except ValueError:
+            return  # a degenerate outline: keep the road in use
+        self._proposal, self._proposal_blocks = polygon, mask
+        if det is not None:
+            det.set_regions(build_masks([*self.rois, road], grey.shape))
 
     def _handle_moved(self, t: float) -> None:
         if self._faults[EventKind.CAMERA_MOVED].standing:
@@ -233,10 +290,16 @@ class CameraPipeline:
         return dataclasses.replace(ev, snapshot_jpeg=jpeg)
 
 
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = int((a | b).sum())
+    return 1.0 if union == 0 else float((a & b).sum()) / union
+
+
 def _figure_of(kind: EventKind, f: HealthFigures) -> float | None:
     value = {
         EventKind.CAMERA_TOO_DARK: f.darkness, EventKind.CAMERA_OVEREXPOSED: f.exposure,
         EventKind.CAMERA_FROZEN: f.changed, EventKind.CAMERA_BLURRED: f.sharp_ratio,
-        EventKind.CAMERA_OCCLUDED: f.occluded, EventKind.CAMERA_MOVED: f.shift_px,
+        EventKind.CAMERA_OCCLUDED: None if f.occluded is None else max(f.occluded, f.covered or 0.0),
+        EventKind.CAMERA_MOVED: f.shift_px,
     }.get(kind)
     return None if value is None else round(float(value), 4)

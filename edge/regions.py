@@ -1,8 +1,9 @@
 """Regions of interest as pixel masks at the analysis size.
 
 ROIs come from the town config (or ``--roi``) in 0..1 frame coordinates, so one config serves any
-stream resolution. ``road`` is the carriageway, ``slope`` the hillside beside it, ``mask`` parts of
-the view to ignore. No road ROI means the whole frame is road.
+stream resolution. ``road`` is the carriageway, ``slope`` the hillside beside it, ``parking`` where
+vehicles stop normally (a lay-by, a bus stop), ``mask`` parts of the view to ignore. No road ROI means
+the whole frame is road (until the pipeline proposes one, see :mod:`edge.road_proposal`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class RegionMasks:
     ignore: np.ndarray
     rois: tuple[Roi, ...]
     whole_frame: bool  # no road ROI was given: the whole frame is road
+    parking: np.ndarray | None = None  # where vehicles stop normally
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -44,7 +46,8 @@ def build_masks(rois: list[Roi], shape: tuple[int, int]) -> RegionMasks:
     road = np.zeros((h, w), bool)
     slope = np.zeros((h, w), bool)
     ignore = np.zeros((h, w), bool)
-    has_road = has_slope = False
+    parking = np.zeros((h, w), bool)
+    has_road = has_slope = has_parking = False
     for roi in rois:
         m = polygon_mask(list(roi.polygon), shape)
         name = roi.name.lower()
@@ -54,6 +57,9 @@ def build_masks(rois: list[Roi], shape: tuple[int, int]) -> RegionMasks:
         elif name == "slope":
             slope |= m
             has_slope = True
+        elif name == "parking":
+            parking |= m
+            has_parking = True
         elif name in ("mask", "ignore"):
             ignore |= m
     if not has_road:
@@ -61,4 +67,5 @@ def build_masks(rois: list[Roi], shape: tuple[int, int]) -> RegionMasks:
     road &= ~ignore
     slope &= ~ignore
     return RegionMasks(road=road, slope=slope if has_slope else None, ignore=ignore,
-                       rois=tuple(rois), whole_frame=not has_road)
+                       rois=tuple(rois), whole_frame=not has_road,
+                       parking=(parking & ~ignore) if has_parking else None)

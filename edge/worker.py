@@ -334,7 +334,8 @@ class EdgeWorker:
                 fps_in=round(unit.fps_in.rate(st.packets_in, now), 2),
                 fps_analysed=round(unit.fps_analysed.rate(unit.analysed, now), 2),
                 decode_errors=st.decode_errors, reconnects=st.reconnects, last_frame_at=st.last_frame_wall,
-                faults=faults, scores=clean_scores(dict(unit.pipeline.scores))))
+                faults=faults, scores=clean_scores(dict(unit.pipeline.scores)),
+                road_proposal=getattr(unit.pipeline, "road_proposal", None)))
         self._heartbeats += 1
         return Heartbeat(id=stable_id(self.node_id, "heartbeat", now_wall.isoformat(), self._heartbeats),
                          node_id=self.node_id, sent_at=now_wall,

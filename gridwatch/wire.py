@@ -191,6 +191,9 @@ def stable_id(*parts: object) -> str:
     return digest[:32]
 
 
+_Unit = Annotated[float, Field(ge=0, le=1)]
+
+
 class CameraHealth(_Wire):
     """One camera's state in a heartbeat."""
 
@@ -206,6 +209,9 @@ class CameraHealth(_Wire):
         default_factory=list, description="Camera faults standing now (camera_* kinds only).")
     scores: dict[str, float] = Field(
         default_factory=dict, description="Health figures: sharpness, brightness, motion, ...")
+    road_proposal: list[tuple[_Unit, _Unit]] | None = Field(
+        default=None, max_length=256, description="The road the edge proposed for a camera with no "
+        "road ROI: [x, y] vertices in 0..1 frame coordinates; null when it has a road ROI or none yet.")
 
     @field_validator("faults")
     @classmethod

@@ -254,4 +254,8 @@ def parse_roi(text: str) -> Roi:
         points = [(float(x), float(y)) for x, y in (p.split(",") for p in rest.split())]
     except ValueError:
         raise ValueError(f"ROI {text!r}: points must be x,y pairs of numbers separated by spaces") from None
-    return Roi(name=name.strip(), polygon=validate_polygon(points))
+    try:
+        return Roi(name=name.strip(), polygon=validate_polygon(points))
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(f"ROI {text!r}: {reason}") from None

@@ -121,16 +121,27 @@ class Deadline(Strict):
         return derived.get(stage) or int(getattr(self, f"{stage}_min"))
 
 
+#: Region names the detectors know; anything else is a typo that would silently do nothing.
+ROI_NAMES = frozenset({"road", "slope", "parking", "mask", "ignore"})
+
+
 class Roi(Strict):
     name: str = Field(min_length=1, max_length=64,
-                      description="road (carriageway), slope (hillside beside it), mask (ignored) or "
-                      "parking (vehicles may stand here: no road_blockage).")
+                      description="road (carriageway), slope (hillside beside it), parking (where "
+                      "vehicles stop normally: no stopped-vehicle alerts there), or mask (ignored).")
     polygon: list[Point] = Field(description="Vertices (x, y) in 0..1 frame coordinates.")
 
     @field_validator("polygon")
     @classmethod
     def _valid_polygon(cls, pts: list[Point]) -> list[Point]:
         return validate_polygon(pts)
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        if name.strip().lower() not in ROI_NAMES:
+            raise ValueError(f"unknown region {name!r}: one of {', '.join(sorted(ROI_NAMES))}")
+        return name
 
 
 #: Where a stream URL takes the camera's password: filled in on the edge from ``password_ref``.
@@ -206,6 +217,26 @@ class DetectionOverrides(Strict):
         default=None, gt=0, description="Least seconds between updates of a standing event.")
 
 
+class CameraDetection(Strict):
+    """Detection settings one camera may set for itself (a busy junction, a bus stop, a wide road)."""
+
+    blockage_min_width: float | None = Field(
+        default=None, gt=0, le=1, description="Share of the road's width an obstruction must span.")
+    blockage_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds an obstruction must stand to be a road_blockage.")
+    landslide_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds material must rest on the road to be a landslide.")
+    flooding_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds water must stand on the road to be flooding.")
+    stopped_vehicle_s: float | None = Field(
+        default=None, gt=0, description="Seconds a vehicle may stand on the carriageway before it is a "
+        "road_blockage with cause 'vehicle'.")
+
+    def over(self, town: DetectionSettings) -> DetectionSettings:
+        """The town's settings with this camera's set ones put over them."""
+        return town.model_copy(update=self.model_dump(exclude_none=True))
+
+
 class Camera(Strict):
     id: str = Field(min_length=1, max_length=64, description="Stable camera id, e.g. cam-001.")
     name: str = Field(description="Name shown to the centre, usually road and place.")
@@ -217,6 +248,8 @@ class Camera(Strict):
     road: str = Field(default="", description="Road the camera watches, for grouping neighbours.")
     streams: Streams = Field(description="Where to read the video.")
     rois: list[Roi] = Field(default_factory=list, description="Regions of interest; none = all road.")
+    detection: CameraDetection | None = Field(
+        default=None, description="This camera's own detection settings, over the town's.")
     enabled: bool = Field(default=True, description="False: configured but not read.")
     device: CameraDevice | None = Field(
         default=None, description="Ledger facts: brand, IP, channel, account (no password).")
@@ -266,6 +299,10 @@ class DetectionSettings(Strict):
         default=3.0, gt=0, description="Seconds material must rest on the road to be a landslide.")
     flooding_persist_s: float = Field(
         default=30.0, gt=0, description="Seconds water must stand on the road to be flooding.")
+    stopped_vehicle_s: float = Field(
+        default=120.0, gt=0, description="Seconds a vehicle may stand on the carriageway (outside a "
+        "parking region) before it is a road_blockage with cause 'vehicle', whatever its share of the "
+        "road's width.")
     fault_persist_s: float = Field(
         default=6.0, gt=0, description="Seconds a camera fault must last before it is raised.")
     clear_s: float = Field(
@@ -339,6 +376,10 @@ class Town(Strict):
     def camera(self, camera_id: str) -> Camera:
         return self.cameras_by_id()[camera_id]
 
+    def detection_for(self, camera: Camera) -> DetectionSettings:
+        """Detection settings of one camera: the town's, with the camera's own over them."""
+        return self.detection if camera.detection is None else camera.detection.over(self.detection)
+
     def cameras_by_id(self) -> dict[str, Camera]:
         """Cameras by id, built once: a county has tens of thousands, looked up on every request."""
         if self._camera_index is None or len(self._camera_index) != len(self.cameras):
@@ -360,12 +401,6 @@ class Town(Strict):
     def node(self, node_id: str) -> EdgeNode | None:
         """The node of that id, or None (an edge worker may run a node the town does not list)."""
         return next((n for n in self.nodes if n.id == node_id), None)
-
-    def detection_for(self, camera: Camera) -> DetectionSettings:
-        """The town's detection settings with this camera's overrides."""
-        if camera.detection is None:
-            return self.detection
-        return self.detection.model_copy(update=camera.detection.model_dump(exclude_none=True))
 
     def cameras_of(self, node_id: str) -> list[Camera]:
         return [c for c in self.cameras if c.node == node_id and c.enabled]

@@ -295,3 +295,27 @@ def verge_landslide(at: float, reach_road: bool, seed: int = 0) -> Callable[[flo
         return c.finish(img)
     return f
 
+
+
+def parked_car(at: float, stop_s: float, length: int = 44, height: int = 20,
+               colour: tuple[int, int, int] = (200, 60, 30), lane_y: int = 150, seed: int = 0
+               ) -> Callable[[float], np.ndarray]:
+    """A flat-coloured car of ``length`` x ``height`` px drives in, stops in its lane at ``at`` for
+    ``stop_s`` seconds, and drives off."""
+    c = Clip(seed, traffic=True)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if at - 3 <= t < at + stop_s + 3:
+            if t < at:
+                x = 140 - (at - t) * 60
+            elif t < at + stop_s:
+                x = 140
+            else:
+                x = 140 + (t - at - stop_s) * 60
+            x0 = int(x)
+            cv2.rectangle(img, (x0, lane_y), (x0 + length, lane_y + height), colour, -1)
+            cv2.rectangle(img, (x0 + length // 5, lane_y + 2), (x0 + 2 * length // 3, lane_y + height // 3),
+                          (40, 40, 40), -1)
+        return c.finish(img)
+    return f

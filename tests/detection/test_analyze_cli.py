@@ -71,7 +71,9 @@ def test_raw_real_footage_raises_nothing(capsys, rois: list[str]) -> None:
     for r in rois:
         args += ["--roi", r]
     assert main(args) == 0
-    assert capsys.readouterr().out.strip() == ""
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    # without a road ROI the only line is the road the pipeline proposed
+    assert lines == ([] if rois else [{"road_proposal": lines[0]["road_proposal"]}])
 
 
 def _label(path: Path, video: str, duration: float, events: list[dict]) -> None:
@@ -111,3 +113,62 @@ def test_eval_on_a_tiny_set_prints_figures_and_writes_the_report(make_clip, caps
 def test_eval_empty_folder_is_a_clear_error(capsys, tmp_path) -> None:
     assert main(["eval", str(tmp_path)]) == 2
     assert "no label files" in capsys.readouterr().err
+
+
+# --- what was read: errors and the summary line (issue 20, part 7) ---------------------------------
+
+
+def _stderr_lines(capsys) -> tuple[list[str], list[str]]:
+    cap = capsys.readouterr()
+    return cap.out.strip().splitlines(), [x for x in cap.err.splitlines() if x.strip()]
+
+
+def test_analyze_a_text_file_exits_non_zero_with_one_line_without_an_errno(capsys) -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert main(["analyze", str(readme)]) == 1
+    out, err = _stderr_lines(capsys)
+    assert out == []
+    assert len(err) == 1, err
+    assert "not a readable video" in err[0] and "Errno" not in err[0]
+
+
+@pytest.mark.skipif(not VTEST.is_file(), reason="real footage not fetched (scripts/fetch_footage.sh)")
+def test_analyze_a_truncated_video_exits_non_zero_with_one_line_saying_so(capsys, tmp_path) -> None:
+    cut = tmp_path / "cut.avi"
+    data = VTEST.read_bytes()
+    cut.write_bytes(data[: len(data) // 3])  # a copy that stopped a third of the way through
+    assert main(["analyze", str(cut)]) == 1
+    _, err = _stderr_lines(capsys)
+    assert len(err) == 1, err
+    assert "truncated" in err[0]
+
+
+def test_analyze_a_truncated_mp4_exits_non_zero_with_one_line(make_clip, capsys, tmp_path) -> None:
+    video = make_clip("cli_clean", synth.clean(), 20)
+    cut = tmp_path / "cut.mp4"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert main(["analyze", str(cut)]) == 1
+    _, err = _stderr_lines(capsys)
+    assert len(err) == 1, err
+    assert str(cut) in err[0]
+
+
+def test_analyze_prints_a_summary_line_of_what_it_read(make_clip, capsys) -> None:
+    video = make_clip("cli_clean", synth.clean(), 20)
+    assert main(["analyze", str(video), "--roi", synth.ROAD_ROI]) == 0
+    out, err = _stderr_lines(capsys)
+    assert out == []
+    summary = [x for x in err if "frames analysed" in x]
+    assert len(summary) == 1, err
+    # 20 s at the default 1 frame/s: the summary says what was read, not only that nothing was found
+    assert "20 frames analysed" in summary[0] or "19 frames analysed" in summary[0]
+    assert "0 events raised" in summary[0]
+
+
+def test_analyze_summary_counts_the_events_it_printed(make_clip, capsys) -> None:
+    video = make_clip("cli_blurred", synth.fault("blurred", at=20.0), 34)
+    assert main(["analyze", str(video), "--roi", synth.ROAD_ROI]) == 0
+    out, err = _stderr_lines(capsys)
+    assert len(out) == 1
+    assert any("1 events raised" in x for x in err), err
