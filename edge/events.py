@@ -100,6 +100,11 @@ class EventTracker:
     def standing_bbox(self) -> BBox | None:
         return self._standing.bbox if self._standing is not None else None
 
+    @property
+    def pending_since(self) -> float | None:
+        """When the condition began, while it has not yet lasted long enough to raise (else None)."""
+        return self._pending_since
+
     def observe(self, t: float, active: bool, score: float = 1.0, bbox: BBox | None = None,
                 region: str | None = None, details: Details | None = None) -> Event | None:
         """Feed one frame's verdict; return the event step it causes, if any."""

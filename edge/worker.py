@@ -131,6 +131,12 @@ class EdgeWorker:
             self.live = LiveServer(self._live_reader, host=live_host, port=live_port)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Cameras are swapped (a new registry revision) only while no analysis thread is inside a
+        # turn: a turn counts itself in ``_busy``; the swap waits for it to drop to 0 and holds new
+        # turns back meanwhile.
+        self._gate = threading.Condition()
+        self._busy = 0
+        self._swapping = False
         # Analysis threads, cameras spread over them: the heavy parts of analysis (OpenCV, ONNX Runtime,
         # large numpy operations) release the GIL, as PyAV's demuxing, decoding and scaling in the
         # reader threads do, so one process uses every core of the box.
@@ -202,7 +208,7 @@ class EdgeWorker:
             unit.reader.start()
         self._stop.clear()
         k = self.analysis_threads
-        self._threads = [threading.Thread(target=self._analysis_loop, args=(self.units[i::k],),
+        self._threads = [threading.Thread(target=self._analysis_loop, args=(i, k),
                                           name=f"analysis-{i}", daemon=True) for i in range(k)]
         for thread in self._threads:
             thread.start()
@@ -239,20 +245,46 @@ class EdgeWorker:
 
     # -- analysis -----------------------------------------------------------------------------
 
-    def _analysis_loop(self, units: list[CameraUnit]) -> None:
+    def _analysis_loop(self, index: int, threads: int) -> None:
+        """Thread ``index`` of ``threads``: every ``threads``-th camera, from the current set."""
         period = 1.0 / self.detection.analysis_fps
         while not self._stop.wait(min(0.05, period / 4)):
             if self._pending is not None:
-                self._apply_pending()
-            now = time.monotonic()
-            for unit in units:
-                try:
-                    self._step(unit, now, period)
-                except Exception:  # one camera's failure must not stop the others
-                    unit.pipeline_errors += 1
-                    if unit.pipeline_errors <= 5 or unit.pipeline_errors % 100 == 0:
-                        log.exception("camera %s: analysis failed (%d times)", unit.camera.id,
-                                      unit.pipeline_errors)
+                self._swap_when_idle()
+            with self._gate:
+                while self._swapping:
+                    self._gate.wait()
+                self._busy += 1
+                units = self.units[index::threads]
+            try:
+                now = time.monotonic()
+                for unit in units:
+                    try:
+                        self._step(unit, now, period)
+                    except Exception:  # one camera's failure must not stop the others
+                        unit.pipeline_errors += 1
+                        if unit.pipeline_errors <= 5 or unit.pipeline_errors % 100 == 0:
+                            log.exception("camera %s: analysis failed (%d times)", unit.camera.id,
+                                          unit.pipeline_errors)
+            finally:
+                with self._gate:
+                    self._busy -= 1
+                    self._gate.notify_all()
+
+    def _swap_when_idle(self) -> None:
+        """Apply a pending configuration once no other analysis thread is inside a turn."""
+        with self._gate:
+            if self._swapping or self._pending is None:
+                return
+            self._swapping = True
+            while self._busy:
+                self._gate.wait()
+        try:
+            self._apply_pending()
+        finally:
+            with self._gate:
+                self._swapping = False
+                self._gate.notify_all()
 
     def _step(self, unit: CameraUnit, now: float, period: float) -> None:
         frame = unit.reader.slot.take()
