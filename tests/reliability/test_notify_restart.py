@@ -26,6 +26,8 @@ from tests.support.receiver import ROBOT_OK, Receiver
 pytestmark = pytest.mark.slow
 SECRET = "restart-secret"
 WAIT = 90.0
+#: A loaded machine starts a hub slowly (uvicorn restarts a worker that is slow to answer its ping).
+START_S = 180.0
 
 
 def _town(tmp_path: Path, rx: Receiver, group_wait_s: float) -> Path:
@@ -96,7 +98,10 @@ def test_sigkill_between_enqueue_and_send_loses_nothing_and_sends_once(tmp_path:
     db_url = f"sqlite:///{db_file}"
     with Receiver() as rx:
         hub = HubProcess(
-            db_url, config=_town(tmp_path, rx, group_wait_s=3.0), extra_env={"GW_RESTART_SECRET": SECRET}
+            db_url,
+            config=_town(tmp_path, rx, group_wait_s=8.0),
+            extra_env={"GW_RESTART_SECRET": SECRET},
+            start_timeout_s=START_S,
         )
         token = make_token(db_url, "edge", node="edge-01")
         hub.start()
@@ -140,7 +145,10 @@ def test_sigkill_during_send_resends_with_the_same_delivery_id(tmp_path: Path) -
     db_url = f"sqlite:///{db_file}"
     with Receiver(answer) as rx:
         hub = HubProcess(
-            db_url, config=_town(tmp_path, rx, group_wait_s=0.0), extra_env={"GW_RESTART_SECRET": SECRET}
+            db_url,
+            config=_town(tmp_path, rx, group_wait_s=0.0),
+            extra_env={"GW_RESTART_SECRET": SECRET},
+            start_timeout_s=START_S,
         )
         token = make_token(db_url, "edge", node="edge-01")
         hub.start()
@@ -171,6 +179,7 @@ def test_two_workers_send_each_message_once(tmp_path: Path) -> None:
             db_url,
             config=_town(tmp_path, rx, group_wait_s=0.0),
             extra_env={"GW_RESTART_SECRET": SECRET},
+            start_timeout_s=START_S,
             workers=2,
         )
         token = make_token(db_url, "edge", node="edge-01")
