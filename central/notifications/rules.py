@@ -5,7 +5,8 @@ Triggers (the names ``notifications.yaml`` routes by):
 
 - ``new_order``: ``work_order.created``.
 - ``deadline_missed``: ``work_order.supervised`` (``level`` names the department's lead or the duty
-  lead) and ``work_order.escalated`` (the deadline watcher's escalation to the duty lead).
+  lead). The deadline watcher also publishes ``work_order.escalated`` when a miss reaches the duty
+  lead; that is the same miss, so it notifies nobody a second time.
 - ``verification_due``: ``work_order.updated`` with ``action: feedback``.
 - ``camera_fault``: ``camera.status`` to anything but online.
 """
@@ -26,7 +27,6 @@ from gridwatch.config.schema import Department
 TRIGGERS: dict[str, str] = {
     "work_order.created": "new_order",
     "work_order.supervised": "deadline_missed",
-    "work_order.escalated": "deadline_missed",
 }
 TARGETS = ("department", "grid_worker", "lead", "maintenance")
 STAGES = {

@@ -127,21 +127,28 @@ def test_new_order_and_escalation_reach_every_channel(rx, town, db_url, tmp_path
         sms = next(r for r in reqs if r.path == "/sms").json()
         assert sms["to"] == "555-0107" and f"新工单 #{oid}" in sms["content"]
 
-        # the acknowledge deadline passes: escalated to the duty lead, on the ops hook and its robot
+        # the acknowledge deadline passes: a first miss goes to the department's lead (its robot too)
         assert check_deadlines(hub.app.state.hub, _now() + timedelta(minutes=6))
-        reqs = rx.wait_for(lambda rs: len(rs) >= 6, WAIT, "the escalation")
+        reqs = rx.wait_for(lambda rs: len(rs) >= 6, WAIT, "the first miss's notices")
+        leads = [_verify(r) for r in reqs if r.path == "/ops" and r.json()["recipient"]["kind"] == "lead"]
+        assert [b["recipient"]["id"] for b in leads] == ["natural-resources"]
+        assert sum(r.path == "/wecom" for r in reqs) == 2
+        # a second miss (on site in time) is escalated to the duty lead, on the ops hook and its robot;
+        # the watcher's work_order.escalated for the same miss tells nobody twice
+        assert check_deadlines(hub.app.state.hub, _now() + timedelta(minutes=31))
+        reqs = rx.wait_for(lambda rs: len(rs) >= 8, WAIT, "the escalation")
         ding = next(r for r in reqs if r.path == "/ding")
         ts = ding.query["timestamp"][0]
         mac = hmac.new(b"SEC-ding", f"{ts}\nSEC-ding".encode(), hashlib.sha256).digest()
         assert ding.query["sign"] == [base64.b64encode(mac).decode()]
-        assert ding.json()["markdown"]["title"] == f"督办 · 工单 #{oid} 超时未确认"
+        assert ding.json()["markdown"]["title"] == f"督办 · 工单 #{oid} 超时未到场"
         lead = [_verify(r) for r in reqs if r.path == "/ops" and r.json()["recipient"]["kind"] == "lead"]
-        assert [b["recipient"]["id"] for b in lead] == ["duty-lead"]
+        assert [b["recipient"]["id"] for b in lead] == ["natural-resources", "duty-lead"]
 
-        sent = wait_until(lambda: len(hub.messages("sent")) == 6 and hub.messages("sent"), what="6 sent")
+        sent = wait_until(lambda: len(hub.messages("sent")) == 8 and hub.messages("sent"), what="8 sent")
         assert all(m["attempts"] == 1 and m["last_error"] is None for m in sent)
-        assert len(rx.requests) == 6
-        assert len({r.headers["x-gridwatch-delivery"] for r in rx.requests}) == 6
+        assert len(rx.requests) == 8
+        assert len({r.headers["x-gridwatch-delivery"] for r in rx.requests}) == 8
 
 
 def test_a_burst_to_one_recipient_is_one_message(rx, town, db_url, tmp_path) -> None:

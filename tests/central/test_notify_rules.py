@@ -126,11 +126,10 @@ def test_supervision_goes_to_the_lead_its_level_names(ntown: Town) -> None:
     assert route(duty, ntown, ntown.notifications, lambda _oid: None) == []
 
 
-def test_escalation_goes_to_the_duty_lead(ntown: Town) -> None:
+def test_the_watchers_escalation_is_not_told_twice(ntown: Town) -> None:
+    """work_order.escalated repeats a miss already published as work_order.supervised (level duty_lead)."""
     data = orders.summary(ntown, _order(), T0) | {"deadline": "acknowledge", "escalated_to": "duty-lead"}
-    got = route(Event(9, "work_order.escalated", T0, data), ntown, ntown.notifications, _no_lookup)
-    assert _pairs(got) == [("ops", "lead:duty-lead"), ("ding-duty", "lead:duty-lead")]
-    assert got[0].notice.title == "督办 · 工单 #7 超时未确认"
+    assert route(Event(9, "work_order.escalated", T0, data), ntown, ntown.notifications, _no_lookup) == []
 
 
 def test_feedback_asks_the_grid_worker_to_verify(ntown: Town) -> None:
