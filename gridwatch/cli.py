@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, default=None, help="write an HTML report here")
     p.add_argument("--json", type=Path, default=None, help="write the figures as JSON here")
     p.add_argument("--jobs", type=int, default=None, help="parallel clips (default: CPU count)")
+    p.add_argument("--split", choices=["dev", "test"], default=None,
+                   help="DIR is a generated split (python -m models.evalset.generate DIR --split S): score "
+                        "every seed at sampling phases 0, 0.25, 0.5, 0.75 s and print each cell, the mean "
+                        "and the worst cell")
     return parser
 
 
@@ -147,7 +151,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from edge.evaluate import eval_cli
 
-        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs)
+        return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs,
+                        split=args.split)
     raise AssertionError(args.command)
 
 
