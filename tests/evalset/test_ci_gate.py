@@ -19,6 +19,10 @@ from models.evalset.generate import DEFAULT_FOOTAGE, generate
 from models.evalset.split_catalog import split_catalog
 from models.evalset.splits import TEST
 
+# About 100 s of CPU on an idle machine (10 clips of ~13 minutes of video, analysed twice); the
+# timeout leaves room for a loaded CI runner (the project's default per test is 600 s).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
+
 GATE_PHASES = (0.0, 0.5)
 
 #: (summary label, "min" or "max", bound, "target" or "floor"). Measured on this subset with the
