@@ -98,8 +98,11 @@ def _reason(exc: BaseException) -> str:
     return re.sub(r"^\[Errno -?\d+\]\s*", "", str(text)).strip() or type(exc).__name__
 
 
-def frames_of(video: Path, width: int, fps: float, stats: ReadStats | None = None) -> Iterator[Frame]:
+def frames_of(video: Path, width: int, fps: float, stats: ReadStats | None = None,
+              phase_s: float = 0.0) -> Iterator[Frame]:
     """Frames of ``video`` at about ``fps`` per second, scaled to ``width``; t from the file's pts.
+    ``phase_s``: take them at k + phase_s seconds (a live camera's analysed frames fall anywhere in
+    the second; the evaluation's robustness grid measures that), 0: from the first frame on.
 
     Raises :class:`VideoError` when the file is not a video, holds no decodable frame, or stops well
     before the length it declares (truncated). ``stats`` (if given) is filled as frames are read.
@@ -116,7 +119,7 @@ def frames_of(video: Path, width: int, fps: float, stats: ReadStats | None = Non
         stream.thread_type = "AUTO"
         stats.declared_s = _declared_seconds(container, stream)
         period = 1.0 / fps
-        next_t: float | None = None
+        next_t: float | None = phase_s if phase_s > 0 else None
         height: int | None = None
         t0: float | None = None
         decoded_last: float | None = None
@@ -165,10 +168,11 @@ class Analysis:
 
 def analyze_video(video: Path, rois: list[Roi], settings: DetectionSettings, models: ModelBundle | None,
                   camera_id: str = "video", on_frame: Callable[[float], None] | None = None,
-                  adaptive: bool = False) -> Analysis:
+                  adaptive: bool = False, phase_s: float = 0.0) -> Analysis:
     """Run the pipeline over ``video``; events found before a read error are kept, not lost.
     ``adaptive``: decode as an edge worker with ``adaptive_rate`` does (edge.adaptive_source); without
-    it, every frame at ``analysis_fps`` is analysed, whatever ``settings.adaptive_rate`` says."""
+    it, every frame at ``analysis_fps`` is analysed, whatever ``settings.adaptive_rate`` says.
+    ``phase_s``: frames at k + phase_s seconds (see :func:`frames_of`; not with ``adaptive``)."""
     settings = settings.model_copy(update={"adaptive_rate": adaptive})
     pipe = CameraPipeline(camera_id, rois, settings, models)
     records: dict[str, EventRecord] = {}
@@ -194,7 +198,7 @@ def analyze_video(video: Path, rois: list[Roi], settings: DetectionSettings, mod
             source = adaptive_frames(video, settings.analysis_width, settings.analysis_fps,
                                      lambda: pipe.dense_until)
         else:
-            source = frames_of(video, settings.analysis_width, settings.analysis_fps, stats)
+            source = frames_of(video, settings.analysis_width, settings.analysis_fps, stats, phase_s)
         for frame in source:
             if adaptive:  # (frames_of counts its own)
                 stats.frames += 1
@@ -215,12 +219,12 @@ def analyze_video(video: Path, rois: list[Roi], settings: DetectionSettings, mod
 
 def analyze_file(video: Path, rois: list[Roi], settings: DetectionSettings, models: ModelBundle | None,
                  camera_id: str = "video", on_frame: Callable[[float], None] | None = None,
-                 adaptive: bool = False) -> list[EventRecord]:
+                 adaptive: bool = False, phase_s: float = 0.0) -> list[EventRecord]:
     """Run the pipeline over ``video``; every event, cleared or not, ordered by start.
 
     Raises :class:`VideoError` when the video cannot be read to its end.
     """
-    result = analyze_video(video, rois, settings, models, camera_id, on_frame, adaptive)
+    result = analyze_video(video, rois, settings, models, camera_id, on_frame, adaptive, phase_s)
     if result.error is not None:
         raise VideoError(result.error)
     return result.records

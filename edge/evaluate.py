@@ -63,6 +63,8 @@ class ClipResult:
     seconds: float
     error: str | None = None
     matches: list[tuple[int, int]] = field(default_factory=list)  # (truth index, raised index)
+    phase_s: float = 0.0  # where in each second the analysed frames were taken
+    cell: str = ""  # robustness-grid cell ("seed-9001@0.25"), empty for a plain set
 
 
 def load_clip(label: Path) -> Clip:
@@ -169,6 +171,12 @@ def score(results: Iterable[ClipResult]) -> dict[str, object]:
               if family(r.clip.events[ti].kind) == "faults"]
     n_faults = sum(family(t.kind) == "faults" for r in results for t in r.clip.events)
     out["faults_within_10s"] = _ratio(sum(d <= 10.0 for d in faults), n_faults)
+    # vehicles stopped past the limit (clips tagged "stopped"; labelled from stop + stopped_vehicle_s)
+    stopped = [r.raised[ri].start_s - r.clip.events[ti].start_s for r in results if "stopped" in r.clip.tags
+               for ti, ri in r.matches if r.clip.events[ti].kind == "road_blockage"]
+    n_stopped = sum(t.kind == "road_blockage" for r in results if "stopped" in r.clip.tags
+                    for t in r.clip.events)
+    out["stopped_vehicles_within_10s"] = _ratio(sum(d <= 10.0 for d in stopped), n_stopped)
     clean = [r for r in results if not any(family(t.kind) == "faults" for t in r.clip.events)]
     out["faults_on_clean_clips"] = sum(family(e.kind) == "faults" for r in clean for e in r.raised)
     return out
@@ -185,47 +193,54 @@ def _init_worker() -> None:
 
 
 def run_clip(clip: Clip, settings: DetectionSettings | None = None, models: ModelBundle | None = None,
-             adaptive: bool = False) -> ClipResult:
-    """Analyse one clip (in a worker process or here) and match its events; ``adaptive``: at the
-    edge's adaptive rate (``gridwatch analyze --adaptive``)."""
+             adaptive: bool = False, phase_s: float = 0.0, cell: str = "") -> ClipResult:
+    """Analyse one clip (in a worker process or here), frames at k + ``phase_s`` s, and match its
+    events; ``adaptive``: at the edge's adaptive rate (``gridwatch analyze --adaptive``; phase 0)."""
     t0 = time.perf_counter()
     try:
         rois = [parse_roi(r) for r in clip.rois]
         bundle = models or _MODELS or load_models()
         raised = analyze_file(clip.video, rois, settings or DetectionSettings(), bundle, clip.name,
-                              adaptive=adaptive)
+                              adaptive=adaptive, phase_s=0.0 if adaptive else phase_s)
     except (VideoError, AdaptiveVideoError, ValueError, ModelError, OSError) as exc:
-        return ClipResult(clip, [], time.perf_counter() - t0, error=str(exc))
-    res = ClipResult(clip, raised, time.perf_counter() - t0)
+        return ClipResult(clip, [], time.perf_counter() - t0, error=str(exc), phase_s=phase_s, cell=cell)
+    res = ClipResult(clip, raised, time.perf_counter() - t0, phase_s=phase_s, cell=cell)
     res.matches = match(clip.events, raised, clip.duration_s)
     return res
 
 
-def run_all(clips: list[Clip], jobs: int, progress: bool = True, adaptive: bool = False) -> list[ClipResult]:
+def run_all(clips: list[Clip], jobs: int, progress: bool = True,
+            tasks: list[tuple[Clip, float, str]] | None = None, adaptive: bool = False) -> list[ClipResult]:
+    """Every clip at phase 0, or every (clip, phase, cell) of ``tasks``; results in the given order."""
+    work = tasks if tasks is not None else [(c, 0.0, "") for c in clips]
     results: list[ClipResult] = []
     t0 = time.perf_counter()
     if jobs <= 1:
         _init_worker()
-        for i, clip in enumerate(clips, 1):
-            results.append(run_clip(clip, adaptive=adaptive))
+        for i, (clip, phase, cell) in enumerate(work, 1):
+            results.append(run_clip(clip, adaptive=adaptive, phase_s=phase, cell=cell))
             if progress:
-                _progress(i, len(clips), results[-1], t0)
+                _progress(i, len(work), results[-1], t0)
         return results
+    # the longest clips first keeps every worker busy to the end
+    order = sorted(range(len(work)), key=lambda k: -work[k][0].duration_s)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-        futures = [pool.submit(run_clip, clip, None, None, adaptive) for clip in clips]
+        futures = {pool.submit(run_clip, work[k][0], None, None, adaptive, work[k][1], work[k][2]): k
+                   for k in order}
+        done: dict[int, ClipResult] = {}
         for i, fut in enumerate(as_completed(futures), 1):
-            results.append(fut.result())
+            done[futures[fut]] = fut.result()
             if progress:
-                _progress(i, len(clips), results[-1], t0)
-    order = {c.name: i for i, c in enumerate(clips)}
-    return sorted(results, key=lambda r: order[r.clip.name])
+                _progress(i, len(work), done[futures[fut]], t0)
+    return [done[k] for k in range(len(work))]
 
 
 def _progress(i: int, n: int, r: ClipResult, t0: float) -> None:
     status = f"ERROR {r.error}" if r.error else (
         f"{len(r.raised)} raised, {len(r.matches)}/{len(r.clip.events)} truth matched")
-    print(f"[{i}/{n}] {r.clip.name}: {status} ({r.seconds:.1f} s; {time.perf_counter() - t0:.0f} s total)",
-          file=sys.stderr, flush=True)
+    where = f" [{r.cell}]" if r.cell else ""
+    print(f"[{i}/{n}] {r.clip.name}{where}: {status} ({r.seconds:.1f} s; {time.perf_counter() - t0:.0f} s "
+          f"total)", file=sys.stderr, flush=True)
 
 
 def format_figures(fig: dict[str, object]) -> str:
@@ -249,6 +264,9 @@ def format_figures(fig: dict[str, object]) -> str:
     lines.append(f"landslides within 5 s: {_fmt(fig['landslides_within_5s'])}; faults within 10 s: "
                  f"{_fmt(fig['faults_within_10s'])}; faults raised on clips without faults: "
                  f"{fig['faults_on_clean_clips']}")
+    if fig.get("stopped_vehicles_within_10s") is not None:
+        lines.append(f"stopped vehicles raised within 10 s of the limit: "
+                     f"{_fmt(fig['stopped_vehicles_within_10s'])}")
     return "\n".join(lines)
 
 
@@ -256,19 +274,12 @@ def _fmt(v: object) -> str:
     return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
-def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: int | None,
-             adaptive: bool = False) -> int:
-    """Entry point of ``gridwatch eval``; returns the exit code."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        print(f"gridwatch eval: no such folder: {directory}", file=sys.stderr)
-        return 2
-    # index.json (the generator's table of contents) is not a clip label
-    labels = sorted(p for p in directory.glob("*.json") if p.name != "index.json")
+def load_dir(directory: Path) -> tuple[list[Clip], str | None]:
+    """The usable clips of one labelled folder, or (no clips, why). Skipped labels are reported on stderr."""
+    # index.json (the generator's table of contents) and split.json are not clip labels
+    labels = sorted(p for p in directory.glob("*.json") if p.name not in ("index.json", "split.json"))
     if not labels:
-        print(f"gridwatch eval: no label files (*.json) in {directory}; see models/README.md",
-              file=sys.stderr)
-        return 2
+        return [], f"no label files (*.json) in {directory}; see models/README.md"
     clips: list[Clip] = []
     for label in labels:
         try:
@@ -281,8 +292,35 @@ def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: 
                   file=sys.stderr)
             continue
         clips.append(clip)
-    if not clips:
-        print("gridwatch eval: no usable clips", file=sys.stderr)
+    return clips, (None if clips else f"no usable clips in {directory}")
+
+
+def per_clip_json(results: list[ClipResult]) -> list[dict[str, object]]:
+    return [{"clip": r.clip.name, "cell": r.cell, "phase_s": r.phase_s, "tags": r.clip.tags, "error": r.error,
+             "truth": [asdict(t) for t in r.clip.events],
+             "raised": [e.line() | {"details": e.details} for e in r.raised],
+             "matches": r.matches} for r in results]
+
+
+def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: int | None,
+             split: str | None = None, adaptive: bool = False) -> int:
+    """Entry point of ``gridwatch eval``; returns the exit code. ``split``: score a generated split's
+    grid; ``adaptive``: analyse each clip at the edge's adaptive rate (not with ``split``)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        print(f"gridwatch eval: no such folder: {directory}", file=sys.stderr)
+        return 2
+    if split is not None and adaptive:
+        print("gridwatch eval: --adaptive and --split do not go together (the grid's phases are fixed "
+              "sampling times; the adaptive rate chooses its own)", file=sys.stderr)
+        return 2
+    if split is not None:
+        from edge.evaluate_grid import grid_cli
+
+        return grid_cli(directory, split, report, json_out, jobs)
+    clips, why = load_dir(directory)
+    if why is not None:
+        print(f"gridwatch eval: {why}", file=sys.stderr)
         return 2
     try:
         load_models()
@@ -297,11 +335,7 @@ def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: 
     fig = score(results)
     print(format_figures(fig))
     if json_out is not None:
-        per_clip = [{"clip": r.clip.name, "tags": r.clip.tags, "error": r.error,
-                     "truth": [asdict(t) for t in r.clip.events],
-                     "raised": [e.line() | {"details": e.details} for e in r.raised],
-                     "matches": r.matches} for r in results]
-        json_out.write_text(json.dumps({"figures": fig, "clips": per_clip}, indent=1) + "\n")
+        json_out.write_text(json.dumps({"figures": fig, "clips": per_clip_json(results)}, indent=1) + "\n")
     if report is not None:
         from edge.report import write_report
 

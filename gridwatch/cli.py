@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="parallel clips (default: CPU count)")
     p.add_argument("--adaptive", action="store_true",
                    help="analyse each clip at the edge's adaptive rate (as 'analyze --adaptive')")
+    p.add_argument("--split", choices=["dev", "test"], default=None,
+                   help="DIR is a generated split (python -m models.evalset.generate DIR --split S): score "
+                        "every seed at sampling phases 0, 0.25, 0.5, 0.75 s and print each cell, the mean "
+                        "and the worst cell")
     return parser
 
 
@@ -204,7 +208,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from edge.evaluate import eval_cli
 
         return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs,
-                        adaptive=args.adaptive)
+                        split=args.split, adaptive=args.adaptive)
     raise AssertionError(args.command)
 
 

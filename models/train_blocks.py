@@ -16,6 +16,12 @@ onnx.helper, so no torch is needed.
 
 Run: ``python -m models.train_blocks [--out models/block_classifier.onnx] [--images 1200]`` (about
 30 s on an idle core; the committed model is exactly this default run).
+
+``--source dev`` draws no real footage and no photograph at all: references are the dev split's
+painted scenes (``models.evalset.splits.DEV``: its camera geometries, procedural textures, colours)
+and painted ground from the procedural texture family plus noise-made soil; debris is made of the
+same procedural stones, grass and brick and of noise-made soil. See MODEL_CARD.md for which source
+the committed model was trained on.
 """
 
 from __future__ import annotations
@@ -47,11 +53,35 @@ def _norm_tex(img: np.ndarray) -> np.ndarray:
     return (f - f.mean()) / (f.std() + 1e-6)
 
 
-class Material:
-    """Backgrounds and textures, loaded once."""
+def _fbm(rng: np.random.Generator, size: int = 512) -> np.ndarray:
+    """Noise-made soil: octaves of blurred noise (clods, grit) without any photograph."""
+    out = np.zeros((size, size), np.float32)
+    for sigma, weight in ((16, 1.0), (6, 0.6), (2, 0.4), (0.7, 0.3)):
+        noise = rng.standard_normal((size, size)).astype(np.float32)
+        out += weight * cv2.GaussianBlur(noise, (0, 0), sigma) * sigma**0.5
+    return out
 
-    def __init__(self, rng: np.random.Generator, night_and_rain: bool = False) -> None:
+
+class Material:
+    """Backgrounds and textures, loaded once. ``source`` "legacy": real footage and photographs;
+    "dev": only the dev split's procedural scenes and textures (nothing photographed)."""
+
+    def __init__(self, rng: np.random.Generator, night_and_rain: bool = False, source: str = "legacy"
+                 ) -> None:
         self.night_and_rain = night_and_rain
+        self.source = source
+        self.rng = rng
+        if source == "dev":
+            from models.evalset.splits import DEV
+            from models.evalset.textures import Textures
+
+            tex = Textures(DEV.textures)
+            self.tex = [_norm_tex(t) for t in (tex.gravel, tex.grass, tex.brick, _fbm(rng))]
+            self.photos: list[np.ndarray] = []
+            self.vtest: list[np.ndarray] = []
+            self.scenes = self._dev_scenes(tex, 24)
+            return
+        self.scenes = []
         self.tex = [_norm_tex(skimage.data.gravel()), _norm_tex(skimage.data.grass()),
                     _norm_tex(skimage.data.brick())]
         photos = []
@@ -62,7 +92,21 @@ class Material:
                 continue
         self.photos = [cv2.resize(p, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32) for p in photos]
         self.vtest = self._vtest_backgrounds()
-        self.rng = rng
+
+    def _dev_scenes(self, tex: object, n: int) -> list[np.ndarray]:
+        """Painted dev-split road scenes (no traffic, neutral light) as BGR references."""
+        from models.evalset.geometry import MARGIN, OUT_H, OUT_W
+        from models.evalset.scene import synthetic_scene
+        from models.evalset.splits import DEV
+
+        out = []
+        for k in range(n):
+            kind = ("across", "along", "wide")[k % 3]
+            sc = synthetic_scene(np.random.default_rng([int(self.rng.integers(1 << 30)), k]), tex, kind, DEV)
+            assert sc.albedo is not None
+            view = sc.albedo[MARGIN:MARGIN + OUT_H, MARGIN:MARGIN + OUT_W, ::-1] * 255.0
+            out.append(cv2.resize(view, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32))
+        return out
 
     @staticmethod
     def _vtest_backgrounds() -> list[np.ndarray]:
@@ -119,7 +163,9 @@ class Material:
 
     def background(self) -> np.ndarray:
         r = self.rng.random()
-        if self.vtest and r < 0.45:
+        if self.scenes and r < 0.55:
+            bg = self.scenes[self.rng.integers(len(self.scenes))].copy()
+        elif self.vtest and r < 0.45:
             bg = self.vtest[self.rng.integers(len(self.vtest))].copy()
         elif self.photos and r < 0.6:
             bg = self.photos[self.rng.integers(len(self.photos))].copy()
@@ -294,14 +340,14 @@ def make_pair(mat: Material) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ref, cur8, cover
 
 
-def dataset(n_images: int, seed: int, night_and_rain: bool = False, compensate: bool = False
-            ) -> tuple[np.ndarray, np.ndarray]:
+def dataset(n_images: int, seed: int, night_and_rain: bool = False, compensate: bool = False,
+            source: str = "legacy") -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and labels of ``n_images`` generated pairs.
 
     ``compensate`` (off by default: the committed model was trained without it) applies the run-time
     gain compensation of dark references to the training pairs too.
     """
-    mat = Material(np.random.default_rng(seed), night_and_rain)
+    mat = Material(np.random.default_rng(seed), night_and_rain, source)
     xs, ys = [], []
     for _ in range(n_images):
         ref, cur, cover = make_pair(mat)
@@ -438,9 +484,12 @@ def main() -> int:
     ap.add_argument("--gain-compensation", action="store_true",
                     help="train on gain-compensated features of dark pairs (tried; see MODEL_CARD.md)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--source", choices=["legacy", "dev"], default="legacy",
+                    help="legacy: real footage + scikit-image photographs (the committed model); dev: the "
+                         "dev split's procedural scenes and textures only (see MODEL_CARD.md)")
     args = ap.parse_args()
     t0 = time.time()
-    x, y = dataset(args.images, args.seed, args.night_and_rain, args.gain_compensation)
+    x, y = dataset(args.images, args.seed, args.night_and_rain, args.gain_compensation, args.source)
     # Balance: keep every anomaly block, a share of the (abundant) benign ones.
     rng = np.random.default_rng(args.seed)
     keep = (y > 0) | (rng.random(len(y)) < 0.35)
@@ -449,10 +498,11 @@ def main() -> int:
           f"({time.time() - t0:.0f} s)", file=sys.stderr)
     params = train_mlp(x, y)
     xt, yt = dataset(max(100, args.images // 5), args.seed + 1000, args.night_and_rain,
-                     args.gain_compensation)
+                     args.gain_compensation, args.source)
     figures = {"train": report(params, x, y), "test": report(params, xt, yt)}
     print(json.dumps(figures, indent=1))
     meta = {"classes": ",".join(CLASSES), "features": ",".join(FEATURE_NAMES), "block": str(BLOCK),
+            "source": args.source,
             "test_figures": json.dumps(figures["test"])}
     to_onnx(params, args.out, meta)
     (args.out.with_suffix(".figures.json")).write_text(json.dumps(figures, indent=1) + "\n")

@@ -40,7 +40,7 @@ class _Maker:
     def spec(self, stem: str, duration: float, scene: str, **kw) -> ClipSpec:
         tags = list(kw.pop("tags", []))
         traffic = kw.pop("traffic", self.u(1.5, 6.0))
-        if scene in ("across", "along") and traffic > 0:
+        if scene in ("across", "along", "wide") and traffic > 0:
             tags.append("traffic")
         if scene.startswith("real"):
             tags.append("real")
@@ -50,7 +50,7 @@ class _Maker:
                 tags.append(flag)
         if kw.get("stops"):
             tags.append("stopping")
-        if kw.get("period") in ("night", "dusk") and scene in ("across", "along"):
+        if kw.get("period") in ("night", "dusk") and scene in ("across", "along", "wide"):
             tags.append("headlights")
         if scene in ("across", "along"):
             tags.append(scene)

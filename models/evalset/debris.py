@@ -206,7 +206,11 @@ class Flood:
         look: str,
         end: float | None = None,
         recede_s: float = 15.0,
+        colour: tuple[float, float, float] | None = None,
+        opacity: float = 0.9,
     ) -> None:
+        self.fixed_colour = colour
+        self.opacity = opacity
         layout = scene.layout
         w = layout.width_m if layout is not None else 6.0
         b_lo, b_hi = (-0.6, w + 0.6) if layout is not None else (a_c * 0 + 0, 0)
@@ -260,7 +264,11 @@ class Flood:
             c = np.array(rng.uniform([0.42, 0.33, 0.2], [0.55, 0.45, 0.3]), np.float32)
         else:  # reflecting a pale sky
             c = np.array(rng.uniform([0.55, 0.62, 0.7], [0.7, 0.76, 0.82]), np.float32)
+        fixed = getattr(self, "fixed_colour", None)
+        if fixed is not None:  # the split's own colour, drawn by the catalog
+            c = np.asarray(fixed, np.float32)
         self.colour = c
+        self.opacity = float(getattr(self, "opacity", 0.9))
         self.ripple_k = float(rng.uniform(2.5, 5.0))
         self.ripple_dir = float(rng.uniform(0, np.pi))
         self._standing: np.ndarray | None = None
@@ -273,7 +281,7 @@ class Flood:
             level = self.level_final * min(1.0, (t - self.t_begin) / self.rise_s) ** 0.7 * 1.05
         if self.end is not None and t > self.end - self.recede_s:
             level = min(level, self.level_final * max(0.0, (self.end - t) / self.recede_s))
-        return (smoothstep(0.0, 0.3, level - self.height) * 0.9).astype(np.float32)
+        return (smoothstep(0.0, 0.3, level - self.height) * self.opacity).astype(np.float32)
 
     @property
     def stand_s(self) -> float:
@@ -281,12 +289,12 @@ class Flood:
 
     def label(self) -> Label:
         x0, y0, _, _ = self.box
-        final = smoothstep(0.0, 0.3, self.level_final * 1.05 - self.height) * 0.9
+        final = smoothstep(0.0, 0.3, self.level_final * 1.05 - self.height)
         return Label(
             "flooding",
             round(self.stand_s, 2),
             None if self.end is None else round(self.end, 2),
-            bbox_from_mask(final, x0, y0),
+            bbox_from_mask(final * 0.9, x0, y0),  # the water's extent, however transparent it is
         )
 
     def draw(self, img: np.ndarray, t: float) -> None:

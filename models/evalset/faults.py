@@ -151,10 +151,48 @@ def _glare(w: int, h: int, gx: float, gy: float) -> np.ndarray:
     return np.repeat(g[..., None], 3, axis=2) * np.array([1.0, 0.97, 0.9], np.float32)
 
 
+#: Textured near-lens materials: (mean RGB when dark, mean RGB when light). Which split may use which is
+#: in ``splits`` (dev: bark, cloth; test: foliage, sacking).
+TEXTURED = {
+    "bark": ((0.16, 0.12, 0.09), (0.55, 0.5, 0.42)),
+    "cloth": ((0.1, 0.1, 0.14), (0.7, 0.68, 0.64)),
+    "foliage": ((0.07, 0.13, 0.05), (0.45, 0.55, 0.3)),
+    "sacking": ((0.2, 0.16, 0.1), (0.68, 0.6, 0.45)),
+}
+
+
+def _material(rng: np.random.Generator, what: str, w: int, h: int) -> np.ndarray:
+    """Grey detail (mean 0, about unit spread) of a textured occluder, made from noise only."""
+    if what == "bark":  # long vertical furrows
+        f = cv2.resize(rng.standard_normal((h // 24, w // 2)).astype(np.float32), (w, h))
+    elif what == "cloth":  # a fine weave
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        p = float(rng.uniform(5, 9))
+        f = np.sin(xx * 2 * np.pi / p) * np.sin(yy * 2 * np.pi / p) + 0.5 * rng.standard_normal((h, w))
+    elif what == "foliage":  # overlapping leaves, each its own tone
+        f = np.zeros((h, w), np.float32)
+        for _ in range(int(w * h / 900)):
+            ax = (int(rng.uniform(8, 30)), int(rng.uniform(4, 12)))
+            cv2.ellipse(f, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), ax, float(rng.uniform(0, 180)),
+                        0, 360, float(rng.normal()), -1)
+    else:  # sacking: coarse diagonal weave with slubs
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        f = np.sin((xx + yy) * 2 * np.pi / 11) + np.sin((xx - yy) * 2 * np.pi / 13)
+        f = f + cv2.resize(rng.standard_normal((h // 16, w // 16)).astype(np.float32), (w, h))
+    f = cv2.GaussianBlur(f.astype(np.float32), (0, 0), 1.5)  # close to the lens: somewhat out of focus
+    return (f - f.mean()) / (f.std() + 1e-6)
+
+
 def occluder(rng: np.random.Generator, params: dict[str, float | str], w: int, h: int) -> np.ndarray:
-    """A dark out-of-focus near-field object (leaf, plastic bag, hand) covering part of the view."""
+    """An out-of-focus near-field object covering part of the view.
+
+    Flat kinds (leaf, plastic bag, hand, paper) are one colour with soft shading; textured kinds
+    (``TEXTURED``) carry visible detail and come dark or light (``tone``).
+    """
     cover = float(params.get("cover", 0.6))
     what = str(params.get("what", "leaf"))
+    if what in TEXTURED:
+        return _textured_occluder(rng, params, w, h)
     colour = {
         "leaf": (0.1, 0.16, 0.05),
         "bag": (0.06, 0.06, 0.07),
@@ -183,3 +221,16 @@ def occluder(rng: np.random.Generator, params: dict[str, float | str], w: int, h
     shade = cv2.GaussianBlur(rng.uniform(0.7, 1.3, (h // 16, w // 16)).astype(np.float32), (0, 0), 1)
     rgb *= cv2.resize(shade, (w, h))[..., None]
     return np.dstack([rgb, mask]).astype(np.float32)
+
+
+def _textured_occluder(
+    rng: np.random.Generator, params: dict[str, float | str], w: int, h: int
+) -> np.ndarray:
+    what = str(params["what"])
+    dark, light = TEXTURED[what]
+    colour = np.asarray(light if params.get("tone") == "light" else dark, np.float32)
+    flat = occluder(rng, {**params, "what": "paper"}, w, h)  # the same lobe shape as a flat cover
+    detail = _material(rng, what, w, h)
+    contrast = float(params.get("contrast", 0.35))
+    rgb = colour[None, None, :] * np.clip(1.0 + contrast * detail, 0.2, 2.5)[..., None]
+    return np.dstack([rgb, flat[..., 3]]).astype(np.float32)

@@ -1,7 +1,12 @@
 """Command line: render the evaluation set (or a quick subset) into OUT_DIR, clips in parallel.
 
 ``python -m models.evalset.generate OUT_DIR [--quick] [--seed N] [--only PATTERN] [--jobs N]``
-writes OUT_DIR/<name>.mp4 + OUT_DIR/<name>.json per clip and OUT_DIR/index.json, progress on stderr.
+writes the legacy set: OUT_DIR/<name>.mp4 + OUT_DIR/<name>.json per clip and OUT_DIR/index.json.
+
+``python -m models.evalset.generate OUT_DIR --split dev|test [--quick] [--seeds A,B,C] [--jobs N]``
+writes one split for every master seed of its robustness grid (``splits``): OUT_DIR/split.json
+(split, seeds, quick) and OUT_DIR/seed-<S>/ per seed, each a plain labelled set with its index.json.
+``gridwatch eval OUT_DIR --split test`` scores that directory over seeds x sampling phases.
 """
 
 from __future__ import annotations
@@ -19,15 +24,26 @@ from pathlib import Path
 import cv2
 
 from models.evalset.render import ClipRenderer, ClipSpec
+from models.evalset.splits import assets
 from models.evalset.textures import Textures
 from models.evalset.writer import Mp4Writer
 
 DEFAULT_FOOTAGE = Path(__file__).resolve().parents[2] / "data" / "footage" / "vtest.avi"
 
 
+_TEXTURES: dict[str, Textures] = {}
+
+
+def _textures(source: str) -> Textures:
+    # made once per worker process and source (the procedural family takes about a second)
+    if source not in _TEXTURES:
+        _TEXTURES[source] = Textures(source)
+    return _TEXTURES[source]
+
+
 def render_clip(spec: ClipSpec, mp4: Path, label_path: Path | None, footage: Path) -> dict:
     """Render one clip to ``mp4`` (written under a temporary name, then moved) and its labels."""
-    renderer = ClipRenderer(spec, Textures(), footage)
+    renderer = ClipRenderer(spec, _textures(assets(spec.split).textures), footage)
     labels = renderer.label_json()
     labels["video"] = mp4.name
     tmp = mp4.with_name(f".{mp4.stem}.tmp.mp4")
@@ -120,8 +136,33 @@ def generate(
     return index
 
 
+def generate_split(
+    out_dir: Path, split: str, seeds: list[int], quick: bool, footage: Path, jobs: int, only: str | None
+) -> int:
+    """Every seed of ``split`` into OUT_DIR/seed-<S>/, all clips in one pool; writes OUT_DIR/split.json."""
+    from models.evalset.split_catalog import split_catalog
+
+    per_seed: dict[int, list[ClipSpec]] = {}
+    for seed in seeds:
+        specs = split_catalog(split, seed, quick)
+        if only:
+            specs = [s for s in specs if fnmatch.fnmatch(s.name, only) or only in s.name]
+        per_seed[seed] = specs
+    if not any(per_seed.values()):
+        print(f"no clip matches {only!r}", file=sys.stderr)
+        return 2
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for seed, specs in per_seed.items():
+        generate(out_dir / f"seed-{seed}", specs, footage, jobs, merge=bool(only))
+    manifest = {"split": split, "seeds": seeds, "quick": quick,
+                "cells": [f"seed-{s}" for s in seeds]}
+    (out_dir / "split.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from models.evalset.catalog import catalog
+    from models.evalset.splits import SPLITS
 
     p = argparse.ArgumentParser(prog="python -m models.evalset.generate", description=__doc__)
     p.add_argument("out_dir", type=Path)
@@ -130,7 +171,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="only clips whose name matches this glob, e.g. 'fault_*'")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel processes")
     p.add_argument("--footage", type=Path, default=DEFAULT_FOOTAGE, help="path to vtest.avi")
+    p.add_argument("--split", choices=sorted(n for n in SPLITS if n != "legacy"), default=None,
+                   help="write this split for every seed of its grid into OUT_DIR/seed-<S>/ (default: the "
+                        "legacy set, flat)")
+    p.add_argument("--seeds", default=None,
+                   help="with --split: comma-separated master seeds (default: the split's grid seeds, or "
+                        "its quick seed with --quick)")
     args = p.parse_args(argv)
+    if args.split is not None:
+        a = SPLITS[args.split]
+        if args.seeds:
+            seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        else:
+            seeds = [a.quick_seed] if args.quick else list(a.seeds)
+        try:
+            return generate_split(args.out_dir, args.split, seeds, args.quick, args.footage,
+                                  max(1, args.jobs), args.only)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     specs = catalog(args.seed, args.quick)
     if args.only:
         specs = [s for s in specs if fnmatch.fnmatch(s.name, args.only) or args.only in s.name]

@@ -18,6 +18,7 @@ from models.evalset.debris import Deposit, FallenTree, Flood, Label, RealFlood
 from models.evalset.faults import Camera, Fault
 from models.evalset.geometry import MARGIN, OUT_H, OUT_W, bbox_from_mask
 from models.evalset.scene import VTEST_H, VTEST_ROAD, VTEST_W, Scene, real_scene, synthetic_scene
+from models.evalset.splits import STOPPED_VEHICLE_S, assets
 from models.evalset.textures import Textures
 from models.evalset.traffic import (
     Light,
@@ -37,12 +38,15 @@ class ClipSpec:
 
     name: str
     duration: float
-    scene: str  # across | along | real | real_raw
+    scene: str  # across | along | wide | real | real_raw
     seed: int
+    split: str = "legacy"  # which asset families it may use (models/evalset/splits.py)
     fps: float = 10.0
     period: str = "day"
     sunset: bool = False
     clouds: float = 0.0
+    cloud_speed: float = 15.0
+    cloud_soft: float = 0.25
     rain: float = 0.0
     shake: float = 0.0
     traffic: float = 3.0  # vehicles per minute
@@ -64,6 +68,12 @@ class ClipRenderer:
 
     def __init__(self, spec: ClipSpec, tex: Textures, footage: Path) -> None:
         self.spec = spec
+        self.assets = assets(spec.split)
+        if tex.source != self.assets.textures:
+            raise ValueError(f"clip {spec.name} of split {spec.split} needs textures {self.assets.textures}, "
+                             f"got {tex.source}")
+        if spec.scene.startswith("real") and not self.assets.real_footage:
+            raise ValueError(f"clip {spec.name}: split {spec.split} may not use the real footage")
         self.n = round(spec.duration * spec.fps)
         if spec.scene == "real_raw":
             self.scene = None
@@ -76,7 +86,7 @@ class ClipRenderer:
         if spec.scene == "real":
             self.scene: Scene | None = real_scene(footage, spec.pingpong)
         else:
-            self.scene = synthetic_scene(_rng(spec, "scene"), tex, spec.scene)
+            self.scene = synthetic_scene(_rng(spec, "scene"), tex, spec.scene, self.assets)
         scene = self.scene
         self.rois = scene.rois
         self.layers: list = []
@@ -96,6 +106,7 @@ class ClipRenderer:
                 spec.people,
                 list(spec.stops),
                 reservations,
+                self.assets,
             )
         if scene.real is not None:
             self.albedo_rain = None
@@ -104,7 +115,9 @@ class ClipRenderer:
             scene.albedo = scene.albedo * wet
         lamp_ppm = scene.layout.scale(20.0) if scene.layout is not None else 20.0
         self.lighting = Lighting(
-            LightingSpec(spec.period, spec.sunset, spec.clouds, rain=spec.rain),
+            LightingSpec(
+                spec.period, spec.sunset, spec.clouds, spec.cloud_speed, spec.cloud_soft, rain=spec.rain
+            ),
             _rng(spec, "light"),
             spec.duration,
             scene.sky,
@@ -211,15 +224,25 @@ class ClipRenderer:
             )
         elif kind == "stalled":
             assert layout is not None
-            mover, stopped, again = stalled_vehicle(rng, layout, self.spec.duration, self.spec.fps, t, end)
+            vehicle = ev.get("vehicle")  # None: the legacy wide van/lorry, a blockage once at rest
+            mover, stopped, again = stalled_vehicle(
+                rng, layout, self.spec.duration, self.spec.fps, t, end, self.assets, vehicle
+            )
             self.movers.append(mover)
             box = mover_box(layout, mover, round(stopped * self.spec.fps) + 1)
             bbox = None
             if box is not None:
                 x0, y0, x1, y1 = box
                 bbox = bbox_from_mask(np.ones((y1 - y0, x1 - x0), np.float32), x0, y0)
+            # a stopped vehicle (issue 20) becomes a blockage once it has stood STOPPED_VEHICLE_S
+            after = STOPPED_VEHICLE_S if vehicle is not None else 0.0
             self.labels.append(
-                Label("road_blockage", round(stopped, 2), None if again is None else round(again, 2), bbox)
+                Label(
+                    "road_blockage",
+                    round(stopped + after, 2),
+                    None if again is None else round(again, 2),
+                    bbox,
+                )
             )
             a_stop = float(mover.a[int(stopped * self.spec.fps) + 1])
             lane = float(mover.b[0])
@@ -256,6 +279,8 @@ class ClipRenderer:
                     rise_s=float(ev["rise_s"]),
                     look=str(ev["look"]),
                     end=end,
+                    colour=tuple(ev["colour"]) if "colour" in ev else None,
+                    opacity=float(ev.get("opacity", 0.9)),
                 )
             self.layers.append(flood)
             self.labels.append(flood.label())

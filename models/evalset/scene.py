@@ -22,6 +22,7 @@ from models.evalset.geometry import (
     Point,
     roi_string,
 )
+from models.evalset.splits import LEGACY, Assets
 from models.evalset.textures import Textures, sample, smooth_noise, smoothstep, tint
 
 VTEST_W, VTEST_H = 768, 576
@@ -120,11 +121,23 @@ def real_scene(path: Path, pingpong: bool) -> Scene:
     )
 
 
-def random_layout(rng: np.random.Generator, kind: str) -> Layout:
+def random_layout(rng: np.random.Generator, kind: str, assets: Assets = LEGACY) -> Layout:
+    """A camera geometry drawn from the split's ranges; ``wide``: a broad paved area below a grass bank."""
+    if kind == "wide":
+        width = float(rng.uniform(*assets.wide_width_m))
+        y_top = float(rng.uniform(0.34, 0.4) * CANVAS_H)
+        ppm = (CANVAS_H - MARGIN - y_top - 20) / width * float(rng.uniform(0.85, 1.0))
+        return AcrossLayout(
+            y_top=y_top,
+            ppm=ppm,
+            width_m=width,
+            tilt=float(rng.uniform(-0.04, 0.04)),
+            ridge_y=float(rng.uniform(0.1, 0.16) * CANVAS_H),
+        )
     if kind == "across":
-        ppm = float(rng.uniform(11, 17))
-        width = float(rng.uniform(5.5, 8.0))
-        y_top = float(rng.uniform(0.42, 0.55) * CANVAS_H)
+        ppm = float(rng.uniform(*assets.across_ppm))
+        width = float(rng.uniform(*assets.across_width_m))
+        y_top = float(rng.uniform(*assets.across_road_top) * CANVAS_H)
         y_top = min(y_top, CANVAS_H - MARGIN - width * ppm - 30)
         return AcrossLayout(
             y_top=y_top,
@@ -133,11 +146,11 @@ def random_layout(rng: np.random.Generator, kind: str) -> Layout:
             tilt=float(rng.uniform(-0.06, 0.06)),
             ridge_y=float(rng.uniform(0.12, 0.22) * CANVAS_H),
         )
-    horizon = float(rng.uniform(0.28, 0.36) * CANVAS_H)
-    cam_h = float(rng.uniform(5.0, 8.0))
+    horizon = float(rng.uniform(*assets.along_horizon) * CANVAS_H)
+    cam_h = float(rng.uniform(*assets.along_cam_h))
     d_near = 6.0
     focal = (CANVAS_H - horizon) * d_near / cam_h
-    width = float(rng.uniform(5.5, 8.0))
+    width = float(rng.uniform(*assets.along_width_m))
     slope_left = bool(rng.random() < 0.5)
     # the camera stands a little to the side of the road
     offset = float(rng.uniform(-1.5, 1.5))
@@ -156,9 +169,12 @@ def random_layout(rng: np.random.Generator, kind: str) -> Layout:
     )
 
 
-def synthetic_scene(rng: np.random.Generator, tex: Textures, kind: str) -> Scene:
-    """Paint a village road: sky, trees, hillside on the slope side, grass verge, textured carriageway."""
-    layout = random_layout(rng, kind)
+def synthetic_scene(rng: np.random.Generator, tex: Textures, kind: str, assets: Assets = LEGACY) -> Scene:
+    """Paint a village road: sky, trees, hillside on the slope side, grass verge, textured carriageway.
+
+    ``kind`` "wide" paints a broad paved area (a square, a yard) below a bank of plain grass.
+    """
+    layout = random_layout(rng, kind, assets)
     yy, xx = np.mgrid[0:CANVAS_H, 0:CANVAS_W].astype(np.float32)
     ga, gb = layout.ground(xx, yy)
     ga = ga.astype(np.float32)
@@ -210,6 +226,8 @@ def synthetic_scene(rng: np.random.Generator, tex: Textures, kind: str) -> Scene
         0.9,
     )
     soil_mix = smoothstep(0.45, 0.65, sample(noise, xx * 0.12 + 13, yy * 0.2))[..., None]
+    if kind == "wide":  # a grass bank: no bare soil showing
+        soil_mix = soil_mix * 0.0
     slope_img = slope_grass * (1 - soil_mix) + soil * soil_mix
     img = img * (1 - slope_m[..., None]) + slope_img * slope_m[..., None]
     sky *= 1 - slope_m
@@ -217,18 +235,26 @@ def synthetic_scene(rng: np.random.Generator, tex: Textures, kind: str) -> Scene
     # the carriageway
     road = ((gb >= 0) & (gb <= layout.width_m) & (yy > horizon)).astype(np.float32)
     road_soft = cv2.GaussianBlur(road, (0, 0), 0.8)
-    surface = str(rng.choice(["asphalt", "asphalt", "concrete", "worn"]))
-    base = {"asphalt": (0.36, 0.36, 0.37), "concrete": (0.6, 0.58, 0.55), "worn": (0.45, 0.43, 0.41)}[surface]
+    surface = str(rng.choice(list(assets.road_surfaces)))
+    base = {
+        "asphalt": (0.36, 0.36, 0.37),
+        "concrete": (0.6, 0.58, 0.55),
+        "worn": (0.45, 0.43, 0.41),
+        "paved": (0.52, 0.5, 0.47),
+    }[surface]
     base_c = tuple(float(c) * rng.uniform(0.9, 1.1) for c in base)
-    rtex = sample(cv2.GaussianBlur(tex.gravel, (0, 0), 1.0), ga * 28, gb * 28)
+    if surface == "paved":  # laid paving stones: the brick texture, small, on the ground plane
+        rtex = sample(cv2.GaussianBlur(tex.brick, (0, 0), 0.8), ga * 60, gb * 60)
+    else:
+        rtex = sample(cv2.GaussianBlur(tex.gravel, (0, 0), 1.0), ga * 28, gb * 28)
     if isinstance(layout, AlongLayout):
         # far away the texture would alias; fade it to its mean
         far = smoothstep(25, 70, ga)
         rtex = rtex * (1 - far) + 0.5 * far
-    road_img = tint(rtex, base_c, 0.45 if surface != "concrete" else 0.3)
+    road_img = tint(rtex, base_c, 0.45 if surface not in ("concrete", "paved") else 0.3)
     patches = sample(noise, ga * 1.5 + 3, gb * 1.5 + 9)
     road_img *= (0.9 + 0.2 * patches)[..., None]
-    if surface != "worn":
+    if surface not in ("worn", "paved") and kind != "wide":
         w = layout.width_m
         centre = (np.abs(gb - w / 2) < 0.07) & (np.mod(ga, 9.0) < 4.0)
         edges = (np.abs(gb - 0.25) < 0.07) | (np.abs(gb - (w - 0.25)) < 0.07)

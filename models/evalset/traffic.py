@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from models.evalset.geometry import CANVAS_H, CANVAS_W, AcrossLayout, Layout
+from models.evalset.splits import LEGACY, Assets
 
 REF_PPM = 40.0  # sprites are drawn at this many pixels per metre and scaled per frame
 
@@ -51,15 +52,19 @@ def _shade(h: int) -> np.ndarray:
 
 
 def vehicle_sprite(
-    rng: np.random.Generator, view: str, kind: str, rgb: np.ndarray
+    rng: np.random.Generator, view: str, kind: str, rgb: np.ndarray, assets: Assets = LEGACY
 ) -> tuple[np.ndarray, float, float]:
-    """RGBA sprite at REF_PPM; returns (sprite, length_or_width_m, height_m)."""
+    """RGBA sprite at REF_PPM; returns (sprite, length_or_width_m, height_m); car sizes per split."""
     if kind == "lorry":
         length, width, height = rng.uniform(7, 10), 2.5, rng.uniform(3.0, 3.6)
     elif kind == "van":
         length, width, height = rng.uniform(4.8, 5.5), 2.0, rng.uniform(2.0, 2.4)
     else:
-        length, width, height = rng.uniform(3.8, 4.8), rng.uniform(1.7, 1.9), rng.uniform(1.4, 1.6)
+        length, width, height = (
+            rng.uniform(*assets.car_length_m),
+            rng.uniform(1.7, 1.9),
+            rng.uniform(*assets.car_height_m),
+        )
     body = rgb.astype(np.float32)
     glass = np.array([0.12, 0.15, 0.2], np.float32) * rng.uniform(0.8, 1.4)
     dark = np.array([0.05, 0.05, 0.05], np.float32)
@@ -192,6 +197,7 @@ def schedule(
     people_per_min: float,
     stops: list[tuple[float, float]],
     reservations: list[Reservation],
+    assets: Assets = LEGACY,
 ) -> list[Mover]:
     """Random traffic for a clip. ``stops`` are (time, seconds): a car arriving then stops that long."""
     n = round(duration * fps)
@@ -211,18 +217,7 @@ def schedule(
         t += float(rng.exponential(60.0 / per_min)) + 2.5
     for t_stop, wait in stops:
         arrivals.append((t_stop, wait))
-    palette = [
-        (0.8, 0.8, 0.82),
-        (0.1, 0.1, 0.12),
-        (0.55, 0.56, 0.6),
-        (0.6, 0.08, 0.06),
-        (0.1, 0.2, 0.5),
-        (0.85, 0.85, 0.8),
-        (0.3, 0.35, 0.3),
-        (0.75, 0.6, 0.2),
-        (0.9, 0.9, 0.92),
-        (0.2, 0.4, 0.25),
-    ]
+    palette = list(assets.vehicle_palette)
     for t_enter, wait in sorted(arrivals, key=lambda x: x[0]):
         lane_b, direction = lanes[int(rng.integers(0, 2))]
         kind = str(rng.choice(["car", "car", "car", "van", "lorry"], p=[0.3, 0.3, 0.2, 0.12, 0.08]))
@@ -232,7 +227,7 @@ def schedule(
         if view == "end":
             # moving away shows the rear, coming closer the front
             direction = 1 if lane_b < w / 2 else -1
-        sprite, _, _ = vehicle_sprite(rng, view, kind, rgb)
+        sprite, _, _ = vehicle_sprite(rng, view, kind, rgb, assets)
         speed = float(rng.uniform(6, 14))
         start, end = (a0, a1) if direction > 0 else (a1, a0)
         if view == "end" and direction < 0:
@@ -416,19 +411,25 @@ def stalled_vehicle(
     fps: float,
     t_stop: float,
     leave_at: float | None,
+    assets: Assets = LEGACY,
+    vehicle: str | None = None,
 ) -> tuple[Mover, float, float | None]:
-    """A van or lorry that drives in and stops on the road; returns (mover, stopped_at, moving_again_at)."""
+    """A vehicle that drives in and stops on the road; returns (mover, stopped_at, moving_again_at).
+
+    ``vehicle`` None: a van or lorry wide enough to block (the legacy stalled vehicle); else that kind.
+    """
     n = round(duration * fps)
     view = "side" if isinstance(layout, AcrossLayout) else "end"
     w = layout.width_m
-    kind = "lorry" if rng.random() < 0.7 else "van"
-    if kind == "van" and 2.0 / w < 0.3:  # a van on a wide road would block less than 30 % of it
-        kind = "lorry"
-    rgb = np.array(
-        [(0.85, 0.85, 0.82), (0.2, 0.35, 0.6), (0.7, 0.15, 0.1), (0.3, 0.5, 0.3)][int(rng.integers(0, 4))],
-        np.float32,
-    )
-    sprite, _, _ = vehicle_sprite(rng, view, kind, rgb)
+    if vehicle is None:
+        kind = "lorry" if rng.random() < 0.7 else "van"
+        if kind == "van" and 2.0 / w < 0.3:  # a van on a wide road would block less than 30 % of it
+            kind = "lorry"
+    else:
+        kind = vehicle
+    pal = assets.stalled_palette
+    rgb = np.array(pal[int(rng.integers(0, len(pal)))], np.float32)
+    sprite, _, _ = vehicle_sprite(rng, view, kind, rgb, assets)
     lane_b = w * (0.3 if rng.random() < 0.5 else 0.7)
     if view == "side":
         a0, a1 = layout.a_range

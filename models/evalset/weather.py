@@ -34,6 +34,7 @@ class LightingSpec:
     sunset: bool = False
     clouds: float = 0.0  # shadow strength 0..0.5
     cloud_speed: float = 15.0  # canvas px per second
+    cloud_soft: float = 0.25  # width of the shadow edge's ramp in noise units (larger = softer)
     rain: float = 0.0  # 0..1
 
 
@@ -131,7 +132,9 @@ class Lighting:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         shift = self.cloud_sign * self.spec.cloud_speed * t / 8.0
         n = sample(self.noise, (xx + shift) * 0.35, (yy + shift * self.cloud_dir) * 0.35)
-        return (1.0 - self.spec.clouds * smoothstep(0.45, 0.7, n)).astype(np.float32)
+        soft = self.spec.cloud_soft
+        lo, hi = (0.45, 0.7) if soft == 0.25 else (0.575 - soft / 2, 0.575 + soft / 2)
+        return (1.0 - self.spec.clouds * smoothstep(lo, hi, n)).astype(np.float32)
 
     def _add(
         self,
