@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from central.health import count_by_status
 from central.models import Incident, WorkOrder
+from central.stages import STAGES
 
 if TYPE_CHECKING:
     from central.db import Database
@@ -37,14 +38,14 @@ class _DbCollector(Collector):
         inc = GaugeMetricFamily("gridwatch_incidents", "Incidents by state.", labels=["state"])
         wo = GaugeMetricFamily("gridwatch_work_orders", "Work orders by state.", labels=["state"])
         br = GaugeMetricFamily(
-            "gridwatch_deadline_breaches", "Work orders escalated per missed deadline.", labels=["deadline"]
+            "gridwatch_deadline_breaches", "Work orders with a noticed miss per stage.", labels=["deadline"]
         )
         with self.db.read() as s:
             for state, n in s.execute(select(Incident.state, func.count()).group_by(Incident.state)):
                 inc.add_metric([state], n)
             for state, n in s.execute(select(WorkOrder.state, func.count()).group_by(WorkOrder.state)):
                 wo.add_metric([state], n)
-            for name in ("acknowledge", "arrive", "close"):
+            for name in STAGES:
                 col = getattr(WorkOrder, f"{name}_escalated_at")
                 n = s.execute(
                     select(func.count()).select_from(WorkOrder).where(col.is_not(None))

@@ -69,6 +69,7 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
             log_config=None,
             access_log=access_log,
             timeout_graceful_shutdown=5,
+            **_worker_healthcheck(),
         )
         return 0
     app = create_app(town, HubConfig(db_url=url, media_dir=Path(settings["media_dir"])),
@@ -77,6 +78,21 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log,
                 timeout_graceful_shutdown=5)
     return 0
+
+
+#: Seconds a worker process may go without answering uvicorn's health check before it is killed and
+#: restarted. uvicorn's default (5 s) is shorter than a worker's start-up on a busy machine (imports,
+#: the town, migrations waiting for another worker's lock): workers were killed and restarted forever.
+WORKER_HEALTHCHECK_S = 60.0
+
+
+def _worker_healthcheck() -> dict[str, float]:
+    """The health-check timeout, for uvicorn versions that check workers (older ones do not)."""
+    import inspect
+
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.run).parameters:
+        return {"timeout_worker_healthcheck": WORKER_HEALTHCHECK_S}
+    return {}
 
 
 def app_from_env() -> FastAPI:

@@ -293,6 +293,7 @@ class WorkOrderPage(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid bearer token."},
     403: {"model": Problem, "description": "The caller's role (or department, or grid) may not."},
     404: {"model": Problem, "description": "No such work order (or not the caller's department's)."},
 }

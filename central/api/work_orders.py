@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BeforeValidator
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import ColumnElement
@@ -197,7 +197,7 @@ def _photos(body: Any, limit: int) -> list[bytes]:
 def act(
     order_id: IdPath,
     request: Request,
-    body: ActionBody = Body(description="One action; its fields depend on ``action``."),
+    body: ActionBody,
     who: Principal = Depends(require(*USERS)),
 ) -> dict[str, Any]:
     """Take one action; 409 when the order's state does not allow it, 403 when the role may not, 422

@@ -312,3 +312,37 @@ def test_department_token_cli(tmp_path, capsys) -> None:
         "natural-resources",
         "desk-a",
     )
+
+
+def test_one_table_of_roles() -> None:
+    """The CLI (which an edge box runs without the hub's modules) offers exactly the hub's user roles."""
+    from central.api import deps
+    from central.roles import USER_ROLES
+    from gridwatch.cli import ROLES
+
+    assert ROLES == USER_ROLES
+    assert deps.USERS == USER_ROLES and set(deps.DESK) <= set(USER_ROLES)
+
+
+def test_stage_defaults() -> None:
+    from gridwatch.config.schema import Deadline
+
+    rule = Deadline(priority="P1", acknowledge_min=5, arrive_min=30, close_min=480)
+    assert [rule.minutes(s) for s in ("acknowledge", "accept", "arrive", "feedback", "verify", "close")] == [
+        5,
+        5,
+        30,
+        360,
+        30,
+        480,
+    ]
+    set_ = Deadline(
+        priority="P1",
+        acknowledge_min=5,
+        arrive_min=30,
+        close_min=480,
+        accept_min=7,
+        feedback_min=100,
+        verify_min=20,
+    )
+    assert (set_.minutes("accept"), set_.minutes("feedback"), set_.minutes("verify")) == (7, 100, 20)
