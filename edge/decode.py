@@ -73,6 +73,8 @@ class DecodePlan:
       serves the next slot (a key frame every 2 s at 1 frame/s: the key frame and the frame one
       second later are taken, the 24 frames after that are not decoded); decoding resumes at the key
       frame's packet, so no frame after it is lost;
+    - with ``adaptive`` (``edge.rate``): key frames only while the camera's time is past
+      ``dense_until`` (a quiet scene), their other packets parked (see :meth:`quiet_at`);
     - everything while someone watches the camera live (the viewer needs every frame).
     Before its first frame ``skip_mode`` is "DEFAULT" (decode everything), which is always right.
 

@@ -8,6 +8,10 @@ whose last analysis slot is served; the frames it must decode before a slot are 
 when the slot's packet arrives (the decoder stays in the CPU caches). Of the frames decoded, only
 those due at the analysis rate are converted, in one pass straight to the analysis size (as
 ``gridwatch analyze`` does, so the edge analyses the pictures the detection evaluation scores).
+With the adaptive rate (``adaptive=True``, ``edge.rate``) the analysis says until when it wants
+frames at the configured rate (``want_dense_until``); after that, while the scene is quiet, only key
+frames are decoded: the other packets are parked undecoded, dropped at the next key packet, or
+decoded in one burst when dense frames are asked for again mid-GOP (they are the references).
 With a hardware decoder (``edge.hwdecode``) the same plan applies, pictures stay on the device,
 and only the frames analysis takes are downloaded, by the same one pass.
 Failures (refused, dead, stalled, garbage) reconnect with capped exponential backoff and jitter.
