@@ -54,7 +54,7 @@ def build_masks(rois: list[Roi], shape: tuple[int, int]) -> RegionMasks:
         elif name == "slope":
             slope |= m
             has_slope = True
-        elif name in ("mask", "ignore"):
+        elif name in ("mask", "ignore", "parking"):  # parked vehicles are no obstruction
             ignore |= m
     if not has_road:
         road[:] = True

@@ -96,7 +96,7 @@ class Deadline(Strict):
 class Roi(Strict):
     name: str = Field(min_length=1, max_length=64,
                       description="road (carriageway), slope (hillside beside it), mask (ignored) or "
-                      "parking (vehicles may stand here: no road_blockage).")
+                      "parking (where vehicles stand: left out of the analysis like a mask).")
     polygon: list[Point] = Field(description="Vertices (x, y) in 0..1 frame coordinates.")
 
     @field_validator("polygon")
