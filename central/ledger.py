@@ -210,7 +210,8 @@ class _Context:
         if v.get("node") and self.town.node(v["node"]) is None:
             fail("node", f"unknown edge node {v['node']!r}")
         channel = v.get("channel") or "1"
-        if not channel.isdigit() or not 1 <= int(channel) <= 256:
+        digits = channel.isascii() and channel.isdigit() and len(channel) <= 3
+        if not digits or not 1 <= int(channel) <= 256:
             fail("channel", f"{channel!r} is not a channel number (1..256)")
             return None, errors
         streams = self._streams(v, fail)

@@ -194,6 +194,30 @@ def seed(db: Database, town: Town, headers: Mapping[str, str], actor: Actor, now
     return True
 
 
+def sync_sections(db: Database, town: Town, headers: Mapping[str, str], actor: Actor,
+                  now: datetime) -> tuple[Town, int]:
+    """At a hub's start: every section but the cameras follows the town folder it was given (grids,
+    routing, nodes, ... are edited there, as before). The folder is checked against the registry's
+    cameras first (:class:`ConfigError`); returns the town to run and the registry's revision."""
+    docs = section_documents(town)
+    sections, _, rev = export(db)
+    merged = validate_town({**docs, CAMERAS: sections.get(CAMERAS, [])},
+                           "the registry's cameras with the town folder")
+    with db.write() as s:
+        old = {r.name: r for r in s.execute(select(RegistrySection)).scalars()}
+        def same(n: str) -> bool:
+            if n not in old or n not in docs:
+                return n not in old and n not in docs
+            return (old[n].doc, old[n].header) == (docs[n], headers.get(n, ""))
+
+        if all(same(n) for n in OTHER_SECTIONS):
+            return merged, rev
+        rev = _bump(s, now)
+        _store_sections(s, docs, headers, actor, now, rev, "start", old)
+    log.info("registry: the town folder's sections (not its cameras) changed: revision %d", rev)
+    return merged, rev
+
+
 def replace_town(db: Database, town: Town, headers: Mapping[str, str], actor: Actor,
                  now: datetime) -> tuple[int, int]:
     """``gridwatch config import``: the whole registry becomes ``town`` in one transaction (all or
@@ -371,32 +395,7 @@ def _bump(s: Session, now: datetime) -> int:
 def _store_all(s: Session, docs: dict[str, Any], headers: Mapping[str, str], actor: Actor, now: datetime,
                rev: int, action: str, previous: tuple[dict[str, Any], dict[str, Any]]) -> int:
     old_sections, old_cams = previous
-    changed = 0
-    for name in (*OTHER_SECTIONS, CAMERAS_HEADER):
-        if name == CAMERAS_HEADER:
-            doc, header = None, headers.get(CAMERAS, "")
-        elif name in docs:
-            doc, header = docs[name], headers.get(name, "")
-        elif name in OPTIONAL_SECTIONS:
-            if name in old_sections:
-                s.delete(old_sections[name])
-                _audit(s, rev, now, actor, action, "section", name, old_sections[name].doc, None)
-                changed += 1
-            continue
-        else:
-            continue
-        old = old_sections.get(name)
-        if old is None:
-            s.add(RegistrySection(name=name, doc=doc, header=header, version=1, updated_at=now,
-                                  updated_by=actor.name))
-        elif old.doc != doc or old.header != header:
-            old.doc, old.header, old.version = doc, header, old.version + 1
-            old.updated_at, old.updated_by = now, actor.name
-        else:
-            continue
-        if name != CAMERAS_HEADER:
-            _audit(s, rev, now, actor, action, "section", name, old.doc if old is not None else None, doc)
-            changed += 1
+    changed = _store_sections(s, docs, headers, actor, now, rev, action, old_sections)
     new_ids = set()
     for position, doc in enumerate(docs[CAMERAS], start=1):
         new_ids.add(doc["id"])
@@ -422,6 +421,39 @@ def _store_all(s: Session, docs: dict[str, Any], headers: Mapping[str, str], act
         changed += len(gone)
     if action == "seed":
         _audit(s, rev, now, actor, "seed", "section", CAMERAS, None, {"cameras": len(docs[CAMERAS])})
+    return changed
+
+
+def _store_sections(s: Session, docs: dict[str, Any], headers: Mapping[str, str], actor: Actor,
+                    now: datetime, rev: int, action: str, old_sections: dict[str, Any]) -> int:
+    """Every section but the cameras (and cameras.yaml's header); returns how many changed."""
+    changed = 0
+    for name in (*OTHER_SECTIONS, CAMERAS_HEADER):
+        if name == CAMERAS_HEADER:
+            doc, header = None, headers.get(CAMERAS, "")
+        elif name in docs:
+            doc, header = docs[name], headers.get(name, "")
+        elif name in OPTIONAL_SECTIONS:
+            if name in old_sections:
+                s.delete(old_sections[name])
+                _audit(s, rev, now, actor, action, "section", name, old_sections[name].doc, None)
+                changed += 1
+            continue
+        else:
+            continue
+        old = old_sections.get(name)
+        before = old.doc if old is not None else None
+        if old is None:
+            s.add(RegistrySection(name=name, doc=doc, header=header, version=1, updated_at=now,
+                                  updated_by=actor.name))
+        elif old.doc != doc or old.header != header:
+            old.doc, old.header, old.version = doc, header, old.version + 1
+            old.updated_at, old.updated_by = now, actor.name
+        else:
+            continue
+        if name != CAMERAS_HEADER:
+            _audit(s, rev, now, actor, action, "section", name, before, doc)
+            changed += 1
     return changed
 
 

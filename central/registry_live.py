@@ -22,6 +22,7 @@ from gridwatch.config import ConfigError
 log = logging.getLogger(__name__)
 
 SEEDER = registry.Actor(name="hub (first start, from the town folder)", role="system")
+SEEDER_START = registry.Actor(name="hub (start, from the town folder)", role="system")
 
 
 class LiveRegistry:
@@ -42,10 +43,14 @@ class LiveRegistry:
         except (OperationalError, ProgrammingError) as exc:  # no registry tables (not migrated)
             log.warning("registry: not available (%s); running the town folder", type(exc).__name__)
             return
-        self.reload()
-        log.info("registry: running revision %d from the database (%d cameras); the town folder given "
-                 "on the command line only seeds an empty registry ('gridwatch config import' loads one)",
-                 self.loaded, len(self.hub.town.cameras))
+        # Every section but the cameras follows the town folder, as before the registry; a folder
+        # that does not fit the registry's cameras stops the start with its ConfigError.
+        town, rev = registry.sync_sections(self.hub.db, self.hub.town, headers, SEEDER_START, self.hub.now())
+        self.hub.set_town(town)
+        self.loaded = self._seen = rev
+        log.info("registry: running revision %d from the database (%d cameras); the cameras of the town "
+                 "folder given on the command line only seed an empty registry", self.loaded,
+                 len(self.hub.town.cameras))
 
     def revision(self) -> int:
         """The registry's revision now (cached for ``ttl_s``); reloads the town when it moved on."""
@@ -66,6 +71,7 @@ class LiveRegistry:
         self.reload()
 
     def reload(self) -> None:
+        """Load the registry's town (again)."""
         with self._lock:
             rev = registry.revision(self.hub.db)
             if rev <= self.loaded and self.loaded:

@@ -252,7 +252,7 @@ class ConfigSync:
     def _refuse(self, reason: str, etag: str | None) -> None:
         self._etag = etag  # not asked for again until the registry moves on
         with self._lock:
-            self.error = reason
+            self.error = reason[:2000]  # the heartbeat's limit
         log.error("config: refused: %s; still running %s", reason,
                   f"revision {self.version}" if self.version is not None else "the town folder")
 

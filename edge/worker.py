@@ -440,7 +440,7 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
         run_town = start.town
     else:
         run_town, refused = resolve_folder_secrets(town, node, secrets)
-        sync.error = refused
+        sync.error = "; ".join(e for e in (sync.error, refused) if e)[:2000] or None
     try:
         worker = EdgeWorker(run_town, node, hub_url, tokens, directory, live_port=live_port,
                             live_host=town.edge.live_host)

@@ -58,7 +58,7 @@ def _version(if_match: str | None) -> int | JSONResponse:
         return JSONResponse({"detail": 'If-Match is required: the version you edit, e.g. If-Match: "3"'},
                             status_code=428)
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 9:
+    if not (value.isascii() and value.isdigit()) or len(value) > 9:
         return JSONResponse({"detail": f"If-Match {if_match!r} is not a camera version"}, status_code=400)
     return int(value)
 

@@ -171,3 +171,25 @@ def test_node_config_etag_and_the_version_a_node_reports(hub: HubUnderTest) -> N
     }
     health = hub.client.get(f"/api/v1/cameras/{CAM}/health", headers=hub.auth("maintainer")).json()
     assert health["config"]["error"].startswith("camera cam-001")
+
+
+def test_a_restarted_hub_keeps_the_registry_cameras_and_takes_the_folder_sections(
+    hub: HubUnderTest, db_url: str, tmp_path: Any, clock: Any
+) -> None:
+    from gridwatch.config import HubSettings
+    from tests.central.conftest import make_hub
+
+    r = hub.client.patch(
+        f"/api/v1/registry/cameras/{CAM}",
+        json={"name": "改过的名字"},
+        headers=hub.auth("maintainer") | {"If-Match": '"1"'},
+    )
+    assert r.status_code == 200
+    town = hub.hub.town
+    cams = [c.model_copy(update={"name": "folder"}) if c.id == CAM else c for c in town.cameras]
+    folder = town.model_copy(update={"cameras": cams, "hub": HubSettings(incident_group_window_s=0)})
+    for h in make_hub(folder, db_url, tmp_path / "b", clock):
+        assert h.hub.cameras[CAM].name == "改过的名字"  # the registry's, not the folder's
+        assert h.hub.town.hub.incident_group_window_s == 0  # the folder's
+        trail = h.client.get("/api/v1/registry/audit?camera=hub", headers=h.auth("admin")).json()["items"]
+        assert trail[0]["action"] == "start" and trail[0]["after"] == {"incident_group_window_s": 0.0}

@@ -171,3 +171,13 @@ def test_running_worker_swaps_cameras_in_place(
         assert beat["config_error"] is None
     finally:
         worker.stop()
+
+
+def test_a_parking_region_is_left_out_of_the_road() -> None:
+    from edge.regions import build_masks
+    from gridwatch.config.schema import Roi
+
+    road = Roi(name="road", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)])
+    parking = Roi(name="parking", polygon=[(0.0, 0.5), (0.3, 0.5), (0.3, 1.0), (0.0, 1.0)])
+    masks = build_masks([road, parking], (100, 100))
+    assert masks.road[90, 80] and not masks.road[90, 10] and masks.ignore[90, 10]
