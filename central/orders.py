@@ -17,6 +17,7 @@ from central.ids import Ids
 from central.media import media_url
 from central.models import HistoryRow, Incident, OpenKey, Silence, WorkOrder
 from central.routing import Routing, department_for
+from central.snapshots import order_snapshots
 from central.workorders import TERMINAL, Action, State, Transition
 from gridwatch.config import Town
 
@@ -86,7 +87,10 @@ def create(
         ids.append(HistoryRow, history)
     else:
         s.add(HistoryRow(**history))
-    publish(s, "work_order.created", summary(town, wo, now), now, ids)
+    created = summary(town, wo, now)
+    if incident is not None:  # the picture the order is about, for the dispatch centre's feed
+        created["snapshot_url"], created["clip_url"] = media_url(incident.snapshot), media_url(incident.clip)
+    publish(s, "work_order.created", created, now, ids)
     return wo
 
 
@@ -252,6 +256,10 @@ def detail(s: Session, town: Town, wo: WorkOrder, now: datetime) -> dict[str, An
         inc = s.get(Incident, wo.incident_id)
         if inc is not None:
             out["snapshot_url"], out["clip_url"] = media_url(inc.snapshot), media_url(inc.clip)
+            out["snapshots"] = order_snapshots(s, town, inc.id, wo.camera_id)
+            if out["snapshots"]:  # the order's own camera's picture when it sent one
+                out["snapshot_url"] = out["snapshots"][0]["url"]
+    out.setdefault("snapshots", [])
     rows = s.execute(
         select(HistoryRow).where(HistoryRow.work_order_id == wo.id).order_by(HistoryRow.id)
     ).scalars()

@@ -6,6 +6,9 @@ import { fmtDateTime, fmtTime, timeLeft } from './format.js';
 import { has, localName, t } from './i18n.js';
 import { kindLabel, stateLabel } from './town.js';
 
+/** States after which no deadline counts any more. */
+const ENDED = new Set(['closed', 'rejected']);
+
 /** Actions that need more than a click, and what their form asks for. */
 const FORMS = {
   dispatch: ['department', 'assignee', 'note'],
@@ -56,6 +59,8 @@ export class OrderView {
     const o = this.order;
     if (!o) return;
     const town = this.ctx.town;
+    const snaps = orderSnapshots(o);
+    const ended = ENDED.has(o.state);
     this.actionBox = h('div', { class: 'box', id: 'order-actions' });
     replace(this.root, h('article', { class: 'order', id: 'order', dataset: { order: o.id, state: o.state } },
       h('div', { class: 'order-head' },
@@ -69,10 +74,10 @@ export class OrderView {
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.evidence' }),
           h('div', { class: 'media' },
-            o.snapshot_url ? h('img', { id: 'order-snapshot', src: o.snapshot_url, alt: '' })
-              : h('div', { class: 'thumb none', i18n: 'feed.no_snapshot' }),
+            snaps.length ? snapshotFigure(snaps[0], true) : h('div', { class: 'thumb none', i18n: 'feed.no_snapshot' }),
             o.clip_url ? h('video', { id: 'order-clip', src: o.clip_url, controls: true, preload: 'auto', muted: true, playsinline: true })
-              : h('div', { class: 'thumb none', i18n: 'order.no_clip' }))),
+              : h('div', { class: 'thumb none', i18n: 'order.no_clip' })),
+          snaps.length > 1 ? h('div', { class: 'snaps', id: 'order-snapshots' }, snaps.slice(1).map((x) => snapshotFigure(x, false))) : null),
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.location' }),
           facts([
@@ -89,9 +94,9 @@ export class OrderView {
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.deadlines' }),
           h('div', { class: 'deadlines' },
-            deadline('acknowledge', o.deadlines.acknowledge_by, o.acknowledged_at),
-            deadline('arrive', o.deadlines.arrive_by, o.arrived_at),
-            deadline('close', o.deadlines.close_by, o.closed_at || o.resolved_at))),
+            deadline('acknowledge', o.deadlines.acknowledge_by, o.acknowledged_at, ended),
+            deadline('arrive', o.deadlines.arrive_by, o.arrived_at, ended),
+            deadline('close', o.deadlines.close_by, o.closed_at || o.resolved_at, ended))),
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.assigned' }),
           facts([
@@ -212,17 +217,21 @@ function coords(o) {
   return lat == null || lon == null ? '' : `${Number(lat).toFixed(5)}, ${Number(lon).toFixed(5)}`;
 }
 
-function deadline(which, due, metAt) {
-  if (metAt) {
-    const late = new Date(metAt) > new Date(due);
+function deadline(which, due, metAt, ended) {
+  // The big figure is always the deadline itself; when the step was done, when (and whether in
+  // time) is the small line under it. An ended order's open deadlines no longer count down.
+  const head = h('div', { class: 'small muted', i18n: `deadline.${which}` });
+  if (metAt || ended) {
+    const late = Boolean(metAt) && new Date(metAt) > new Date(due);
+    const note = metAt
+      ? h('div', { class: `small done-at ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.done_late' : 'deadline.done', args: { at: fmtTime(metAt) }, title: fmtDateTime(metAt) })
+      : h('div', { class: 'small muted', i18n: 'deadline.not_reached' });
     return h('div', { class: `deadline met${late ? ' late' : ''}`, dataset: { deadline: which } },
-      h('div', { class: 'small muted', i18n: `deadline.${which}` }),
-      h('div', { class: 'left', title: fmtDateTime(metAt), text: fmtTime(metAt) }),
-      h('div', { class: `small ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.met_late' : 'deadline.met' }));
+      head, h('div', { class: 'left', title: fmtDateTime(due), text: fmtTime(due) }), note);
   }
   const d = timeLeft(due);
   return h('div', { class: 'deadline', dataset: { deadline: which } },
-    h('div', { class: 'small muted', i18n: `deadline.${which}` }),
+    head,
     h('div', { class: `left due ${d.cls}`, dataset: { due }, text: d.text }),
     h('div', { class: 'small muted', i18n: 'deadline.due_at', args: { at: fmtDateTime(due) } }));
 }
@@ -253,4 +262,19 @@ function fileBase64(file) {
     reader.addEventListener('error', () => reject(reader.error));
     reader.readAsDataURL(file);
   });
+}
+
+/** The order's pictures, its own camera's first, each with the camera that took it (an incident
+ * can group several cameras; see central/snapshots.py). */
+export function orderSnapshots(o) {
+  if (Array.isArray(o.snapshots) && o.snapshots.length) return o.snapshots;
+  if (!o.snapshot_url) return [];
+  return [{ camera_id: o.camera ? o.camera.id : '', camera_name: o.camera ? o.camera.name : '', url: o.snapshot_url }];
+}
+
+function snapshotFigure(snap, main) {
+  const img = main ? { id: 'order-snapshot', src: snap.url, alt: '' } : { src: snap.url, alt: '', loading: 'lazy' };
+  return h('figure', { class: main ? 'snap main' : 'snap', dataset: { camera: snap.camera_id } },
+    h('img', img),
+    h('figcaption', { class: 'snap-camera', text: snap.camera_id ? `${snap.camera_id} ${snap.camera_name || ''}`.trim() : '' }));
 }
