@@ -227,7 +227,7 @@ function deadline(which, due, metAt, ended) {
       ? h('div', { class: `small done-at ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.done_late' : 'deadline.done', args: { at: fmtTime(metAt) }, title: fmtDateTime(metAt) })
       : h('div', { class: 'small muted', i18n: 'deadline.not_reached' });
     return h('div', { class: `deadline met${late ? ' late' : ''}`, dataset: { deadline: which } },
-      head, h('div', { class: 'left', title: fmtDateTime(due), text: fmtTime(due) }), note);
+      head, h('div', { class: 'left', dataset: { at: due }, title: fmtDateTime(due), text: fmtTime(due) }), note);
   }
   const d = timeLeft(due);
   return h('div', { class: 'deadline', dataset: { deadline: which } },
