@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from central import stages
 from central.media import media_url
 from central.models import HistoryRow, Incident, WorkOrder
+from central.snapshots import order_snapshots
 from gridwatch.config import Town
 from gridwatch.wire import iso_time
 
@@ -105,6 +106,10 @@ def detail(s: Session, town: Town, wo: WorkOrder, now: datetime) -> dict[str, An
         inc = s.get(Incident, wo.incident_id)
         if inc is not None:
             out["snapshot_url"], out["clip_url"] = media_url(inc.snapshot), media_url(inc.clip)
+            out["snapshots"] = order_snapshots(s, town, inc.id, wo.camera_id)
+            if out["snapshots"]:  # the order's own camera's picture when it sent one
+                out["snapshot_url"] = out["snapshots"][0]["url"]
+    out.setdefault("snapshots", [])
     rows = s.execute(
         select(HistoryRow).where(HistoryRow.work_order_id == wo.id).order_by(HistoryRow.id)
     ).scalars()

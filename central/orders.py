@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from central import stages
 from central.feed import publish
 from central.ids import Ids
+from central.media import media_url
 from central.models import HistoryRow, Incident, OpenKey, Silence, WorkOrder
 from central.order_views import detail, history_json, incident_json, overdue, summary
 from central.routing import Routing, department_for
@@ -106,7 +107,10 @@ def create(
         },
     }
     _history(s, ids, history)
-    publish(s, "work_order.created", summary(town, wo, now), now, ids)
+    created = summary(town, wo, now)
+    if incident is not None:  # the picture the order is about, for the dispatch centre's feed
+        created["snapshot_url"], created["clip_url"] = media_url(incident.snapshot), media_url(incident.clip)
+    publish(s, "work_order.created", created, now, ids)
     return wo
 
 

@@ -108,7 +108,8 @@ class Alert(_Wire):
     camera_id: str = Field(min_length=1, max_length=64, description="Camera the event is on.")
     kind: EventKind = Field(description="What was seen.")
     phase: Phase = Field(description="onset, update or clear.")
-    seq: int = Field(ge=0, le=2**63 - 1, description="Per-camera sequence number; keeps order per camera.")
+    seq: int = Field(ge=0, le=2**53 - 1,
+                     description="Per-camera sequence number; keeps order per camera (a JSON-safe integer).")
     raised_at: datetime = Field(description="Wall-clock time of this step (UTC).")
     started_at: datetime = Field(description="Wall-clock time the event was raised (UTC).")
     video_time_s: float | None = Field(default=None, ge=0, description="Stream time of this step.")

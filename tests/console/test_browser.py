@@ -269,8 +269,15 @@ def test_acknowledge_and_dispatch_from_the_order_page(stack: Stack, page: Any) -
     assert [h["action"] for h in detail["history"]] == actions
     assert detail["history"][1]["actor"] == "李明 (desk-1)" and detail["history"][1]["role"] == "dispatcher"
 
-    # Evidence: the snapshot shows, the clip plays in a <video>.
+    # Evidence: the snapshot shows, labelled with the camera that took it; the clip plays in a <video>.
     page.wait_for_function("() => document.querySelector('#order-snapshot')?.naturalWidth > 0")
+    caption = page.inner_text("#order .snap.main figcaption")
+    assert caption.startswith(detail["camera"]["id"]), caption
+    assert detail["snapshots"][0]["camera_id"] == detail["camera"]["id"]
+    # A step done shows its deadline as the big figure (not when it was done), and when beneath.
+    ack = "[data-deadline='acknowledge']"
+    assert page.get_attribute(f"{ack} .left", "data-at") == detail["deadlines"]["acknowledge_by"]
+    assert page.locator(f"{ack} .done-at").count() == 1
     page.wait_for_function("() => document.querySelector('#order-clip').readyState >= 1 && "
                            "document.querySelector('#order-clip').videoWidth > 0")
     # Deadlines count down.
@@ -345,6 +352,13 @@ def test_reject_as_false_alarm_needs_a_reason(stack: Stack, page: Any) -> None:
     page.click("#action-submit")
     page.wait_for_selector("#order[data-state='rejected']")
     assert page.locator("#order-actions button[data-action]").count() == 0  # nothing more to do
+    # An ended order: every deadline box shows that deadline, none counts down, none shows an action's time.
+    detail = stack.api(f"/api/v1/work-orders/{order_id}")
+    shown = dict(page.eval_on_selector_all(
+        "#order [data-deadline]",
+        "els => els.map(e => [e.dataset.deadline, e.querySelector('.left').dataset.at])"))
+    assert shown == {w: detail["deadlines"][f"{w}_by"] for w in ("acknowledge", "arrive", "close")}
+    assert page.locator("#order [data-deadline] [data-due]").count() == 0
     page.click("#tabs a[data-view='board']")
     page.wait_for_selector(f"#board .column[data-state='closed rejected'] .card[data-order='{order_id}']")
     assert _same_document(page)
@@ -412,6 +426,15 @@ def test_language_switch_and_memory(stack: Stack, page: Any) -> None:
     page.select_option("#lang", "en")
     _until(page, f"document.querySelector({BOARD_TAB!r}).textContent === {en['nav.board']!r}")
     assert page.inner_text("#board .column[data-state='new'] .column-head span") == en["state.new"]
+    # In English the longer state names stay clear of their counts (cut with an ellipsis if need be).
+    heads = page.eval_on_selector_all("#board .column-head", """els => els.map(e => {
+        const title = e.querySelector('.column-title').getBoundingClientRect();
+        const count = e.querySelector('.count').getBoundingClientRect();
+        return [e.textContent, title.right, count.left, count.width]; })""")
+    assert len(heads) >= 5
+    for text, title_right, count_left, count_width in heads:
+        assert title_right <= count_left and count_width > 0, (text, title_right, count_left)
+    _shoot(page, "board-en")
     assert page.evaluate("document.documentElement.lang") == "en"
     assert _same_document(page)
     # Remembered across a reload.

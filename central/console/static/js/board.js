@@ -144,7 +144,8 @@ export class BoardView {
       if (done) cards = cards.slice(0, DONE_SHOWN);
       return h('section', { class: `column${total ? ' busy' : ''}`, dataset: { state: states.join(' ') } },
         h('div', { class: 'column-head' },
-          done ? h('span', { i18n: 'board.finished' }) : h('span', { text: stateLabel(states[0]) }),
+          done ? h('span', { class: 'column-title', i18n: 'board.finished', i18nTitle: 'board.finished' })
+            : h('span', { class: 'column-title', text: stateLabel(states[0]), title: stateLabel(states[0]) }),
           h('span', { class: 'count', text: String(total) })),
         h('div', { class: 'column-body' }, cards.map((o) => this.card(o))));
     }));

@@ -73,6 +73,7 @@ export class OrderView {
     const o = this.order;
     if (!o) return;
     const town = this.ctx.town;
+    const snaps = orderSnapshots(o);
     this.actionBox = h('div', { class: 'box', id: 'order-actions' });
     replace(this.root, h('article', { class: 'order', id: 'order', dataset: { order: o.id, state: o.state } },
       h('div', { class: 'order-head' },
@@ -87,10 +88,10 @@ export class OrderView {
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.evidence' }),
           h('div', { class: 'media' },
-            o.snapshot_url ? h('img', { id: 'order-snapshot', src: o.snapshot_url, alt: '' })
-              : h('div', { class: 'thumb none', i18n: 'feed.no_snapshot' }),
+            snaps.length ? snapshotFigure(snaps[0], true) : h('div', { class: 'thumb none', i18n: 'feed.no_snapshot' }),
             o.clip_url ? h('video', { id: 'order-clip', src: o.clip_url, controls: true, preload: 'auto', muted: true, playsinline: true })
-              : h('div', { class: 'thumb none', i18n: 'order.no_clip' }))),
+              : h('div', { class: 'thumb none', i18n: 'order.no_clip' })),
+          snaps.length > 1 ? h('div', { class: 'snaps', id: 'order-snapshots' }, snaps.slice(1).map((x) => snapshotFigure(x, false))) : null),
         h('div', { class: 'box' },
           h('h3', { i18n: 'order.location' }),
           facts([
@@ -248,21 +249,25 @@ function coords(o) {
 function stageDeadline(o, which) {
   const due = o.deadlines[`${which}_by`];
   if (!due) return null;
-  if (RUNNING[which].includes(o.state)) return deadline(which, due, null);
-  return o[MET[which]] ? deadline(which, due, o[MET[which]]) : null;
+  if (RUNNING[which].includes(o.state)) return deadline(which, due, null, false);
+  return o[MET[which]] ? deadline(which, due, o[MET[which]], false) : null;
 }
 
-function deadline(which, due, metAt) {
-  if (metAt) {
-    const late = new Date(metAt) > new Date(due);
+function deadline(which, due, metAt, ended) {
+  // The big figure is always the deadline itself; when the step was done, when (and whether in
+  // time) is the small line under it. An ended order's open deadlines no longer count down.
+  const head = h('div', { class: 'small muted', i18n: `deadline.${which}` });
+  if (metAt || ended) {
+    const late = Boolean(metAt) && new Date(metAt) > new Date(due);
+    const note = metAt
+      ? h('div', { class: `small done-at ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.done_late' : 'deadline.done', args: { at: fmtTime(metAt) }, title: fmtDateTime(metAt) })
+      : h('div', { class: 'small muted', i18n: 'deadline.not_reached' });
     return h('div', { class: `deadline met${late ? ' late' : ''}`, dataset: { deadline: which } },
-      h('div', { class: 'small muted', i18n: `deadline.${which}` }),
-      h('div', { class: 'left', title: fmtDateTime(metAt), text: fmtTime(metAt) }),
-      h('div', { class: `small ${late ? 'due late' : 'muted'}`, i18n: late ? 'deadline.met_late' : 'deadline.met' }));
+      head, h('div', { class: 'left', dataset: { at: due }, title: fmtDateTime(due), text: fmtTime(due) }), note);
   }
   const d = timeLeft(due);
   return h('div', { class: 'deadline', dataset: { deadline: which } },
-    h('div', { class: 'small muted', i18n: `deadline.${which}` }),
+    head,
     h('div', { class: `left due ${d.cls}`, dataset: { due }, text: d.text }),
     h('div', { class: 'small muted', i18n: 'deadline.due_at', args: { at: fmtDateTime(due) } }));
 }
@@ -298,4 +303,19 @@ function fileBase64(file) {
     reader.addEventListener('error', () => reject(reader.error));
     reader.readAsDataURL(file);
   });
+}
+
+/** The order's pictures, its own camera's first, each with the camera that took it (an incident
+ * can group several cameras; see central/snapshots.py). */
+export function orderSnapshots(o) {
+  if (Array.isArray(o.snapshots) && o.snapshots.length) return o.snapshots;
+  if (!o.snapshot_url) return [];
+  return [{ camera_id: o.camera ? o.camera.id : '', camera_name: o.camera ? o.camera.name : '', url: o.snapshot_url }];
+}
+
+function snapshotFigure(snap, main) {
+  const img = main ? { id: 'order-snapshot', src: snap.url, alt: '' } : { src: snap.url, alt: '', loading: 'lazy' };
+  return h('figure', { class: main ? 'snap main' : 'snap', dataset: { camera: snap.camera_id } },
+    h('img', img),
+    h('figcaption', { class: 'snap-camera', text: snap.camera_id ? `${snap.camera_id} ${snap.camera_name || ''}`.trim() : '' }));
 }
