@@ -36,7 +36,7 @@ from central.fold import Fold
 from central.ids import Ids, Maxima
 from central.incidents import apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
-from central.models import AlertRow, Incident, WorkOrder
+from central.models import AlertRow, Incident, WorkOrder, table_of
 from gridwatch.wire import Alert, AlertReceipt, iso_time
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
     return receipts
 
 
-_ALERTS = AlertRow.__table__
+_ALERTS = table_of(AlertRow)
 #: Tables a batch takes ids for (feed events and history rows are numbered by the database as they
 #: go in, see Ids.append): their next ids are read in one query.
 _NEW_ROWS = Maxima(Incident, WorkOrder)

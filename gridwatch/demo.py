@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import yaml
@@ -140,7 +140,8 @@ class Demo:
         while end is None or time.monotonic() < end:
             for proc in self.procs:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args[3]} exited with code {proc.returncode}")
+                    name = cast(list[str], proc.args)[3]  # made by _cli(): [python, -m, module, name, ...]
+                    raise RuntimeError(f"{name} exited with code {proc.returncode}")
             time.sleep(0.5)
 
     def stop(self) -> None:
