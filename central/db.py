@@ -31,9 +31,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: SQLite's own WAL checkpoint threshold, in pages (its default is 1,000). The hub copies the WAL
 #: into the database from a thread of its own every second (:meth:`Database.checkpoint`), because a
 #: checkpoint run by a committing writer held that request (and every writer queued behind it) for
-#: the copy and its fsync. One hub process, interleaved A/Bs: heartbeats of 10,000 cameras p99
-#: 260-1775 ms before, 9-19 ms after; 500 alerts/s bursts p99 464-769 vs 212-683 ms (BENCHMARKS.md
-#: section 2). This threshold is then only the backstop (the CLI, a checkpointer that falls behind).
+#: the copy and its fsync (the measurements: BENCHMARKS.md, "Measured reasons in the code"). This
+#: threshold is then only the backstop (the CLI, a checkpointer that falls behind).
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 #: Advisory lock key taken by every transaction that appends to the feed (keeps ids in commit order).
 FEED_LOCK_KEY = 0x6772_6964  # "grid"
@@ -52,11 +51,10 @@ class WriterQueue:
     """An exclusive ``flock`` on ``<database>-writer.lock``, taken before ``BEGIN IMMEDIATE``.
 
     SQLite's busy handler polls a held lock with growing sleeps (up to 100 ms each), so under a burst a
-    waiting writer slept on long after the lock was free: two hub processes on one file answered most
-    alerts of a 500/s burst in ~25 ms but left 1-2 s stragglers. The kernel wakes a writer waiting
-    here as soon as the lock is let go. Each hold opens the file anew: ``flock`` excludes per open
-    file, so threads of one process queue too. Never taken twice by one thread (a write transaction
-    does not nest another).
+    waiting writer slept on long after the lock was free (long stragglers; BENCHMARKS.md, "Measured
+    reasons in the code"). The kernel wakes a writer waiting here as soon as the lock is let go. Each
+    hold opens the file anew: ``flock`` excludes per open file, so threads of one process queue too.
+    Never taken twice by one thread (a write transaction does not nest another).
     """
 
     def __init__(self, path: Path) -> None:

@@ -17,8 +17,9 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 
 from central import orders, stages
 from central.context import Hub
@@ -74,7 +75,7 @@ def escalate(hub: Hub, breach: Breach, now: datetime) -> bool:
             )
             .execution_options(synchronize_session=False)
         )
-        if res.rowcount != 1:
+        if cast(CursorResult[Any], res).rowcount != 1:  # an UPDATE's result is a cursor's
             return False
         wo = s.get_one(WorkOrder, breach.work_order_id)
         s.refresh(wo)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from central.db import NOTIFIED, Database
 from central.ids import Ids
-from central.models import FeedEvent
+from central.models import FeedEvent, table_of
 
 #: PostgreSQL NOTIFY channel announcing new feed events (see central.notify).
 NOTIFY_CHANNEL = "gridwatch_feed"
@@ -62,7 +62,7 @@ def publish_many(session: Session, type_: str, datas: list[dict[str, Any]], now:
         raise ValueError(f"unknown feed event {type_!r}")
     if not datas:
         return
-    session.execute(insert(FeedEvent.__table__), [{"at": now, "type": type_, "data": d} for d in datas])
+    session.execute(insert(table_of(FeedEvent)), [{"at": now, "type": type_, "data": d} for d in datas])
     _announce(session)
 
 

@@ -121,8 +121,10 @@ class Fold:
     def _load_events(self, s: Session, events: set[str]) -> set[int]:
         for event_id in events:
             self.stored_events.setdefault(event_id, set())
-        ids = set()
+        ids: set[int] = set()
         for event_id, incident_id in s.execute(_EVENTS_JOINED, {"events": sorted(events)}).all():
+            if incident_id is None:  # not asked for (the query takes joined alerts only)
+                continue
             self.stored_events[event_id].add(incident_id)
             ids.add(incident_id)
         return ids

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from central.db import Database
 from central.feed import publish, publish_many
-from central.models import CameraState, CameraStatusLog, NodeState
+from central.models import CameraState, CameraStatusLog, NodeState, table_of
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import CameraStatus, Heartbeat, iso_time
@@ -140,7 +140,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
                 }
                 for c in changes
             ]
-            s.execute(insert(CameraStatusLog.__table__), log_rows)
+            s.execute(insert(table_of(CameraStatusLog)), log_rows)
             publish_many(s, "camera.status", changes, now)
     return len(changes)
 
@@ -157,8 +157,8 @@ def _change(camera_id: str, node_id: str, status: str, faults: list[str], old: s
     }
 
 
-_CAMS = CameraState.__table__
-_NODES = NodeState.__table__
+_CAMS = table_of(CameraState)
+_NODES = table_of(NodeState)
 #: Every heartbeat's figures of its cameras, one executemany (SET columns come from the rows' keys).
 _FIGURES = update(_CAMS).where(_CAMS.c.camera_id == bindparam("b_id"))
 _KNOWN = select(_CAMS.c.camera_id, _CAMS.c.status, _CAMS.c.faults).where(

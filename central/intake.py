@@ -36,7 +36,7 @@ from central.fold import Fold
 from central.ids import Ids, Maxima
 from central.incidents import apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
-from central.models import AlertRow, Incident, WorkOrder
+from central.models import AlertRow, Incident, WorkOrder, table_of
 from gridwatch.wire import Alert, AlertReceipt, iso_time
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,8 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
             links: list[dict[str, Any]] = []
             for i in new:
                 # Let the event loop have the GIL between alerts: folding is pure Python, and without
-                # a pause the requests' thread waits for whole stretches of it (A/B bursts: p99 and
-                # the 3-4 s stragglers went away; BENCHMARKS.md section 2).
+                # a pause the requests' thread waits for whole stretches of it (BENCHMARKS.md,
+                # "Measured reasons in the code").
                 time.sleep(0)
                 alert = batch[i].alert
                 out = apply_alert(s, hub.town, hub.cameras[alert.camera_id], alert, refs[i], now, fold)
@@ -207,7 +207,7 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
     return receipts
 
 
-_ALERTS = AlertRow.__table__
+_ALERTS = table_of(AlertRow)
 #: Tables a batch takes ids for (feed events and history rows are numbered by the database as they
 #: go in, see Ids.append): their next ids are read in one query.
 _NEW_ROWS = Maxima(Incident, WorkOrder)
@@ -220,11 +220,10 @@ _LINK = (
 
 
 #: INSERT of alert rows that skips ids already stored and returns the ids it inserted; built once,
-#: not per batch (as heartbeats' node upsert, whose building was measured). On SQLite one multi-row
-#: INSERT. On PostgreSQL the rows travel as ONE JSON parameter that the server unpacks into the
-#: table's own row type: a multi-row INSERT has 20 parameters per alert, and psycopg rewrites a
-#: statement of more than 50 parameters in Python, uncached, every time (profiled in a 500 alerts/s
-#: burst: a fifth of the PostgreSQL writer's time, the biggest single part).
+#: not per batch (building a statement costs). On SQLite one multi-row INSERT. On PostgreSQL the rows
+#: travel as ONE JSON parameter that the server unpacks into the table's own row type: a multi-row
+#: INSERT has 20 parameters per alert, and psycopg rewrites a statement of more than 50 parameters in
+#: Python, uncached, every time (what that cost: BENCHMARKS.md, "Measured reasons in the code").
 _INSERT_NEW_SQLITE = (
     sqlite.insert(_ALERTS).on_conflict_do_nothing(index_elements=["id"]).returning(_ALERTS.c.id)
 )

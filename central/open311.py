@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from starlette.datastructures import FormData, UploadFile
 
 from central import orders
@@ -389,7 +389,7 @@ def get_requests(request: Request) -> Any:
             _parse_date(q.get("start_date"), "start_date"),
             _parse_date(q.get("end_date"), "end_date"),
         )
-        conds = []
+        conds: list[ColumnElement[bool]] = []
         ids = [x.strip() for x in (q.get("service_request_id") or "").split(",") if x.strip()]
         if ids:
             if not all(_is_id(x) for x in ids) or len(ids) > 1000:

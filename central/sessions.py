@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, unquote
 
 from fastapi import Request, Response
@@ -102,7 +102,8 @@ def with_display_name(principal: P, request: Request) -> P:
     name = display_name(request)
     if not name or not dataclasses.is_dataclass(principal):
         return principal
-    return dataclasses.replace(principal, name=f"{name} ({principal.name})"[:MAX_ACTOR_CHARS])
+    named: Any = principal  # a dataclass instance with a ``name`` (is_dataclass cannot say so)
+    return cast(P, dataclasses.replace(named, name=f"{name} ({named.name})"[:MAX_ACTOR_CHARS]))
 
 
 def clean_name(name: str | None) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge.adaptive_source import AdaptiveVideoError
 from edge.analyze import EventRecord, VideoError, analyze_file
@@ -148,7 +149,7 @@ def score(results: Iterable[ClipResult]) -> dict[str, object]:
             "false_alarms_on_negatives_per_camera_hour": round(fa_neg / neg_hours, 3) if neg_hours else None,
         }
     out["families"] = fams
-    kinds: dict[str, dict[str, object]] = {}
+    kinds: dict[str, dict[str, Any]] = {}
     for r in results:
         for ti, t in enumerate(r.clip.events):
             k = kinds.setdefault(t.kind, {"truth": 0, "detected": 0, "kind_correct": 0, "ttd": []})

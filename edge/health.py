@@ -204,7 +204,7 @@ class HealthMonitor:
         self.last_before = before
         if shift < 1.0:
             return shift * g.shape[1] / 160.0
-        back = cv2.warpAffine(ea, np.float32([[1, 0, -dx], [0, 1, -dy]]), (160, 120),
+        back = cv2.warpAffine(ea, np.array([[1, 0, -dx], [0, 1, -dy]], np.float32), (160, 120),
                               borderMode=cv2.BORDER_REPLICATE)
         after = _ncc(back[m:-m, m:-m], eb[m:-m, m:-m])
         self.last_align = (before, after)

@@ -257,7 +257,7 @@ class StreamReader:
                     return
             for pk in (*held, packet):
                 if plan.skip_mode != applied:
-                    applied = stream.codec_context.skip_frame = plan.skip_mode
+                    applied = stream.codec_context.skip_frame = plan.skip_mode  # type: ignore[assignment]
                 try:
                     frames = pk.decode()
                 except av.error.FFmpegError as exc:

@@ -349,7 +349,7 @@ class EdgeWorker:
             try:
                 self.outbox.complete(job.alert.id, completed)
             except OutboxFull:  # stays held on disk; retried here, or released by the next start
-                unit.clips.put_back(jobs[j:])
+                unit.clips.put_back([job for job, _ in jobs[j:]])
                 break
 
     # -- health -------------------------------------------------------------------------------

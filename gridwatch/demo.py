@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import yaml
@@ -240,8 +240,8 @@ class Demo:
         while end is None or time.monotonic() < end:
             for proc in self.procs:
                 if proc.poll() is not None:
-                    raise DemoFailed(f"the {proc.args[3]} process exited with code {proc.returncode} "
-                                     "(its log is above)")
+                    name = cast(list[str], proc.args)[3]  # made by _cli(): [python, -m, module, name, ...]
+                    raise DemoFailed(f"the {name} process exited with code {proc.returncode} (log above)")
             time.sleep(0.5)
 
     def stop(self) -> None:

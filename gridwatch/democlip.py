@@ -101,8 +101,8 @@ def _pebbles(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         cv2.ellipse(img, (int(x), int(y)), axes, float(rng.uniform(0, 180)), 0, 360, float(tone), -1)
         # the lit top of each stone
         cv2.circle(img, (int(x - r / 3), int(y - r / 3)), max(1, int(r / 3)), float(tone + 0.6), -1)
-    img = cv2.GaussianBlur(img, (0, 0), 0.8) + 0.3 * _noise(rng, h, w, (0.7,))
-    return (img - img.mean()) / (img.std() + 1e-6)
+    out = cv2.GaussianBlur(img, (0, 0), 0.8) + 0.3 * _noise(rng, h, w, (0.7,))
+    return (out - out.mean()) / (out.std() + 1e-6)
 
 
 def _blob(cx: float, cy: float, rx: float, ry: float) -> np.ndarray:

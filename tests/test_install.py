@@ -6,6 +6,7 @@ HTTP. The build-time tools (evaluation-set generator, training scripts) are not 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,8 +32,13 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 900) -> str:
 
 
 def test_installed_without_dev_packages(tmp_path: Path) -> None:
+    # built from a copy of the checkout: setuptools writes build/ beside the sources, and a stale one
+    # in the checkout would leak into the wheel
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "data", "var", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "results"))
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)], tmp_path)
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(src)], tmp_path)
     (wheel,) = wheels.glob("gridwatch-*.whl")
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], tmp_path)

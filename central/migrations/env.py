@@ -24,6 +24,9 @@ conn = config.attributes.get("connection")
 if conn is not None:
     _run(conn)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic: no sqlalchemy.url to migrate (pass a connection or set the URL)")
+    engine = create_engine(url)
     with engine.begin() as connection:
         _run(connection)

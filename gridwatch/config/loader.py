@@ -185,9 +185,10 @@ def _cross_check(town: Town, file_of: Any) -> list[Problem]:
     def fail(section: str, key: str, reason: str) -> None:
         problems.append(Problem(str(file_of(section)), key, reason))
 
-    for section, items in (("villages", town.villages), ("grids", town.grids),
-                           ("departments", town.departments), ("nodes", town.nodes),
-                           ("cameras", town.cameras)):
+    sections: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("villages", town.villages), ("grids", town.grids), ("departments", town.departments),
+        ("nodes", town.nodes), ("cameras", town.cameras))
+    for section, items in sections:  # each item has an ``id``
         for dup in _dupes(i.id for i in items):
             idx = next(n for n, i in enumerate(items) if i.id == dup)
             fail(section, f"{section}[{idx}].id", f"duplicate id {dup!r}")
