@@ -44,6 +44,14 @@ MIN_STRENGTH = 0.75
 EARTHY_NATURAL = 0.7
 EARTHY_DEBRIS = 0.2
 EARTHY_OVER_OBJECT = 2.5
+#: Whatever blocks a road arrives within seconds (a fall, a dump, a vehicle that stops): (most of) a
+#: blockage's blocks turned anomalous within this many seconds of its first. The shadow of a slow cloud
+#: spreads over tens of seconds as it drifts in.
+BLOCKAGE_GATHER_S = 15.0
+#: A thing standing on the road keeps its look: in at least this share of the frames since it came to
+#: rest it looked as it did then (passing traffic hides it for a second or two now and then); light
+#: sweeping over the road at night and drifting shadows do not hold still.
+STEADY_MIN = 0.7
 #: A vehicle's painted body and glass read as a solid object more than as anything else: the object
 #: class holds at least half the probability and is above debris and water (people read partly as
 #: object, partly as a smooth surface; their size and gathering tell them apart, below).
@@ -115,6 +123,8 @@ def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: boo
             return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, m.strength, m.bbox, m.details,
                              judged=True)
         return None
+    if not held and (m.gather_s > BLOCKAGE_GATHER_S or m.steady < STEADY_MIN):
+        return None  # crept in over tens of seconds, or never held still: light, not a thing
     if share >= need:
         # wide enough to block the road: judged by the blockage persistence, vehicle or not
         score = min(1.0, m.strength * min(1.0, share / need))
