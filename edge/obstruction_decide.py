@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.events import BBox, Details
-from edge.obstruction_measure import MIN_BLOCKS, Measures
+from edge.obstruction_measure import MIN_BLOCKS, MIN_STRENGTH, Measures
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
 
@@ -35,9 +35,6 @@ FLOOD_OVER = 1.3
 #: Standing water counts as large from this share of the road's area even when it spans less than the
 #: blockage width (a puddle along the road).
 FLOOD_WIDE_AREA = 0.1
-#: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
-#: differences (the edge of a drifting cloud shadow at dusk) are not things on the road.
-MIN_STRENGTH = 0.75
 #: Natural material (rock, mud): debris and water together at least EARTHY_NATURAL, debris at least
 #: EARTHY_DEBRIS and EARTHY_OVER_OBJECT times the solid-object reading (in dim light wet mud reads
 #: partly as water; a person or a vehicle reads as "object" in part).
