@@ -71,6 +71,31 @@ def _edge_map(g: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(np.sqrt(gx * gx + gy * gy), (0, 0), 1.0)
 
 
+#: Cells of the coarse structure grid where the picture is this many times brighter than the reference
+#: (plus LIT_PLUS grey levels) are lit by a lamp or headlights: their edges are the light's, not the
+#: view's, so the structure of the view is compared without them (and their neighbours)...
+LIT_X = 1.5
+LIT_PLUS = 25.0
+#: ...unless they cover more than this share of the view (then the structure says nothing).
+LIT_MAX_SHARE = 0.5
+
+
+def _structure(grey: np.ndarray, ref_grey: np.ndarray, ref_grad: np.ndarray) -> float:
+    """Correlation of the view's edge structure with the reference's, leaving out added light."""
+    grad = gradient_map(grey)
+    size = (grad.shape[1], grad.shape[0])
+    cur = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    ref = cv2.resize(ref_grey.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    lit = (cur > LIT_X * ref + LIT_PLUS).astype(np.uint8)
+    if not lit.any():
+        return _ncc(grad, ref_grad)
+    lit = cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0
+    if lit.mean() > LIT_MAX_SHARE:
+        return 1.0
+    keep = ~lit
+    return _ncc(grad[keep], ref_grad[keep])
+
+
 def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     a = a - a.mean()
     b = b - b.mean()
@@ -144,7 +169,7 @@ class HealthMonitor:
         occ = measure_occlusion(grey, self._before, ref_grey)
         return dataclasses.replace(
             f, exposure=exposure, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
-            shift_px=self._shift(g, ref_grey), structure=_ncc(gradient_map(grey), ref_grad),
+            shift_px=self._shift(g, ref_grey), structure=_structure(grey, ref_grey, ref_grad),
             occluded=occ.flat, light_ratio=light_ratio, covered=occ.patch)
 
     def note_healthy(self, figures: HealthFigures) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.events import BBox, Details
-from edge.obstruction_measure import MIN_BLOCKS, Measures
+from edge.obstruction_measure import MIN_BLOCKS, MIN_STRENGTH, Measures
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
 
@@ -35,15 +35,20 @@ FLOOD_OVER = 1.3
 #: Standing water counts as large from this share of the road's area even when it spans less than the
 #: blockage width (a puddle along the road).
 FLOOD_WIDE_AREA = 0.1
-#: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
-#: differences (the edge of a drifting cloud shadow at dusk) are not things on the road.
-MIN_STRENGTH = 0.75
 #: Natural material (rock, mud): debris and water together at least EARTHY_NATURAL, debris at least
 #: EARTHY_DEBRIS and EARTHY_OVER_OBJECT times the solid-object reading (in dim light wet mud reads
 #: partly as water; a person or a vehicle reads as "object" in part).
 EARTHY_NATURAL = 0.7
 EARTHY_DEBRIS = 0.2
 EARTHY_OVER_OBJECT = 2.5
+#: Whatever blocks a road arrives within seconds (a fall, a dump, a vehicle that stops): (most of) a
+#: blockage's blocks turned anomalous within this many seconds of its first. The shadow of a slow cloud
+#: spreads over tens of seconds as it drifts in.
+BLOCKAGE_GATHER_S = 15.0
+#: A thing standing on the road keeps its look: in at least this share of the frames since it came to
+#: rest it looked as it did then (passing traffic hides it for a second or two now and then); light
+#: sweeping over the road at night and drifting shadows do not hold still.
+STEADY_MIN = 0.7
 #: A vehicle's painted body and glass read as a solid object more than as anything else: the object
 #: class holds at least half the probability and is above debris and water (people read partly as
 #: object, partly as a smooth surface; their size and gathering tell them apart, below).
@@ -115,6 +120,8 @@ def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: boo
             return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, m.strength, m.bbox, m.details,
                              judged=True)
         return None
+    if not held and (m.gather_s > BLOCKAGE_GATHER_S or m.steady < STEADY_MIN):
+        return None  # crept in over tens of seconds, or never held still: light, not a thing
     if share >= need:
         # wide enough to block the road: judged by the blockage persistence, vehicle or not
         score = min(1.0, m.strength * min(1.0, share / need))

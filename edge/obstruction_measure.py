@@ -27,6 +27,10 @@ MIN_BLOCKS_FAR = 2
 GREEN_OVER_RED = 1.25
 #: ...and by at least this much chromaticity (a shade of green, not noise).
 GREENER_BY = 0.015
+#: Least mean anomaly score (1 - P(benign)) of a standing component for a blockage: weak, diffuse
+#: differences (the edge of a drifting cloud shadow at dusk) are not things on the road. (Here because
+#: the pixel-level width is measured only for components that strong.)
+MIN_STRENGTH = 0.75
 #: Share of a component's blocks that must agree for "all of it" (a glint, a passer-by's shadow on a
 #: block or two of a parked car does not make it move).
 RIGID_QUANTILE = 0.8
@@ -138,7 +142,8 @@ def measure_component(det: ObstructionDetector, t: float, sel: np.ndarray, box: 
     details["calm_s"] = round(calm_s, 1)
     pixel_share = None
     small = blocks < MIN_BLOCKS
-    if not landslide_only and (share < need or small) and not self_lit \
+    strong = float(1.0 - p[0]) >= MIN_STRENGTH
+    if not landslide_only and strong and (share < need or small) and not self_lit \
             and det.geometry.band_blocks(x, y, w, h) >= 4:
         # blocks of 8 px under-measure a small thing far away: measure it in pixels (not a lit one: the
         # glare of its lights spreads far beyond it; and not where the road is only a few blocks wide)

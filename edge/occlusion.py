@@ -49,32 +49,32 @@ class Occlusion:
     patch: float
 
 
-def _blocks(a: np.ndarray, bs: int) -> np.ndarray:
+def _block_mean(a: np.ndarray) -> np.ndarray:
+    """Mean of every OCC_BLOCK x OCC_BLOCK block (the frame cut to whole blocks)."""
     h, w = a.shape
-    hh, ww = h // bs * bs, w // bs * bs
-    return a[:hh, :ww].astype(np.float32).reshape(hh // bs, bs, ww // bs, bs).transpose(0, 2, 1, 3) \
-        .reshape(hh // bs, ww // bs, bs * bs)
+    hh, ww = h // OCC_BLOCK, w // OCC_BLOCK
+    return cv2.resize(a[: hh * OCC_BLOCK, : ww * OCC_BLOCK], (ww, hh), interpolation=cv2.INTER_AREA)
 
 
 def measure_occlusion(grey: np.ndarray, prev: np.ndarray | None, ref: np.ndarray) -> Occlusion:
     """Flat cover share, and the share of the largest still non-matching patch when the rest matches."""
-    cur = _blocks(grey, OCC_BLOCK)
-    rf = _blocks(ref, OCC_BLOCK)
-    s_cur = cur.std(axis=-1)
-    s_ref = rf.std(axis=-1)
+    cur = grey.astype(np.float32)
+    rf = ref.astype(np.float32)
+    m_cur, m_ref = _block_mean(cur), _block_mean(rf)
+    s_cur = np.sqrt(np.maximum(0.0, _block_mean(cur * cur) - m_cur * m_cur))
+    s_ref = np.sqrt(np.maximum(0.0, _block_mean(rf * rf) - m_ref * m_ref))
     flat = (s_cur < 3.0) & (s_ref > 2.0 * s_cur + 2.0)
     flat_share = float(flat.mean())
     if prev is None or prev.shape != grey.shape:
         return Occlusion(flat_share, 0.0)
-    zc = (cur - cur.mean(axis=-1, keepdims=True)) / (s_cur[..., None] + 1e-3)
-    zr = (rf - rf.mean(axis=-1, keepdims=True)) / (s_ref[..., None] + 1e-3)
-    ncc = (zc * zr).mean(axis=-1)
+    # zero-mean normalised correlation of each block's pattern with the reference's
+    ncc = (_block_mean(cur * rf) - m_cur * m_ref) / ((s_cur + 1e-3) * (s_ref + 1e-3))
     textured_ref = s_ref >= TEXTURE_STD
     both = textured_ref & (s_cur >= TEXTURE_STD)
     matches = both & (ncc >= MATCH_NCC)
     differs = (textured_ref & ((s_cur < TEXTURE_STD) | (ncc < DIFFER_NCC))) | \
               (~textured_ref & (s_cur >= NEW_TEXTURE_X * s_ref + NEW_TEXTURE_PLUS))
-    still = np.abs(cur - _blocks(prev, OCC_BLOCK)).mean(axis=-1) < STILL_GREY
+    still = _block_mean(cv2.absdiff(cur, prev.astype(np.float32))) < STILL_GREY
     covered = (differs | flat) & still
     n, labels, stats, _ = cv2.connectedComponentsWithStats(covered.astype(np.uint8), connectivity=8)
     if n <= 1:

