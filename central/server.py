@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -86,7 +87,7 @@ def serve(config: Path, db: str | None, host: str, port: int, workers: int, medi
 WORKER_HEALTHCHECK_S = 60.0
 
 
-def _worker_healthcheck() -> dict[str, float]:
+def _worker_healthcheck() -> dict[str, Any]:
     """The health-check timeout, for uvicorn versions that check workers (older ones do not)."""
     import inspect
 

@@ -221,7 +221,7 @@ def _check_inputs(req: Request) -> None:
 
 def legal_actions(state: State, pending_extension: bool = False) -> list[Action]:
     """Actions the order's state allows now (roles aside)."""
-    out = []
+    out: list[Action] = []
     for a, (sources, _) in TRANSITIONS.items():
         if state not in sources:
             continue

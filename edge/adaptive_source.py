@@ -55,7 +55,7 @@ def adaptive_frames(video: Path, width: int, fps: float, dense_until: Callable[[
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1
         plan = DecodePlan(fps, adaptive=True)
-        applied = "DEFAULT"
+        applied: str = "DEFAULT"
         held: list[av.Packet] = []
         t0: float | None = None
         height: int | None = None
@@ -81,7 +81,8 @@ def adaptive_frames(video: Path, width: int, fps: float, dense_until: Callable[[
                 batch, held = [*held, packet], []
                 for pk in batch:
                     if plan.skip_mode != applied:
-                        applied = stream.codec_context.skip_frame = plan.skip_mode
+                        stream.codec_context.skip_frame = plan.skip_mode  # type: ignore[assignment]
+                        applied = plan.skip_mode
                     out = pk.decode()
                     if pk.size:
                         plan.decoded(pk.is_keyframe, len(out))

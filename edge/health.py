@@ -89,10 +89,10 @@ def _structure(grey: np.ndarray, ref_grey: np.ndarray, ref_grad: np.ndarray) -> 
     lit = (cur > LIT_X * ref + LIT_PLUS).astype(np.uint8)
     if not lit.any():
         return _ncc(grad, ref_grad)
-    lit = cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0
-    if lit.mean() > LIT_MAX_SHARE:
+    lit_near = cv2.dilate(lit, np.ones((5, 5), np.uint8)) > 0
+    if lit_near.mean() > LIT_MAX_SHARE:
         return 1.0
-    keep = ~lit
+    keep = ~lit_near
     return _ncc(grad[keep], ref_grad[keep])
 
 

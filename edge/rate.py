@@ -112,8 +112,8 @@ class SkipGate:
                             interpolation=cv2.INTER_AREA).astype(np.float32)
         prev, self._prev = self._prev, grey
         same = prev is not None and prev.shape == grey.shape
-        moved = np.count_nonzero(cv2.absdiff(grey, prev) > 1) if same else grey.size
-        self.still_picture = prev is not None and moved < self.FROZEN_SHARE * grey.size
+        moved = np.count_nonzero(cv2.absdiff(grey, prev) > 1) if prev is not None and same else grey.size
+        self.still_picture = bool(prev is not None and moved < self.FROZEN_SHARE * grey.size)
         if not dense and self._unchanged(t, grey, blocks, prev):
             self.skipped += 1
             return True

@@ -73,10 +73,10 @@ class RoadProposer:
         diff = np.abs(g - prev * ratio)
         # the noise level from every other pixel of every other row: the same median, a quarter the work
         thr = max(MOTION_MIN_GREY, MOTION_NOISE_X * float(np.median(diff[::2, ::2])))
-        moved = (diff > thr).astype(np.uint8)
-        if moved.mean() > MAX_CHANGED_FRAC:
+        changed = (diff > thr).astype(np.uint8)
+        if changed.mean() > MAX_CHANGED_FRAC:
             return
-        moved = cv2.morphologyEx(moved, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        moved = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         n, labels, stats, _ = cv2.connectedComponentsWithStats(moved, connectivity=8)
         if n <= 1:
             return

@@ -30,7 +30,9 @@ class QueueCollector(Collector):
             "Notification messages waiting to go out, by channel.",
             labels=["channel"],
         )
-        families = {"sent": sent, "failed": failed, "pending": pending}
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {
+            "sent": sent, "failed": failed, "pending": pending,
+        }
         for channel, state, n in counts(self.db):
             if state in families:
                 families[state].add_metric([channel], n)

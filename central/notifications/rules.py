@@ -265,18 +265,19 @@ def _notice(
         status = str(event.data.get("status", ""))
         faults = [FAULTS.get(f, f) for f in event.data.get("faults") or []]
         what = "、".join(faults) or STATUSES.get(status, status)
-        lines = [f"位置: {cam.name}" if cam else f"摄像头: {cid}", f"状态: {STATUSES.get(status, status)}"]
+        place = f"位置: {cam.name}" if cam else f"摄像头: {cid}"
+        fault_lines = [place, f"状态: {STATUSES.get(status, status)}"]
         if faults:
-            lines.append(f"故障: {'、'.join(faults)}")
+            fault_lines.append(f"故障: {'、'.join(faults)}")
         if event.data.get("node_id"):
-            lines.append(f"边缘节点: {event.data['node_id']}")
+            fault_lines.append(f"边缘节点: {event.data['node_id']}")
         return Notice(
             trigger,
             event.id,
             event.type,
             at,
             f"摄像头故障 {cid} · {what}",
-            tuple(lines),
+            tuple(fault_lines),
             f"{base}/#/cameras/{cid}",
             camera_id=cid,
             data=dict(event.data),

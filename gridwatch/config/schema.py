@@ -198,27 +198,9 @@ class CameraDevice(Strict):
     model: str = Field(default="", max_length=128, description="Device model, for maintenance.")
 
 
-class DetectionOverrides(Strict):
-    """Per-camera detection settings over the town's ``detection.yaml`` (rates stay town-wide)."""
-
-    blockage_min_width: float | None = Field(
-        default=None, gt=0, le=1, description="Share of the road's width an obstruction must span.")
-    blockage_persist_s: float | None = Field(
-        default=None, gt=0, description="Seconds an obstruction must stand to be a road_blockage.")
-    landslide_persist_s: float | None = Field(
-        default=None, gt=0, description="Seconds material must rest on the road to be a landslide.")
-    flooding_persist_s: float | None = Field(
-        default=None, gt=0, description="Seconds water must stand on the road to be flooding.")
-    fault_persist_s: float | None = Field(
-        default=None, gt=0, description="Seconds a camera fault must last before it is raised.")
-    clear_s: float | None = Field(
-        default=None, gt=0, description="Seconds of normal scene before an event clears.")
-    update_every_s: float | None = Field(
-        default=None, gt=0, description="Least seconds between updates of a standing event.")
-
-
 class CameraDetection(Strict):
-    """Detection settings one camera may set for itself (a busy junction, a bus stop, a wide road)."""
+    """Detection settings one camera may set for itself over the town's ``detection.yaml`` (a busy
+    junction, a bus stop, a wide road); the analysis rate and size stay town-wide."""
 
     blockage_min_width: float | None = Field(
         default=None, gt=0, le=1, description="Share of the road's width an obstruction must span.")
@@ -231,6 +213,12 @@ class CameraDetection(Strict):
     stopped_vehicle_s: float | None = Field(
         default=None, gt=0, description="Seconds a vehicle may stand on the carriageway before it is a "
         "road_blockage with cause 'vehicle'.")
+    fault_persist_s: float | None = Field(
+        default=None, gt=0, description="Seconds a camera fault must last before it is raised.")
+    clear_s: float | None = Field(
+        default=None, gt=0, description="Seconds of normal scene before an event clears.")
+    update_every_s: float | None = Field(
+        default=None, gt=0, description="Least seconds between updates of a standing event.")
 
     def over(self, town: DetectionSettings) -> DetectionSettings:
         """The town's settings with this camera's set ones put over them."""
@@ -253,8 +241,6 @@ class Camera(Strict):
     enabled: bool = Field(default=True, description="False: configured but not read.")
     device: CameraDevice | None = Field(
         default=None, description="Ledger facts: brand, IP, channel, account (no password).")
-    detection: DetectionOverrides | None = Field(
-        default=None, description="This camera's detection settings over the town's.")
 
 
 class HardwareDecoding(Strict):
