@@ -114,6 +114,11 @@ def _signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _hold_no_signals() -> None:
+    """In a child between fork and exec: block no signal."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
 def port_problem(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on now (in use, not allowed), or None when it can."""
     if not 0 < port < 65536:
@@ -217,9 +222,11 @@ class Demo:
         (self.data_dir / "dispatcher.token").write_text(self.dispatcher_token, encoding="utf-8")
 
     def _spawn(self, *args: str) -> None:
-        """Start a child and remember it, with signals held so none is started and then forgotten."""
+        """Start a child and remember it, with signals held so none is started and then forgotten.
+        The child starts with none held (a signal mask is inherited across exec), so that our
+        SIGTERM reaches it."""
         with _signals_held():
-            self.procs.append(subprocess.Popen(self._cli(*args)))
+            self.procs.append(subprocess.Popen(self._cli(*args), preexec_fn=_hold_no_signals))
 
     def _wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
