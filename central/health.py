@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from central.db import Database
 from central.feed import publish, publish_many
-from central.models import CameraState, CameraStatusLog, Incident, NodeState
+from central.models import AlertRow, CameraState, CameraStatusLog, NodeState
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import CameraStatus, Heartbeat, iso_time
@@ -394,13 +394,15 @@ def road_proposal(db: Database, node_id: str, camera_id: str) -> list[list[float
     return found or None
 
 
-def latest_snapshot(db: Database, camera_id: str) -> tuple[str, datetime, int] | None:
-    """The camera's newest incident snapshot: (media file name, when last seen, incident id)."""
+def latest_snapshot(db: Database, camera_id: str) -> tuple[str, datetime, int | None] | None:
+    """The camera's newest alert snapshot: (media file name, when raised, its incident id). From the
+    alerts, not the incidents: an incident grouping neighbouring cameras keeps the best picture of
+    any of them, and a region is drawn on this camera's own picture."""
     with db.read() as s:
         row = s.execute(
-            select(Incident.snapshot, Incident.last_seen, Incident.id)
-            .where(Incident.camera_id == camera_id, Incident.snapshot.is_not(None))
-            .order_by(Incident.last_seen.desc(), Incident.id.desc())
+            select(AlertRow.snapshot, AlertRow.raised_at, AlertRow.incident_id)
+            .where(AlertRow.camera_id == camera_id, AlertRow.snapshot.is_not(None))
+            .order_by(AlertRow.received_at.desc(), AlertRow.raised_at.desc())
             .limit(1)
         ).first()
     return (row[0], row[1], row[2]) if row else None

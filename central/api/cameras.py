@@ -86,8 +86,8 @@ class Snapshot(BaseModel):
     """Where the camera's latest picture is (a media file, read with the session or a token)."""
 
     url: str = Field(description="The JPEG's media URL (GET /api/v1/media/{name}).")
-    at: str = Field(description="When it was taken: the incident's last sighting (ISO 8601).")
-    incident_id: int = Field(description="The incident the picture belongs to.")
+    at: str = Field(description="When it was taken: its alert's raised_at (ISO 8601).")
+    incident_id: int | None = Field(description="The incident its alert belongs to (None: silenced).")
 
 
 class NodeRow(BaseModel):
@@ -149,7 +149,7 @@ def camera_health(camera_id: str, request: Request, _: Principal = Depends(requi
 def camera_snapshot(
     camera_id: str, request: Request, _: Principal = Depends(require(*OPS))
 ) -> dict[str, Any]:
-    """The camera's latest picture the hub holds (its newest incident snapshot), for drawing regions on."""
+    """The camera's latest picture the hub holds (its newest alert snapshot), for drawing regions on."""
     hub = hub_of(request)
     if camera_id not in hub.cameras:
         raise HTTPException(404, f"unknown camera {camera_id!r}")
