@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from central.db import Database
 from central.feed import publish, publish_many
-from central.models import CameraState, CameraStatusLog, NodeState, table_of
+from central.models import AlertRow, CameraState, CameraStatusLog, NodeState, table_of
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import CameraStatus, Heartbeat, iso_time
 
 OFFLINE = CameraStatus.OFFLINE.value
+#: Where a node's stored heartbeat keeps its cameras' proposed roads (not shown with the node).
+ROAD_PROPOSALS = "road_proposals"
 #: A camera with ``enabled: false`` in the town config is not watched: it is neither online nor
 #: offline, whatever its last heartbeat said. One definition for every count (the camera list, its
 #: ``by_status``, the nodes' counts and the ``gridwatch_cameras`` metric).
@@ -73,6 +75,12 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
             "sent_at": hb.sent_at.isoformat(),
             "config_version": hb.config_version,
             "config_error": hb.config_error,
+            # each camera's proposed road (the console shows it as a suggestion; see road_proposal)
+            ROAD_PROPOSALS: {
+                ch.camera_id: [list(p) for p in ch.road_proposal]
+                for ch in hb.cameras
+                if ch.road_proposal
+            },
         }
         node_row = {
             "node_id": node_id,
@@ -362,12 +370,42 @@ def list_nodes(db: Database, town: Town, now: datetime) -> list[dict[str, Any]]:
                 "status": "online" if online else "offline",
                 "last_heartbeat_at": st.last_heartbeat_at.isoformat() if st else None,
                 "live": bool(st and st.live_url),
-                "health": st.health if st else None,
+                "health": _node_figures(st.health) if st else None,
                 "cameras": len(cams),
                 "cameras_by_status": by_status,
             }
         )
     return out
+
+
+def _node_figures(health: dict[str, Any]) -> dict[str, Any]:
+    """A node's heartbeat figures without its cameras' road proposals (those belong to each camera)."""
+    return {k: v for k, v in health.items() if k != ROAD_PROPOSALS}
+
+
+def road_proposal(db: Database, node_id: str, camera_id: str) -> list[list[float]] | None:
+    """The road the camera's edge proposed in its node's latest heartbeat (0..1 [x, y] vertices);
+    None when it sent none (the camera has a road region, or the edge has not seen enough traffic)."""
+    with db.read() as s:
+        st = s.get(NodeState, node_id)
+    if st is None:
+        return None
+    found = (st.health or {}).get(ROAD_PROPOSALS, {}).get(camera_id)
+    return found or None
+
+
+def latest_snapshot(db: Database, camera_id: str) -> tuple[str, datetime, int | None] | None:
+    """The camera's newest alert snapshot: (media file name, when raised, its incident id). From the
+    alerts, not the incidents: an incident grouping neighbouring cameras keeps the best picture of
+    any of them, and a region is drawn on this camera's own picture."""
+    with db.read() as s:
+        row = s.execute(
+            select(AlertRow.snapshot, AlertRow.raised_at, AlertRow.incident_id)
+            .where(AlertRow.camera_id == camera_id, AlertRow.snapshot.is_not(None))
+            .order_by(AlertRow.received_at.desc(), AlertRow.raised_at.desc())
+            .limit(1)
+        ).first()
+    return (row[0], row[1], row[2]) if row else None
 
 
 def live_endpoint(db: Database, node_id: str) -> tuple[str, str | None] | None:

@@ -12,7 +12,9 @@ from central import health
 from central.api.contract import AUTH, BODY, errors
 from central.api.deps import OPS, hub_of
 from central.auth import Principal, require
+from central.media import media_url
 from gridwatch.logs import redact
+from gridwatch.wire import iso_time
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"])
 
@@ -75,6 +77,17 @@ class CameraHealth(CameraRow):
     availability: Availability
     history: list[StatusChange] = Field(description="Latest status changes first (up to 100).")
     config: NodeConfig = Field(description="The registry revision the camera's node runs.")
+    road_proposal: list[list[float]] | None = Field(
+        default=None, description="The road the edge proposes for a camera with no road region "
+        "(0..1 [x, y] vertices, from its latest heartbeat); null when none.")
+
+
+class Snapshot(BaseModel):
+    """Where the camera's latest picture is (a media file, read with the session or a token)."""
+
+    url: str = Field(description="The JPEG's media URL (GET /api/v1/media/{name}).")
+    at: str = Field(description="When it was taken: its alert's raised_at (ISO 8601).")
+    incident_id: int | None = Field(description="The incident its alert belongs to (None: silenced).")
 
 
 class NodeRow(BaseModel):
@@ -127,7 +140,24 @@ def camera_health(camera_id: str, request: Request, _: Principal = Depends(requi
     out = health.camera_health(hub.db, hub.town, camera_id, hub.now())
     node = hub.cameras[camera_id].node
     out["config"] = next(n["config"] for n in _nodes(request) if n["id"] == node)
+    out["road_proposal"] = health.road_proposal(hub.db, node, camera_id)
     return out
+
+
+@router.get("/cameras/{camera_id}/snapshot", response_model=Snapshot,
+            responses=errors(*AUTH, 404, e404="No camera of that id, or no picture of it yet."))
+def camera_snapshot(
+    camera_id: str, request: Request, _: Principal = Depends(require(*OPS))
+) -> dict[str, Any]:
+    """The camera's latest picture the hub holds (its newest alert snapshot), for drawing regions on."""
+    hub = hub_of(request)
+    if camera_id not in hub.cameras:
+        raise HTTPException(404, f"unknown camera {camera_id!r}")
+    found = health.latest_snapshot(hub.db, camera_id)
+    if found is None:
+        raise HTTPException(404, f"no picture of camera {camera_id!r} yet")
+    name, at, incident_id = found
+    return {"url": media_url(name), "at": iso_time(at), "incident_id": incident_id}
 
 
 @router.get("/nodes", response_model=NodeList, responses=errors(*AUTH))

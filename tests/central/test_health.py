@@ -208,3 +208,38 @@ def test_metrics_and_camera_list_count_disabled_cameras_alike(town, db_url, tmp_
         assert sum(sum(n["cameras_by_status"].values()) for n in nodes.values()) == 280
         health = hub.client.get(f"/api/v1/cameras/{off[0]}/health", headers=m).json()
         assert health["status"] == "disabled"
+
+
+def test_road_proposal_and_latest_snapshot_for_the_region_editor(hub, town) -> None:
+    """The console's region editor reads a camera's proposed road (from its node's latest heartbeat)
+    and its latest picture (the newest incident snapshot)."""
+    from tests.central.conftest import alert, jpeg
+
+    m = hub.auth("maintainer")
+    cam, other = (c.id for c in town.cameras_of("edge-01")[:2])
+    road = [[0.1, 0.5], [0.9, 0.5], [1.0, 1.0], [0.0, 1.0]]
+    r = hub.client.post("/api/v1/heartbeats", json=heartbeat(town, "edge-01", hub.clock.now,
+                                                              {cam: {"road_proposal": road}}),
+                        headers=hub.auth("edge-01"))
+    assert r.status_code == 202, r.text
+    assert hub.client.get(f"/api/v1/cameras/{cam}/health", headers=m).json()["road_proposal"] == road
+    assert hub.client.get(f"/api/v1/cameras/{other}/health", headers=m).json()["road_proposal"] is None
+    node = next(n for n in hub.client.get("/api/v1/nodes", headers=m).json()["items"] if n["id"] == "edge-01")
+    assert "road_proposals" not in node["health"] and node["health"]["cpu_percent"] == 40.0
+    # the next heartbeat without a proposal (a road was drawn meanwhile): none shown any more
+    hub.client.post("/api/v1/heartbeats", json=heartbeat(town, "edge-01", hub.clock.now, hid="hb-000002"),
+                    headers=hub.auth("edge-01"))
+    assert hub.client.get(f"/api/v1/cameras/{cam}/health", headers=m).json()["road_proposal"] is None
+
+    assert hub.client.get(f"/api/v1/cameras/{cam}/snapshot", headers=m).status_code == 404
+    assert hub.client.get("/api/v1/cameras/cam-999/snapshot", headers=m).status_code == 404
+    picture = jpeg(64)
+    assert hub.post_alert(alert(cam, "road_blockage", snapshot=picture)).status_code in (200, 201)
+    hub.post_alert(alert(other, "road_blockage", event="ev-0002", snapshot=jpeg(48)))
+    got = hub.client.get(f"/api/v1/cameras/{cam}/snapshot", headers=m)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body["url"].startswith("/api/v1/media/") and body["incident_id"] >= 1
+    # the other camera's alert joined the same incident with a picture as good: still this camera's own
+    assert hub.client.get(body["url"], headers=m).content == picture
+    assert hub.client.get(f"/api/v1/cameras/{cam}/snapshot").status_code == 401

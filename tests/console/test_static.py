@@ -139,6 +139,7 @@ def test_every_value_the_console_translates_has_words() -> None:
         "deadline": {"acknowledge", "accept", "arrive", "feedback", "verify", "close"},
         "source": {"camera", "grid_worker", "public"},
         "sound": {"on", "off"},
+        "region": {"road", "slope", "mask", "parking"},
         "board": {"count_open", "count_new", "count_p1", "count_overdue", "count_shown"},
     }
     for lang in LANGS:

@@ -8,8 +8,8 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, url, body, isForm = false) {
-  const headers = { Accept: 'application/json' };
+async function request(method, url, body, isForm = false, extra = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   if (method !== 'GET') headers['X-Gridwatch-Console'] = '1';
   let payload;
   if (body !== undefined) {
@@ -45,5 +45,6 @@ export const api = {
   get: (url) => request('GET', url),
   post: (url, body) => request('POST', url, body),
   postForm: (url, form) => request('POST', url, form, true),
+  put: (url, body, headers) => request('PUT', url, body, false, headers),
   del: (url) => request('DELETE', url),
 };

@@ -5,6 +5,7 @@ import { ago, fmtDateTime } from './format.js';
 import { localName, t } from './i18n.js';
 import { LiveView } from './live.js';
 import { healthOf } from './health.js';
+import { RegionEditor } from './regions.js';
 import { can, kindLabel } from './town.js';
 
 export class CameraView {
@@ -12,7 +13,7 @@ export class CameraView {
     this.ctx = ctx;
     this.id = decodeURIComponent(id);
     this.live = null;
-    this.onLang = () => this.render();
+    this.onLang = () => { this.render(); if (this.regions) this.regions.render(); };
   }
 
   async mount(root) {
@@ -26,19 +27,26 @@ export class CameraView {
     this.video = h('video', { id: 'live-video', autoplay: true, muted: true, playsinline: true });
     this.liveState = h('span', { id: 'live-state', class: 'muted' });
     this.liveButton = h('button', { type: 'button', class: 'btn primary', id: 'live-start', i18n: 'live.start', onclick: () => this.toggleLive() });
+    this.regions = new RegionEditor(this.id, can(this.ctx.session, 'regions'));
     this.render();
+    const loading = this.regions.load().catch((err) => {
+      replace(this.regions.el, h('p', { class: 'error', text: t('error.generic', { message: err.message }) }));
+    });
     try {
       const data = await api.get(`/api/v1/cameras/${encodeURIComponent(this.id)}/health`);
       this.history = data;
     } catch (err) {
       this.history = { error: err.message };
     }
+    await loading;
+    this.regions.setProposal(this.history.road_proposal);
     this.render();
   }
 
   unmount() {
     document.removeEventListener('langchange', this.onLang);
     if (this.live) this.live.stop();
+    if (this.regions) this.regions.stop();
   }
 
   async toggleLive() {
@@ -79,6 +87,7 @@ export class CameraView {
         h('a', { href: '#/health', class: 'btn small', i18n: 'camera.back' }),
         h('h1', { text: `${c.id} ${c.name}` }),
         h('span', { class: `state-badge s-${now.status}`, id: 'camera-status', text: t(`status.${now.status}`) })),
+      h('div', { class: 'regions-row' }, this.regions.el),
       h('div', {},
         can(this.ctx.session, 'live') ? h('div', { class: 'box live' },
           h('h3', { i18n: 'live.title' }), this.video,
