@@ -51,5 +51,6 @@ export const CAN = {
   health: ['dispatcher', 'maintainer', 'admin'],
   map: ['dispatcher', 'maintainer', 'grid_worker', 'department', 'admin'],
   live: ['dispatcher', 'maintainer', 'admin'],
+  stats: ['dispatcher', 'department', 'admin'],
 };
 export const can = (session, what) => CAN[what].includes(session.role);
