@@ -29,8 +29,15 @@ from tests.support.needs import require_chromium
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "artifacts" / "screenshots"
 WAIT_MS = 30_000
@@ -44,8 +51,13 @@ class Desk:
     tokens: dict[str, str]
 
     def call(self, method: str, path: str, who: str = "dispatcher", **kw: Any) -> httpx.Response:
-        return httpx.request(method, self.hub.url + path, timeout=30,
-                             headers={"Authorization": f"Bearer {self.tokens[who]}"}, **kw)
+        return httpx.request(
+            method,
+            self.hub.url + path,
+            timeout=30,
+            headers={"Authorization": f"Bearer {self.tokens[who]}"},
+            **kw,
+        )
 
     def act(self, oid: int, who: str, action: str, **extra: Any) -> None:
         r = self.call("POST", f"/api/v1/work-orders/{oid}/actions", who, json={"action": action, **extra})
@@ -138,13 +150,19 @@ def _check_table(pg: Any, data: dict[str, Any]) -> None:
     rows = pg.eval_on_selector_all(
         "#stats-table tbody tr",
         "rows => rows.map(r => [r.dataset.key, Object.fromEntries([...r.querySelectorAll('td[data-field]')]"
-        ".map(td => [td.dataset.field, [td.dataset.value, td.textContent]]))])")
+        ".map(td => [td.dataset.field, [td.dataset.value, td.textContent]]))])",
+    )
     assert [k for k, _ in rows] == [g["key"] or "" for g in data["groups"]]
     for (_, cells), g in zip(rows, data["groups"], strict=True):
         expected = {
-            "orders": g["orders"], "open_now": g["open_now"], "overdue_now": g["overdue_now"],
-            "closed": g["by_state"]["closed"], "reworks": g["reworks"], "rework_rate": g["rework_rate"],
-            "extensions_requested": g["extensions_requested"], "returns": g["returns"],
+            "orders": g["orders"],
+            "open_now": g["open_now"],
+            "overdue_now": g["overdue_now"],
+            "closed": g["by_state"]["closed"],
+            "reworks": g["reworks"],
+            "rework_rate": g["rework_rate"],
+            "extensions_requested": g["extensions_requested"],
+            "returns": g["returns"],
             "false_alarms": g["false_alarms"],
             "feedback_on_time_rate": g["stages"]["feedback"]["on_time_rate"],
             "feedback_median_s": g["stages"]["feedback"]["median_s"],
@@ -155,7 +173,9 @@ def _check_table(pg: Any, data: dict[str, Any]) -> None:
             assert _same(raw, value), (g["key"], field, raw, value)
             if isinstance(value, int):
                 assert text == str(value), (g["key"], field, text)
-    bars = pg.eval_on_selector_all("#stats-chart g.bar", "gs => gs.map(g => [g.dataset.key, g.dataset.value])")
+    bars = pg.eval_on_selector_all(
+        "#stats-chart g.bar", "gs => gs.map(g => [g.dataset.key, g.dataset.value])"
+    )
     assert bars == [[g["key"] or "", str(g["orders"])] for g in data["groups"]]
 
 
@@ -185,7 +205,9 @@ def test_stats_page_table_chart_and_csv_match_the_api(desk: Desk, page: Any) -> 
         page.select_option("#stats-group", group_by)
         page.wait_for_function(
             "g => document.querySelector('#stats-csv').href.includes('group_by=' + g)"
-            " && document.querySelector('.view-body').dataset.loaded === 'true'", arg=group_by)
+            " && document.querySelector('.view-body').dataset.loaded === 'true'",
+            arg=group_by,
+        )
         q = _query(page)
         assert q["group_by"] == group_by
         _check_table(page, desk.call("GET", "/api/v1/stats", params=q).json())
@@ -207,15 +229,29 @@ def test_monthly_report_of_one_department_shows_its_figures(desk: Desk, page: An
     start = today.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     nxt = (start + timedelta(days=32)).replace(day=1)
     end = nxt.astimezone(UTC) - timedelta(seconds=1)
-    data = desk.call("GET", "/api/v1/stats", params={
-        "group_by": "department", "from": start.isoformat(), "to": end.isoformat()}).json()
+    data = desk.call(
+        "GET",
+        "/api/v1/stats",
+        params={"group_by": "department", "from": start.isoformat(), "to": end.isoformat()},
+    ).json()
     g = next(x for x in data["groups"] if x["key"] == DEPARTMENT)
-    shown = dict(page.eval_on_selector_all("#report dd[data-field]", "ds => ds.map(d => [d.dataset.field, d.dataset.value])"))
-    expected = {"orders": g["orders"], "closed": g["by_state"]["closed"], "open_now": g["open_now"],
-                "overdue_now": g["overdue_now"], "reworks": g["reworks"], "rework_rate": g["rework_rate"],
-                "extensions_requested": g["extensions_requested"],
-                "extensions_approved": g["extensions_approved"], "returns": g["returns"],
-                "false_alarms": g["false_alarms"]}
+    shown = dict(
+        page.eval_on_selector_all(
+            "#report dd[data-field]", "ds => ds.map(d => [d.dataset.field, d.dataset.value])"
+        )
+    )
+    expected = {
+        "orders": g["orders"],
+        "closed": g["by_state"]["closed"],
+        "open_now": g["open_now"],
+        "overdue_now": g["overdue_now"],
+        "reworks": g["reworks"],
+        "rework_rate": g["rework_rate"],
+        "extensions_requested": g["extensions_requested"],
+        "extensions_approved": g["extensions_approved"],
+        "returns": g["returns"],
+        "false_alarms": g["false_alarms"],
+    }
     assert set(shown) == set(expected)
     for field, value in expected.items():
         assert _same(shown[field], value), (field, shown[field], value)
@@ -223,7 +259,8 @@ def test_monthly_report_of_one_department_shows_its_figures(desk: Desk, page: An
     stages = page.eval_on_selector_all(
         "#report tbody tr[data-stage]",
         "rs => rs.map(r => [r.dataset.stage, Object.fromEntries([...r.querySelectorAll('td[data-field]')]"
-        ".map(td => [td.dataset.field, td.dataset.value]))])")
+        ".map(td => [td.dataset.field, td.dataset.value]))])",
+    )
     assert [s for s, _ in stages] == data["stages"]
     for stage, cells in stages:
         for field, raw in cells.items():

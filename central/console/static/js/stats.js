@@ -3,7 +3,7 @@
 import { api } from './api.js';
 import { barChart } from './chart.js';
 import { h, replace } from './dom.js';
-import { fmtDuration, localDate, tzOffset } from './format.js';
+import { fmtClock, fmtDuration, localDate, tzOffset } from './format.js';
 import { has, localName, t } from './i18n.js';
 
 export const GROUPS = ['department', 'grid', 'worker', 'camera', 'source'];
@@ -24,7 +24,10 @@ const COLUMNS = [
 ];
 
 const pct = (v) => (v === null || v === undefined ? '—' : `${Math.round(v * 1000) / 10}%`);
-const dur = (v) => (v === null || v === undefined ? '—' : fmtDuration(v));
+function dur(v) {
+  if (v === null || v === undefined) return '—';
+  return v < 60 ? t('stats.seconds', { n: Math.round(v * 10) / 10 }) : fmtDuration(v);
+}
 export function show(value, kind) {
   if (kind === 'rate') return pct(value);
   if (kind === 'duration') return dur(value);
@@ -190,7 +193,7 @@ export class ReportView {
         barChart(STAGES.map((st) => ({ key: st, label: t(`stats.stage.${st}`), value: g.stages[st].median_s,
           text: dur(g.stages[st].median_s) })), { title: t('stats.chart_stage_median') }),
       ] : h('p', { class: 'muted empty', i18n: 'stats.report_empty' }),
-      h('p', { class: 'muted report-foot', i18n: 'stats.generated', args: { at: data.generated_at } })));
+      h('p', { class: 'muted report-foot', i18n: 'stats.generated', args: { at: fmtClock(new Date(data.generated_at)) } })));
   }
 
   unmount() {}
