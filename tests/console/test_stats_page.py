@@ -109,27 +109,38 @@ def _play(d: Desk) -> None:
 
 
 @pytest.fixture(scope="module")
-def page(desk: Desk) -> Iterator[Any]:
+def browser(desk: Desk) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.set_default_timeout(WAIT_MS)
-        pg.goto(desk.hub.url + "/login")
-        pg.fill("#token", desk.tokens["dispatcher"])
-        pg.fill("#name", "desk")
-        pg.click("#login-submit")
-        pg.wait_for_selector("body[data-ready=true]")
-        pg.click("#tabs a[data-view='stats']")
-        pg.wait_for_selector(".view-body[data-loaded=true]")
-        yield pg
-        assert errors == []
-        context.close()
+        yield chromium
         chromium.close()
+
+
+def _stats_page(browser: Any, desk: Desk, who: str) -> tuple[Any, Any, list[str]]:
+    """A new context logged in as ``who`` with the statistics tab open and loaded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.set_default_timeout(WAIT_MS)
+    pg.goto(desk.hub.url + "/login")
+    pg.fill("#token", desk.tokens[who])
+    pg.fill("#name", who)
+    pg.click("#login-submit")
+    pg.wait_for_selector("body[data-ready=true]")
+    pg.click("#tabs a[data-view='stats']")
+    pg.wait_for_selector(".view-body[data-loaded=true]")
+    return context, pg, errors
+
+
+@pytest.fixture(scope="module")
+def page(desk: Desk, browser: Any) -> Iterator[Any]:
+    context, pg, errors = _stats_page(browser, desk, "dispatcher")
+    yield pg
+    assert errors == []
+    context.close()
 
 
 def _query(pg: Any) -> dict[str, str]:
@@ -270,3 +281,15 @@ def test_monthly_report_of_one_department_shows_its_figures(desk: Desk, page: An
     assert page.is_hidden(".topbar") and page.is_hidden("#report-print")
     page.screenshot(path=str(SHOTS / "stats-report-print.png"), full_page=True)
     page.emulate_media(media="screen")
+
+
+def test_department_staff_see_their_own_department_only(desk: Desk, browser: Any) -> None:
+    context, pg, errors = _stats_page(browser, desk, "department")
+    try:
+        q = _query(pg)
+        data = desk.call("GET", "/api/v1/stats", "department", params=q).json()
+        assert [g["key"] for g in data["groups"]] == [DEPARTMENT]
+        _check_table(pg, data)
+        assert errors == []
+    finally:
+        context.close()
