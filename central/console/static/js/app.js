@@ -1,5 +1,5 @@
 // The console shell: session, language, clock, sound switch, the live feed panel, and a hash router
-// that mounts one view at a time (board, order, health wall, camera, map).
+// that mounts one view at a time (board, order, health wall, camera, map, stats and monthly report).
 import { api } from './api.js';
 import { BoardView } from './board.js';
 import { CameraView } from './camera.js';
@@ -11,6 +11,7 @@ import { currentLang, initI18n, localName, setLang, t } from './i18n.js';
 import { MapView } from './map.js';
 import { OrderView } from './order.js';
 import { Alarm } from './sound.js';
+import { ReportView, StatsView } from './stats.js';
 import { can, TownIndex } from './town.js';
 
 const ROUTES = [
@@ -19,6 +20,8 @@ const ROUTES = [
   [/^#\/health$/, (ctx) => new HealthView(ctx), 'health'],
   [/^#\/map$/, (ctx) => new MapView(ctx), 'map'],
   [/^#\/board$/, (ctx) => new BoardView(ctx), 'board'],
+  [/^#\/stats$/, (ctx) => new StatsView(ctx), 'stats'],
+  [/^#\/stats\/report\/([^/]+)\/(\d{4}-\d{2})$/, (ctx, m) => new ReportView(ctx, m[1], m[2]), 'stats'],
 ];
 
 class App {

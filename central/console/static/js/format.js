@@ -55,3 +55,19 @@ export function agoShort(iso, now = Date.now()) {
   if (s < 86400) return t('time.short_h', { n: Math.floor(s / 3600) });
   return t('time.short_d', { n: Math.floor(s / 86400) });
 }
+
+/** The date "YYYY-MM-DD" of a moment in the town's time zone. */
+export function localDate(d) {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+    .formatToParts(d);
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
+/** The town's UTC offset ("+08:00") at noon of a local date "YYYY-MM-DD". */
+export function tzOffset(date) {
+  const name = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' })
+    .formatToParts(new Date(`${date}T12:00:00Z`)).find((p) => p.type === 'timeZoneName').value;
+  const m = name.match(/([+-])(\d{2}):?(\d{2})?/);
+  return m ? `${m[1]}${m[2]}:${m[3] || '00'}` : '+00:00';
+}

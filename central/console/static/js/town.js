@@ -52,5 +52,6 @@ export const CAN = {
   map: ['dispatcher', 'maintainer', 'grid_worker', 'department', 'admin'],
   live: ['dispatcher', 'maintainer', 'admin'],
   regions: ['maintainer', 'admin'],  // draw and save a camera's regions (the registry's editors)
+  stats: ['dispatcher', 'department', 'admin'],
 };
 export const can = (session, what) => CAN[what].includes(session.role);
