@@ -73,8 +73,12 @@ def test_route_to_an_unknown_channel(town_dir: Path) -> None:
 def test_unknown_trigger_or_target(town_dir: Path) -> None:
     err = _fails(town_dir, lambda n: n["routes"].update(order_closed={"department": []}))
     assert err.key == "notifications.routes.order_closed" and err.reason == "unknown key"
-    err = _fails(town_dir, lambda n: n["routes"]["new_order"].update(mayor=[]))
-    assert err.key == "notifications.routes.new_order.mayor"
+    # a second mistake in the same file: both are reported, at once
+    _edit(town_dir / "notifications.yaml", lambda n: n["routes"]["new_order"].update(mayor=[]))
+    with pytest.raises(ConfigError) as both:
+        load_town(town_dir)
+    assert {p.key for p in both.value.problems} == {
+        "notifications.routes.order_closed", "notifications.routes.new_order.mayor"}
 
 
 def test_sms_placeholders_are_checked(town_dir: Path) -> None:

@@ -280,7 +280,20 @@ class HistoryOut(BaseModel):
     details: dict[str, Any]
 
 
+class OrderSnapshot(BaseModel):
+    """One grouped camera's best picture of the incident (central.snapshots)."""
+
+    camera_id: str
+    camera_name: str
+    url: str | None = Field(description="Media URL of the JPEG.")
+    raised_at: IsoTime
+    score: float
+
+
 class WorkOrderDetail(WorkOrderOut):
+    snapshots: list[OrderSnapshot] = Field(
+        description="Every grouped camera's picture, labelled; the order's own camera first "
+        "(snapshot_url is the first).")
     history: list[HistoryOut]
     allowed_actions: list[Action] = Field(description="What the caller may do now.")
 

@@ -112,7 +112,7 @@ def test_every_column_of_a_stored_alert_reads_back_as_sent(hub: HubUnderTest) ->
     hub.clock.advance(minutes=10)
     odd = (T0 + timedelta(minutes=5, microseconds=123456)).astimezone(timezone(timedelta(hours=8)))
     bodies = [
-        alert("cam-001", event="full", at=odd, seq=2**62, score=0.1 + 0.2, video_time_s=12.000001,
+        alert("cam-001", event="full", at=odd, seq=2**53 - 1, score=0.1 + 0.2, video_time_s=12.000001,
               region='路口 "north"\\', details={"width_share": 1e-7, "n": 3, "why": "a'b\"c", "ok": True,
                                                    "none": None}),
         alert("cam-002", event="bare", bbox=None, region=None, details={}),
