@@ -173,11 +173,15 @@ def test_running_worker_swaps_cameras_in_place(
         worker.stop()
 
 
-def test_a_parking_region_is_left_out_of_the_road() -> None:
+def test_a_parking_region_from_the_registry_reaches_the_detector() -> None:
+    """A parking region (drawn in the console, pushed by the registry) is where vehicles may stop: it
+    stays road (debris there still counts) and is handed to the stopped-vehicle rule."""
     from edge.regions import build_masks
     from gridwatch.config.schema import Roi
 
     road = Roi(name="road", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)])
     parking = Roi(name="parking", polygon=[(0.0, 0.5), (0.3, 0.5), (0.3, 1.0), (0.0, 1.0)])
     masks = build_masks([road, parking], (100, 100))
-    assert masks.road[90, 80] and not masks.road[90, 10] and masks.ignore[90, 10]
+    assert masks.parking is not None
+    assert masks.parking[90, 10] and not masks.parking[90, 80]
+    assert masks.road[90, 80] and not masks.ignore[90, 10]

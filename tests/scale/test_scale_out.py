@@ -222,10 +222,10 @@ def test_missed_deadline_is_escalated_once_with_both_watchers_running(pair: Pair
         with db.read() as s:
             per_order = dict(s.execute(
                 select(HistoryRow.work_order_id, func.count()).where(
-                    HistoryRow.work_order_id.in_(orders), HistoryRow.action == "escalate")
+                    HistoryRow.work_order_id.in_(orders), HistoryRow.action == "supervise")
                 .group_by(HistoryRow.work_order_id)).all())
             events = [e.data for e in s.execute(
-                select(FeedEvent).where(FeedEvent.type == "work_order.escalated")).scalars()]
+                select(FeedEvent).where(FeedEvent.type == "work_order.supervised")).scalars()]
         assert per_order == {o: 1 for o in orders}
         announced = [e["id"] for e in events if e["id"] in orders]
         assert sorted(announced) == orders
