@@ -405,7 +405,7 @@ def latest_snapshot(db: Database, camera_id: str) -> tuple[str, datetime, int | 
             .order_by(AlertRow.received_at.desc(), AlertRow.raised_at.desc())
             .limit(1)
         ).first()
-    return (row[0], row[1], row[2]) if row else None
+    return (str(row[0]), row[1], row[2]) if row else None  # (the query takes rows with a snapshot)
 
 
 def live_endpoint(db: Database, node_id: str) -> tuple[str, str | None] | None:

@@ -10,7 +10,7 @@ source is ``grid_worker`` when a grid worker filed it, else ``public``.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, select
 from starlette.datastructures import FormData, UploadFile
 
 from central import orders
+from central.api.contract import rfc3339
 from central.api.deps import hub_of
 from central.auth import authenticate
 from central.context import Hub
@@ -315,30 +316,15 @@ def _is_id(text: str) -> bool:
     return text.isascii() and text.isdigit() and int(text) < 2**63
 
 
-#: An RFC 3339 date-time (what the W3C profile of ISO 8601 that GeoReport v2 names comes to, and what
-#: the OpenAPI schema's ``format: date-time`` means): date, time and offset all present.
-_DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
-)
-
-
 def _parse_date(value: str | None, name: str) -> datetime | None:
+    """GeoReport v2 names the W3C profile of ISO 8601, which comes to RFC 3339."""
     if value is None:
         return None
-    text = value
     try:
-        if not _DATE_TIME.fullmatch(text):
-            raise ValueError(text)
-        # fromisoformat (3.11) takes at most 6 digits of fractions; RFC 3339 allows more
-        head, dot, rest = text.partition(".")
-        if dot:
-            digits = len(rest) - len(rest.lstrip("0123456789"))
-            text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
-        parsed = datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+        return rfc3339(value)
     except ValueError:
         raise Open311Error(400, f"{name} must be an RFC 3339 date-time, e.g. 2026-05-01T08:00:00+08:00") \
             from None
-    return parsed.astimezone(UTC)
 
 
 def _status(state: str) -> str:

@@ -9,6 +9,8 @@ answer the GeoReport v2 error list instead (``central.open311``).
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -42,3 +44,26 @@ def errors(*codes: int, **why: str) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: each status with the :class:`Refusal` body and its meaning;
     ``why`` (``e404="no such camera"``) says what it means for this route."""
     return {c: {"model": Refusal, "description": why.get(f"e{c}", MEANING[c])} for c in sorted(set(codes))}
+
+
+#: An RFC 3339 date-time (what the OpenAPI schema's ``format: date-time`` means): date, time and offset
+#: all present. Query parameters declared with that format are parsed with :func:`rfc3339`, so that the
+#: hub accepts exactly what its schema says (a bare number or a date alone is refused).
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def rfc3339(text: str) -> datetime:
+    """The UTC time of an RFC 3339 date-time; ValueError for anything else."""
+    if not _DATE_TIME.fullmatch(text):
+        raise ValueError(text)
+    # fromisoformat (3.11) takes at most 6 digits of fractions; RFC 3339 allows more
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except OverflowError:
+        raise ValueError(text) from None

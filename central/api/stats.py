@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from central import stats
+from central.api.contract import rfc3339
 from central.api.deps import hub_of
 from central.api.work_order_models import ERRORS
 from central.api.work_orders import departments_of
@@ -81,11 +82,6 @@ class StatsOut(BaseModel):
     model_config = {"populate_by_name": True}
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
 
 @router.get(
     "/stats",
@@ -103,36 +99,44 @@ def _aware(value: datetime | None) -> datetime | None:
 async def get_stats(
     request: Request,
     group_by: GroupBy = Query(GroupBy.DEPARTMENT, description="What to group the orders by."),
-    start: datetime | None = Query(
-        None, alias="from", description="Period start (ISO); default: 30 days before to."
+    start: str | None = Query(
+        None, alias="from", description="Period start (RFC 3339); default: 30 days before to.",
+        json_schema_extra={"format": "date-time"},
     ),
-    end: datetime | None = Query(None, alias="to", description="Period end (ISO, inclusive); default now."),
+    end: str | None = Query(
+        None, alias="to", description="Period end (RFC 3339, inclusive); default now.",
+        json_schema_extra={"format": "date-time"},
+    ),
     format: Format = Query(Format.JSON, description="json, or a csv / xlsx download of the same figures."),
     who: Principal = Depends(require(*EVALUATORS)),
 ) -> Any:
     hub = hub_of(request)
     now = hub.now()
-    end = _aware(end) or now
-    start = _aware(start) or end - timedelta(days=30)
-    if start >= end:
-        raise HTTPException(422, "'from' must be before 'to'")
+    try:
+        until = rfc3339(end) if end is not None else now
+        since = rfc3339(start) if start is not None else until - timedelta(days=30)
+    except (ValueError, OverflowError):
+        raise HTTPException(422, "'from' and 'to' are RFC 3339 date-times, e.g. 2026-12-01T00:00:00+08:00") \
+            from None
+    start_t, end_t = since, until
     scope = departments_of(hub.town, who.department_id or "") if who.role == DEPARTMENT else None
-    rows = await run_in_threadpool(stats.load, hub.db, start, end, scope)
+    # a period that ends before it starts holds no orders (an empty answer, not an error)
+    rows = await run_in_threadpool(stats.load, hub.db, start_t, end_t, scope) if start_t < end_t else []
     groups = stats.figures(hub.town, rows, group_by.value, now)
     if format is Format.JSON:
         return {
             "group_by": group_by.value,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
+            "from": start_t.isoformat(),
+            "to": end_t.isoformat(),
             "generated_at": now.isoformat(),
             "stages": list(stats.STAGES),
             "groups": groups,
         }
-    name = f"gridwatch-stats-{group_by.value}-{start:%Y%m%d}-{end:%Y%m%d}.{format.value}"
+    name = f"gridwatch-stats-{group_by.value}-{start_t:%Y%m%d}-{end_t:%Y%m%d}.{format.value}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format is Format.CSV:
         return Response(_csv(groups), media_type="text/csv; charset=utf-8", headers=disposition)
-    body = await run_in_threadpool(_xlsx, groups, group_by.value, start, end)
+    body = await run_in_threadpool(_xlsx, groups, group_by.value, start_t, end_t)
     return Response(body, media_type=XLSX, headers=disposition)
 
 
