@@ -352,12 +352,13 @@ def test_reject_as_false_alarm_needs_a_reason(stack: Stack, page: Any) -> None:
     page.click("#action-submit")
     page.wait_for_selector("#order[data-state='rejected']")
     assert page.locator("#order-actions button[data-action]").count() == 0  # nothing more to do
-    # An ended order: every deadline box shows that deadline, none counts down, none shows an action's time.
+    # An ended order: each deadline box left (the stages it reached) shows that deadline, none counts
+    # down, none shows an action's time in the deadline's place.
     detail = stack.api(f"/api/v1/work-orders/{order_id}")
     shown = dict(page.eval_on_selector_all(
         "#order [data-deadline]",
         "els => els.map(e => [e.dataset.deadline, e.querySelector('.left').dataset.at])"))
-    assert shown == {w: detail["deadlines"][f"{w}_by"] for w in ("acknowledge", "arrive", "close")}
+    assert shown and all(shown[w] == detail["deadlines"][f"{w}_by"] for w in shown), shown
     assert page.locator("#order [data-deadline] [data-due]").count() == 0
     page.click("#tabs a[data-view='board']")
     page.wait_for_selector(f"#board .column[data-state='closed rejected'] .card[data-order='{order_id}']")
