@@ -26,15 +26,13 @@ from gridwatch.wire import CameraHealth, CameraStatus, EventKind
 from tests.console import media
 from tests.edge.procs import EdgeProcess, query, wait_for
 from tests.edge.town import NODE, write_town
+from tests.support.browser import chromium
 from tests.support.hub import HubProcess, make_token
-from tests.support.needs import require_chromium, require_ffmpeg
+from tests.support.needs import require_ffmpeg
 from tests.support.net import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -44,10 +42,6 @@ WAIT_MS = 30_000
 ALERT_NODE = "edge-05"
 BOARD_TAB = "#tabs a[data-view='board']"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_present() -> None:
-    require_chromium()
 
 
 @dataclass
@@ -110,12 +104,8 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _login(browser: Any, url: str, token: str, name: str) -> tuple[Any, Any, list[str]]:

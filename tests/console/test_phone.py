@@ -9,7 +9,6 @@ is replayed with the same Idempotency-Key and not applied twice.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,13 +21,11 @@ import pytest
 
 from gridwatch.config import Town, load_town
 from tests.central.conftest import alert, b64, jpeg
+from tests.support.browser import chromium
 from tests.support.hub import SAMPLE_TOWN, HubProcess, make_token
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "artifacts" / "screenshots"
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
@@ -54,13 +51,6 @@ class Stack:
         return r.json()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_present() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is missing on CI (Debian package chromium)")
-        pytest.skip("/usr/bin/chromium is missing (Debian package chromium)")
-
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
@@ -80,12 +70,8 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _new_order(stack: Stack, event: str) -> int:

@@ -22,9 +22,10 @@ import pytest
 from gridwatch.config import Town, load_town
 from gridwatch.wire import CameraHealth, CameraStatus
 from tests.console import media
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, SHOTS, _live_video, _login
+from tests.console.test_browser import SHOTS, _live_video, _login
 from tests.edge.procs import EdgeProcess, wait_for
 from tests.edge.town import NODE, write_town
+from tests.support.browser import chromium
 from tests.support.hub import HubProcess, make_token
 from tests.support.needs import require_chromium
 
@@ -84,15 +85,11 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def page(stack: Stack) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context, pg, errors = _login(browser, stack.hub.url, stack.maintainer, "王工")
         yield pg
         assert errors == [], f"JavaScript errors on the page: {errors}"
         context.close()
-        browser.close()
 
 
 def _at(pg: Any, x: float, y: float) -> tuple[float, float]:

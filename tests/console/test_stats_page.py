@@ -23,21 +23,12 @@ import pytest
 from central.stats import columns, table
 from gridwatch.config import load_town
 from tests.central.conftest import alert, b64, jpeg
+from tests.support.browser import chromium
 from tests.support.hub import SAMPLE_TOWN, HubProcess, make_token
 from tests.support.needs import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "artifacts" / "screenshots"
 WAIT_MS = 30_000
@@ -110,12 +101,8 @@ def _play(d: Desk) -> None:
 
 @pytest.fixture(scope="module")
 def browser(desk: Desk) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _stats_page(browser: Any, desk: Desk, who: str) -> tuple[Any, Any, list[str]]:

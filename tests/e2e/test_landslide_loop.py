@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import shutil
 import sqlite3
 import time
@@ -29,21 +28,12 @@ import pytest
 
 from gridwatch.config import load_town
 from tests.central.conftest import alert, jpeg
+from tests.support.browser import chromium
 from tests.support.hub import SAMPLE_TOWN, HubProcess, make_token
 from tests.support.receiver import Received, Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-sync",
-]
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 2,
@@ -84,22 +74,11 @@ retry: {{first_s: 0.3, max_s: 1, max_attempts: 1000}}
     return out
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_present() -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is missing on CI (Debian package chromium)")
-        pytest.skip("/usr/bin/chromium is missing (Debian package chromium)")
-
 
 @pytest.fixture()
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Loop:
