@@ -223,7 +223,7 @@ class OcclusionMeter:
             ncc = (_block_mean(cur * past.grey) - m_cur * past.mean) / ((s_cur + 1e-3) * (past.std + 1e-3))
             bright = np.abs(np.log((m_cur + 4.0) / (past.mean + 4.0))) >= np.log(ABRUPT_X)
             pattern = (s_cur >= TEXTURE_STD) & (past.std >= REF_TEXTURE_STD) & (ncc < DIFFER_NCC)
-            lost = (past.std >= VISIBLE_X * TEXTURE_STD) & (s_cur < 0.5 * past.std)
+            lost = (past.std >= TEXTURE_STD) & (s_cur < 0.5 * past.std)
             gained = s_cur >= NEW_TEXTURE_X * past.std + NEW_TEXTURE_PLUS
             changed = bright | pattern | lost | gained
         looks.append(_Look(t, cur, m_cur, s_cur))
