@@ -76,9 +76,12 @@ def remux_mp4(stream: av.video.stream.VideoStream, packets: list[av.Packet]) -> 
             if last is not None and pts <= last:
                 continue  # mp4 needs rising timestamps (B-frames are not sent by the cameras we read)
             last = pts
-            p.pts = p.dts = pts
-            p.stream = ost
-            out.mux(p)
+            q = av.Packet(bytes(p))  # a copy: a ring's packets may go into later clips too
+            q.pts = q.dts = pts
+            q.time_base = p.time_base
+            q.is_keyframe = p.is_keyframe
+            q.stream = ost
+            out.mux(q)
     return buf.getvalue()
 
 
@@ -108,7 +111,8 @@ class MainStreamClips:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._wanted: list[tuple[str, float]] = []  # ring: (event id, monotonic time asked)
+        self._wanted: list[tuple[str, float | None]] = []  # ring: (event id, stream time asked)
+        self._latest_s: float | None = None      # ring: stream time of the newest packet
         self.opened = 0                          # times the main stream was opened (tests, logs)
 
     def start(self) -> None:
@@ -128,7 +132,7 @@ class MainStreamClips:
                 return
             self.busy.add(event_id)
             if self.ring:
-                self._wanted.append((event_id, time.monotonic()))
+                self._wanted.append((event_id, self._latest_s))
                 return
         self._spawn(lambda: self._record(event_id), event_id[:8])
 
@@ -179,7 +183,8 @@ class MainStreamClips:
         self._finish(event_id, taken)
 
     def _ring_loop(self) -> None:
-        """Ring: demux the main stream all the time, keep the last seconds, cut clips when due."""
+        """Ring: demux the main stream all the time, keep the last seconds, cut clips when due. Time
+        is the stream's (packet pts), so a ring thread that runs late still cuts the right seconds."""
         while not self._stop.is_set():
             try:
                 with self._open() as container:
@@ -189,30 +194,34 @@ class MainStreamClips:
                     for packet in container.demux(stream):
                         if self._stop.is_set():
                             return
-                        if not packet.size or packet.pts is None:
+                        if not packet.size or packet.pts is None or packet.time_base is None:
                             continue
-                        now = time.monotonic()
-                        ring.append((now, packet))
-                        while ring and now - ring[0][0] > keep_s:
+                        at = float(packet.pts * packet.time_base)
+                        if ring and at < ring[-1][0] - 1.0:
+                            ring.clear()  # the stream started again (new timestamps)
+                        ring.append((at, packet))
+                        self._latest_s = at
+                        while ring and at - ring[0][0] > keep_s:
                             ring.popleft()
-                        self._cut_due(stream, ring, now)
+                        self._cut_due(stream, ring, at)
             except Exception as exc:
                 log.warning("camera %s: main stream ring %s: %s", self.camera_id, redact(self.url),
                             redact(str(exc)))
-                self._stop.wait(2.0)
+            self._latest_s = None
+            self._stop.wait(2.0)
 
     def _cut_due(self, stream: av.video.stream.VideoStream, ring: deque[tuple[float, av.Packet]],
-                 now: float) -> None:
+                 now_s: float) -> None:
         with self._lock:
-            due = [w for w in self._wanted if now >= w[1] + self.post_s]
+            self._wanted = [(e, now_s if at is None else at) for e, at in self._wanted]
+            due = [(e, at) for e, at in self._wanted if at is not None and now_s >= at + self.post_s]
             self._wanted = [w for w in self._wanted if w not in due]
         for event_id, asked in due:
-            window = [p for at, p in ring if at >= asked - self.pre_s]
-            older_keys = [i for i, (at, p) in enumerate(ring) if p.is_keyframe and at <= asked - self.pre_s]
-            if older_keys:  # start at the key frame at or before the clip's first second
-                window = [p for _, p in list(ring)[older_keys[-1]:]]
-            while window and not window[0].is_keyframe:
-                window.pop(0)
+            start = asked - self.pre_s
+            keys = [i for i, (at, p) in enumerate(ring) if p.is_keyframe and at <= start]
+            any_key = next((i for i, (_, p) in enumerate(ring) if p.is_keyframe), len(ring))
+            first = keys[-1] if keys else any_key
+            window = [p for at, p in list(ring)[first:] if at <= asked + self.post_s]
             self._finish(event_id, self._make(stream, window))
 
     @staticmethod

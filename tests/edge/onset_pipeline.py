@@ -13,16 +13,18 @@ from gridwatch.wire import EventKind, Phase
 
 
 class OnsetPipeline:
-    """Counts frames; raises a flooding onset (an event id of its own) at the third."""
+    """Counts frames; raises a flooding onset (an event id of its own) at frame ``at``."""
 
-    def __init__(self, camera_id: str) -> None:
-        self.camera_id = camera_id
+    def __init__(self, camera_id: str, at: int = 3) -> None:
+        self.camera_id, self.at = camera_id, at
         self.frames = 0
+        self.width = 0
         self.event_id = uuid.uuid4().hex
 
     def process(self, frame: Frame) -> list[Event]:
         self.frames += 1
-        if self.frames == 3:
+        self.width = frame.width
+        if self.frames == self.at:
             return [Event(kind=EventKind.FLOODING, phase=Phase.ONSET, event_id=self.event_id, t=frame.t,
                           start_s=frame.t, score=0.7, bbox=None, region="road", snapshot_jpeg=None,
                           details={})]
@@ -37,8 +39,13 @@ class OnsetPipeline:
 
     @property
     def scores(self) -> dict[str, float]:
-        return {"frames": float(self.frames)}
+        return {"frames": float(self.frames), "width": float(self.width)}
 
 
 def onset_pipeline(camera: Camera) -> OnsetPipeline:
     return OnsetPipeline(camera.id)
+
+
+def late_onset_pipeline(camera: Camera) -> OnsetPipeline:
+    """The onset at the tenth frame (5 s into a 2 fps analysis: a clip's seconds before it exist)."""
+    return OnsetPipeline(camera.id, at=10)
