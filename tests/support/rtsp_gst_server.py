@@ -1,11 +1,12 @@
 """GStreamer RTSP server serving generated H.264, run by Debian's /usr/bin/python3 (which has ``gi``).
 
 Usage: rtsp_gst_server.py PORT [USER PASSWORD] [--fps N] [--gop FRAMES] [--scene ball|quiet]
-[--main WxH]. Serves rtsp://127.0.0.1:PORT/cam (and /cam2 ..., any path under /cam): 320x240 H.264
-baseline (no B-frames, as IP cameras send), 10 fps with a key frame every 10 frames unless told
-otherwise; with --main also /main, the same scene at WxH (a camera's main stream beside its sub-stream
-/cam). Scene "ball": a ball moving all the time; "quiet": a still test card with faint sensor-like
-noise (an empty road). Prints "READY" on stdout once listening. Stopped by SIGTERM.
+[--main WxH] [--image PNG] [--noise SHARE]. Serves rtsp://127.0.0.1:PORT/cam (and /cam2 ...,
+any path under /cam): 320x240 H.264 baseline (no B-frames, as IP cameras send), 10 fps with a key
+frame every 10 frames unless told otherwise; with --main also /main, the same scene at WxH (a
+camera's main stream beside its sub-stream /cam). Scene "ball": a ball moving all the time;
+"quiet": a still picture (a test card, or --image) with faint sensor-like noise (an empty road).
+Prints "READY" on stdout once listening. Stopped by SIGTERM.
 """
 
 import argparse
@@ -22,10 +23,13 @@ _RAW = "video/x-raw,width={w},height={h},framerate={fps}/1 "
 #: scene name -> (the source up to the encoder, further branches)
 SCENES = {
     "ball": ("videotestsrc is-live=true pattern=ball ! " + _RAW, ""),
-    "quiet": ("videotestsrc is-live=true pattern=smpte ! " + _RAW
-              + "! compositor name=mix sink_1::alpha=0.06 ! " + _RAW,
+    "quiet": ("{still} ! " + _RAW + "! compositor name=mix sink_1::alpha={noise} ! " + _RAW,
               "videotestsrc is-live=true pattern=snow ! " + _RAW + "! mix. "),
 }
+#: The quiet scene's still picture: a test card, or a PNG (--image) held still.
+TEST_CARD = "videotestsrc is-live=true pattern=smpte"
+IMAGE = ("filesrc location={path} ! pngdec ! imagefreeze is-live=true ! videoconvert ! videoscale "
+         "! videorate")
 PIPELINE = (
     "( {scene}"
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
@@ -41,6 +45,8 @@ def main() -> int:
     ap.add_argument("--gop", type=int, default=10, help="frames from one key frame to the next")
     ap.add_argument("--scene", choices=sorted(SCENES), default="ball")
     ap.add_argument("--main", default=None, help="WxH of a main stream served at /main")
+    ap.add_argument("--image", default=None, help="quiet scene: this PNG held still (else a test card)")
+    ap.add_argument("--noise", type=float, default=0.03, help="quiet scene: share of noise mixed in")
     args = ap.parse_args()
     port, fps, gop = args.port, args.fps, args.gop
     user, password = args.credentials if len(args.credentials) == 2 else (None, None)
@@ -56,7 +62,9 @@ def main() -> int:
     factories = {}
     for path, (w, h) in mounts.items():
         factory = GstRtspServer.RTSPMediaFactory()
-        head, extra = (part.format(w=w, h=h, fps=fps) for part in SCENES[args.scene])
+        still = IMAGE.format(path=args.image) if args.image else TEST_CARD
+        head, extra = (part.format(w=w, h=h, fps=fps, still=still, noise=args.noise)
+                       for part in SCENES[args.scene])
         factory.set_launch(PIPELINE.format(scene=head, extra=extra, gop=gop))
         factory.set_shared(True)
         factories[path] = factory
