@@ -117,6 +117,16 @@ class AnalysisProcesses:
         """The processes' ids, by index (None while one is being restarted)."""
         return [s.proc.pid if s.proc is not None and s.proc.is_alive() else None for s in self.slots]
 
+    def counters(self) -> list[dict[str, object]]:
+        """Every running process's cameras' counters (``CameraGroup.counters``)."""
+        out: list[dict[str, object]] = []
+        for slot in self.slots:
+            with slot.lock:
+                if slot.cmd is not None and slot.proc is not None and slot.proc.is_alive():
+                    with contextlib.suppress(OSError, EOFError, TimeoutError):
+                        out += self._ask(slot, "counters")[1]
+        return out
+
     def restarts(self) -> int:
         return sum(s.restarts for s in self.slots)
 

@@ -348,6 +348,14 @@ class CameraGroup:
                 road_proposal=getattr(unit.pipeline, "road_proposal", None)))
         return cams
 
+    def counters(self) -> list[dict[str, object]]:
+        """Each camera's counters (for benchmarks and logs): frames decoded and analysed, and so on."""
+        return [{"camera_id": u.camera.id, "analysed": u.analysed, "frames_in": u.reader.stats.frames_in,
+                 "packets_in": u.reader.stats.packets_in, "latest_t": u.ring.latest_t,
+                 "dropped": u.reader.slot.dropped, "quiet": u.reader.stats.quiet,
+                 "keyframes_only": u.reader.stats.keyframes_only, "hw_decoding": u.reader.stats.hw_decoding,
+                 "pipeline_errors": u.pipeline_errors} for u in self.units]
+
     def reader_of(self, camera_id: str) -> StreamReader | None:
         unit = self._by_id.get(camera_id)
         return unit.reader if unit else None

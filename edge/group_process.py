@@ -6,7 +6,8 @@ The parent (``edge.analysis_procs``) starts this with multiprocessing's ``spawn`
   a process killed at any moment loses no stored step; an onset held for its clip is released by the
   parent without its clip when this process dies.
 - ``cmd``: the parent asks, this process answers: ``health`` (the cameras' health and the count of
-  analysis turns, by which the parent sees a hung process), ``config`` (a new registry revision and
+  analysis turns, by which the parent sees a hung process), ``counters`` (``CameraGroup.counters``),
+  ``config`` (a new registry revision and
   this process's share of the cameras), ``stop``.
 """
 
@@ -81,6 +82,8 @@ def group_main(rpc: Connection, cmd: Connection, town: Town, node_id: str, selec
             tag, what = request[0], request[1]
             if what == "health":
                 cmd.send((tag, group.health(datetime.now(UTC), time.monotonic()), group.turns))
+            elif what == "counters":
+                cmd.send((tag, group.counters()))
             elif what == "config":
                 group.request_config(request[2], request[3])
                 cmd.send((tag, None))

@@ -140,6 +140,13 @@ class EdgeWorker:
     def analysis_threads(self) -> int:
         return self.group.threads if self.group is not None else 0
 
+    def counters(self) -> list[dict[str, object]]:
+        """Each camera's counters, from this process or the analysis processes."""
+        if self.procs is not None:
+            return self.procs.counters()
+        assert self.group is not None
+        return self.group.counters()
+
     # -- configuration from the hub (edge.config_sync) -----------------------------------------
 
     def request_config(self, cfg: NodeConfig) -> None:
