@@ -19,12 +19,14 @@ with its scheduler autogroup at nice -10 (so on a shared machine it gets that co
   adaptive rate on each scene, with and without a sub-stream, and the *floor worker* (the same
   readers told "quiet" all the time, analysing nothing: key frames read, decoded and converted).
   Full run: a check with as many cameras as the calibration says fit 85 % of the core, for the
-  adaptive quiet and busy-with-sub-stream runs, and one run of the adaptive quiet worker on ALL
-  cores of the box (cameras per box).
+  adaptive quiet and busy-with-sub-stream runs, and two runs of the adaptive quiet worker on ALL
+  cores of the box (cameras per box): one analysis process per core (``edge.analysis_processes``),
+  and threads in one process; CPU and RSS include the analysis processes.
 - ``baseline``: cv2.VideoCapture decoding every frame + cv2.createBackgroundSubtractorMOG2 (defaults)
   on each full 720p frame, as fast as it goes; CPU seconds per second of video.
 - ``decode``: PyAV decoding alone, one stream unpaced: every frame, key frames only (the *floor*, on
-  each scene and size), what the reader decodes at the fixed rate (bench/_edge_decode.py).
+  each scene and size; and on the quiet 720p scene with each key frame converted to the analysis
+  size, which a worker must add), what the reader decodes at the fixed rate (bench/_edge_decode.py).
 - ``pipeline``: CameraPipeline.process alone on 320-px frames at 1 fps (after its learning period).
 
 Cameras per core = 1 / (CPU seconds per camera-second), what a fully busy core would carry. On a
@@ -397,9 +399,16 @@ def main() -> int:
             n = args.streams or max(20, int(0.85 / res[key]["cpu_per_camera_s"]))
             res[key + "_check"] = run_phase("worker", core, streams=n, **checked, **RUNS[key])
     if not quick and not args.no_box and "adaptive_quiet" in runs:
+        # Cameras per box: the adaptive quiet worker on ALL cores, with one analysis process per core
+        # (isolation: the default on boxes of more than two cores) and with threads in one process
+        # (the default on 1-2 cores), sized to half of what the calibration says the cores carry
+        # (every camera learns its scene on dense frames first: ~4x its quiet cost).
         cores = os.cpu_count() or 1
-        n = args.streams or max(20, int(0.85 * cores / res["adaptive_quiet"]["cpu_per_camera_s"]))
-        res["adaptive_quiet_box"] = run_phase("worker", "all", streams=n, **checked, **RUNS["adaptive_quiet"])
+        n = args.streams or max(16, int(0.5 * cores / res["adaptive_quiet"]["cpu_per_camera_s"]))
+        res["adaptive_quiet_box"] = run_phase("worker", "all", streams=n, processes=cores, **checked,
+                                              **RUNS["adaptive_quiet"])
+        res["adaptive_quiet_box_threads"] = run_phase("worker", "all", streams=n, processes=0, **checked,
+                                                      **RUNS["adaptive_quiet"])
     res["baseline"] = run_phase("baseline", core, streams=2 if quick else 3, seconds=10 if quick else 20,
                                 gop=args.gop)
     res["decode"] = run_phase("decode", core, gop=args.gop, hw_decode=args.hw_decode)
