@@ -202,9 +202,10 @@ class AnalysisProcesses:
             if proc.is_alive():
                 proc.kill()
             proc.join(10)
-        if slot.cmd is not None:
-            slot.cmd.close()
-            slot.cmd = None
+        with slot.lock:  # no command is being asked of it meanwhile
+            if slot.cmd is not None:
+                slot.cmd.close()
+                slot.cmd = None
         if slot.rpc_thread is not None:
             slot.rpc_thread.join(10)
             slot.rpc_thread = None

@@ -18,6 +18,7 @@ allows) leaves the alert to the analysis frames' clip (``edge.camera_group``).
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 import threading
@@ -51,8 +52,6 @@ class MainTaken:
         """``alert`` with its snapshot drawn on the main stream's picture (if there is one that fits)."""
         if self.image is None:
             return alert
-        import base64
-
         region = rois if original.kind in OBSTRUCTION_KINDS else []
         jpeg = draw_snapshot(self.image, region, original.bbox,
                              f"{original.camera_id} {original.kind.value} {original.phase.value}")
