@@ -42,6 +42,10 @@ def decode_pass(clip: Path, mode: str, fps: float, options: dict[str, str] | Non
                     applied = s.codec_context.skip_frame = plan.skip_mode
             for vf in packet.decode():
                 frames += 1
+                if mode == "key_frames" and width is not None:  # every key frame taken, as when quiet
+                    w, h = analysis_size(vf.width, vf.height, width)
+                    rf.reformat(vf, w, h, format="bgr24", interpolation=ANALYSIS_INTERPOLATION).to_ndarray()
+                    taken += 1
                 if mode == "reader_plan" and plan.frame(float(vf.time), vf.key_frame):
                     taken += 1
                     if width is not None:
@@ -54,7 +58,7 @@ def decode_pass(clip: Path, mode: str, fps: float, options: dict[str, str] | Non
     out = {"frames": frames, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3), "hw_decoding": used_hw,
            "cpu_per_camera_s": cpu / CLIP_S, "ms_per_frame": 1000 * cpu / frames,
            "decoded_per_camera_s": frames / CLIP_S}
-    if mode == "reader_plan":
+    if mode == "reader_plan" or width is not None:
         out["taken"] = taken
     return out, images
 
@@ -80,6 +84,10 @@ def phase_decode(args: argparse.Namespace) -> dict[str, Any]:
         for height in (720, 360):
             out[f"key_frames_{scene}_{height}"] = decode_pass(clip_path("a", args.gop, height, scene),
                                                               "key_frames", detection.analysis_fps)[0]
+    # The floor with what a quiet worker must add to it: each key frame converted to the analysis size.
+    out["key_frames_converted_quiet_720"] = decode_pass(clip_path("a", args.gop, 720, "quiet"), "key_frames",
+                                                        detection.analysis_fps,
+                                                        width=detection.analysis_width)[0]
     if args.hw_decode:
         out.update(decode_hw(args.hw_decode, clip, detection.analysis_fps, detection.analysis_width))
     # The conversion of an analysis frame: before (bgr24 at 720p, then cv2 area resize) and now (one

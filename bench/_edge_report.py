@@ -25,7 +25,7 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     """Cameras per core of every run, and the ratios the issue's targets name."""
     d = res["decode"]
     floor = {k[len("key_frames_"):]: 1.0 / v["cpu_per_camera_s"] for k, v in d.items()
-             if k.startswith("key_frames_")}
+             if k.startswith("key_frames_") and not k.startswith("key_frames_converted")}
     out: dict[str, Any] = {
         "floor_key_frames_decode_cameras_per_core": {k: round(v, 1) for k, v in floor.items()},
         "naive_cameras_per_core": round(per_core(res["baseline"]), 2)}
@@ -36,6 +36,10 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     if "adaptive_quiet" in res:
         q = per_core(res["adaptive_quiet"])
         out["quiet_vs_floor_decode"] = round(q / floor["quiet_720"], 3)
+        if "key_frames_converted_quiet_720" in d:
+            conv = 1.0 / d["key_frames_converted_quiet_720"]["cpu_per_camera_s"]
+            out["floor_with_conversion_cameras_per_core"] = round(conv, 1)
+            out["quiet_vs_floor_with_conversion"] = round(q / conv, 3)
         if "floor_quiet" in res:
             out["quiet_vs_floor_worker"] = round(q / per_core(res["floor_quiet"]), 3)
         if "fixed_quiet" in res:
@@ -47,11 +51,14 @@ def summarize(res: dict[str, Any]) -> dict[str, Any]:
     for key in ("fixed_busy", "adaptive_busy", "adaptive_busy_sub", "adaptive_quiet"):
         if key in res:
             out[f"{key}_vs_naive"] = round(per_core(res[key]) / per_core(res["baseline"]), 1)
-    if "adaptive_quiet_box" in res:
-        b = res["adaptive_quiet_box"]
-        out["box"] = {"cores": len(b["cores"]), "cameras": b["streams"],
-                      "video_speed_min": b["video_speed_min"], "cpu_cores_busy": b["core_busy"],
-                      "cameras_per_box_by_cpu": round(len(b["cores"]) * per_core(b), 1)}
+    for key in ("adaptive_quiet_box", "adaptive_quiet_box_threads"):
+        if key in res:
+            b = res[key]
+            out[key] = {"cores": len(b["cores"]), "cameras": b["streams"],
+                        "analysis_processes": b.get("analysis_processes", 0),
+                        "video_speed_min": b["video_speed_min"], "cpu_cores_busy": b["core_busy"],
+                        "cameras_per_box_by_cpu": round(len(b["cores"]) * per_core(b), 1),
+                        "rss_total_mb": b.get("rss_total_mb")}
     return out
 
 
@@ -60,11 +67,13 @@ def print_report(res: dict[str, Any]) -> None:
     rows = [("run", "cores", "cams", "cpu ms/cam-s", "cams/core", "decoded/cam-s", "analysed/cam-s",
              "quiet at end", "min video speed", "RSS MB/cam")]
     for key, label in LABELS.items():
-        for suffix, what in (("", "calib."), ("_check", "check"), ("_box", "all cores")):
+        for suffix, what in (("", "calib."), ("_check", "check"), ("_box", "all cores, processes"),
+                             ("_box_threads", "all cores, threads")):
             r = res.get(key + suffix)
             if r is None or (suffix == "" and key + "_calibration" not in res):
                 continue
-            cams = f"{per_core(r):.1f}" if suffix != "_box" else f"{per_core(r) * len(r['cores']):.1f} /box"
+            box = suffix.startswith("_box")
+            cams = f"{per_core(r) * len(r['cores']):.1f} /box" if box else f"{per_core(r):.1f}"
             rows.append((f"{label} ({what})", str(len(r["cores"])), str(r["streams"]),
                          f"{r['cpu_per_camera_s'] * 1000:.1f}", cams,
                          f"{r['decoded_per_camera_s']:.2f}", f"{r['analysed_per_camera_s']:.2f}",
@@ -75,7 +84,9 @@ def print_report(res: dict[str, Any]) -> None:
                  f"{b['cpu_per_camera_s'] * 1000:.1f}", f"{per_core(b):.2f}", "25", "25", "-", "-", "-"))
     for k, v in res["decode"].items():
         if k.startswith("key_frames_"):
-            rows.append((f"floor: key-frame-only decoding, {k[11:]}p, one stream unpaced", "1", "1",
+            what = (f"{k[11:]}p" if not k.startswith("key_frames_converted")
+                    else f"{k[21:]}p, each converted to the analysis size")
+            rows.append((f"floor: key-frame-only decoding, {what}, one stream unpaced", "1", "1",
                          f"{v['cpu_per_camera_s'] * 1000:.2f}", f"{1 / v['cpu_per_camera_s']:.1f}",
                          f"{v['decoded_per_camera_s']:.2f}", "-", "-", "-", "-"))
     m = res["machine"]

@@ -19,12 +19,14 @@ with its scheduler autogroup at nice -10 (so on a shared machine it gets that co
   adaptive rate on each scene, with and without a sub-stream, and the *floor worker* (the same
   readers told "quiet" all the time, analysing nothing: key frames read, decoded and converted).
   Full run: a check with as many cameras as the calibration says fit 85 % of the core, for the
-  adaptive quiet and busy-with-sub-stream runs, and one run of the adaptive quiet worker on ALL
-  cores of the box (cameras per box).
+  adaptive quiet and busy-with-sub-stream runs, and two runs of the adaptive quiet worker on ALL
+  cores of the box (cameras per box): one analysis process per core (``edge.analysis_processes``),
+  and threads in one process; CPU and RSS include the analysis processes.
 - ``baseline``: cv2.VideoCapture decoding every frame + cv2.createBackgroundSubtractorMOG2 (defaults)
   on each full 720p frame, as fast as it goes; CPU seconds per second of video.
 - ``decode``: PyAV decoding alone, one stream unpaced: every frame, key frames only (the *floor*, on
-  each scene and size), what the reader decodes at the fixed rate (bench/_edge_decode.py).
+  each scene and size; and on the quiet 720p scene with each key frame converted to the analysis
+  size, which a worker must add), what the reader decodes at the fixed rate (bench/_edge_decode.py).
 - ``pipeline``: CameraPipeline.process alone on 320-px frames at 1 fps (after its learning period).
 
 Cameras per core = 1 / (CPU seconds per camera-second), what a fully busy core would carry. On a
@@ -94,12 +96,41 @@ class _QuietOnly:
         return []
 
 
-def rss_bytes() -> int:
-    """This process's resident set now (VmRSS)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def quiet_only(camera: Any) -> _QuietOnly:
+    """The floor worker's pipeline factory (module-level: analysis processes import it)."""
+    return _QuietOnly()
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """A process's resident set now (VmRSS; this one by default)."""
+    try:
+        lines = Path(f"/proc/{pid or 'self'}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process so far (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu(worker: Any) -> float:
+    """CPU seconds of the worker's analysis processes (none in the threads mode)."""
+    return sum(proc_cpu_seconds(pid) for pid in worker.procs.pids() if pid) if worker.procs else 0.0
+
+
+def wait_until(cond: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -131,9 +162,11 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-edge-"))
     dead_hub = f"http://127.0.0.1:{free_port()}"  # nothing listens: delivery backs off, as in an outage
     town["edge"] = {**town["edge"], "hub_url": dead_hub, "data_dir": str(tmp)}
+    if args.processes >= 0:
+        town["edge"]["analysis_processes"] = args.processes
     (tmp / "town.yaml").write_text(yaml.safe_dump(town, allow_unicode=True), encoding="utf-8")
     cfg = load_town(tmp / "town.yaml")
-    factory = (lambda cam: _QuietOnly()) if args.floor else None
+    factory = quiet_only if args.floor else None
     worker = EdgeWorker(cfg, node, dead_hub, lambda: "bench", tmp / node, pipeline_factory=factory)
     if args.fast_decode:  # the variant without the deblocking filter (not the default)
         from edge.decode import FAST_DECODER_OPTIONS
@@ -143,23 +176,29 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
     fps = cfg.detection.analysis_fps
 
     def snap() -> dict[str, Any]:
+        cams = worker.counters()
         return {
-            "cpu": cpu_seconds(), "wall": time.monotonic(),
-            "analysed": [u.analysed for u in worker.units],
-            "frames_in": [u.reader.stats.frames_in for u in worker.units],
-            "video_t": [u.ring.latest_t for u in worker.units],
-            "dropped": [u.reader.slot.dropped for u in worker.units],
+            "cpu": cpu_seconds() + children_cpu(worker), "wall": time.monotonic(),
+            "analysed": [c["analysed"] for c in cams],
+            "frames_in": [c["frames_in"] for c in cams],
+            "video_t": [c["latest_t"] for c in cams],
+            "dropped": [c["dropped"] for c in cams],
+            "cams": cams,
         }
 
     c0 = cpu_seconds()
     rss_base = rss_bytes()  # models loaded, nothing read yet
     worker.start()
+    if worker.procs is not None:  # each analysis process's models loaded, nothing read yet
+        wait_until(lambda: len(worker.counters()) == args.streams, 120)
+        rss_base += sum(rss_bytes(pid) for pid in worker.procs.pids() if pid)
     time.sleep(args.warmup)
     a = snap()
     time.sleep(args.seconds)
     b = snap()
-    rss_end = rss_bytes()
-    quiet_now = sum(u.reader.stats.quiet for u in worker.units)
+    rss_end = rss_bytes() + (sum(rss_bytes(pid) for pid in worker.procs.pids() if pid) if worker.procs else 0)
+    quiet_now = sum(bool(c["quiet"]) for c in b["cams"])
+    restarts = worker.procs.restarts() if worker.procs is not None else 0
     worker.stop()
     window = b["wall"] - a["wall"]
     cpu = b["cpu"] - a["cpu"]
@@ -177,7 +216,9 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
         "scene": scene, "adaptive": bool(args.adaptive), "floor": bool(args.floor),
         "sub_stream": bool(args.sub), "cores": sorted(os.sched_getaffinity(0)),
         "hw_decode": args.hw_decode or None, "height": 360 if args.sub else args.height,
-        "hw_decoding": all(u.reader.stats.hw_decoding for u in worker.units),
+        "hw_decoding": all(c["hw_decoding"] for c in b["cams"]),
+        "analysis_processes": len(worker.procs.slots) if worker.procs is not None else 0,
+        "process_restarts": restarts,
         "analysis_width": cfg.detection.analysis_width,
         "gop_s": args.gop, "warmup_s": args.warmup, "window_s": round(window, 2),
         "cpu_s": round(cpu, 3), "cpu_s_incl_startup": round(b["cpu"] - c0, 3),
@@ -193,11 +234,12 @@ def phase_worker(args: argparse.Namespace) -> dict[str, Any]:
         "decoded_frames": sum(b["frames_in"]) - sum(a["frames_in"]),
         "decoded_per_camera_s": round((sum(b["frames_in"]) - sum(a["frames_in"])) / video_s, 2),
         "quiet_cameras_at_end": quiet_now,
-        "keyframes_only": all(u.reader.stats.keyframes_only for u in worker.units),
+        "keyframes_only": all(c["keyframes_only"] for c in b["cams"]),
         "slot_dropped": sum(b["dropped"]) - sum(a["dropped"]),
-        "pipeline_errors": sum(u.pipeline_errors for u in worker.units),
+        "pipeline_errors": sum(int(c["pipeline_errors"]) for c in b["cams"]),
         "rss_base_mb": round(rss_base / 2**20, 1), "rss_end_mb": round(rss_end / 2**20, 1),
         "rss_per_camera_mb": round((rss_end - rss_base) / 2**20 / args.streams, 2),
+        "rss_total_mb": round(rss_end / 2**20, 1),
     }
 
 
@@ -313,6 +355,7 @@ def main() -> int:
     p.add_argument("--adaptive", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--floor", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--sub", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--processes", type=int, default=-1, help=argparse.SUPPRESS)
     p.add_argument("--gop", type=float, default=2.0, help="key-frame interval of the test streams, s")
     p.add_argument("--height", type=int, default=720, help=argparse.SUPPRESS)
     p.add_argument("--runs", default=",".join(RUNS), help="worker runs to do (default: all)")
@@ -356,9 +399,16 @@ def main() -> int:
             n = args.streams or max(20, int(0.85 / res[key]["cpu_per_camera_s"]))
             res[key + "_check"] = run_phase("worker", core, streams=n, **checked, **RUNS[key])
     if not quick and not args.no_box and "adaptive_quiet" in runs:
+        # Cameras per box: the adaptive quiet worker on ALL cores, with one analysis process per core
+        # (isolation: the default on boxes of more than two cores) and with threads in one process
+        # (the default on 1-2 cores), sized to half of what the calibration says the cores carry
+        # (every camera learns its scene on dense frames first: ~4x its quiet cost).
         cores = os.cpu_count() or 1
-        n = args.streams or max(20, int(0.85 * cores / res["adaptive_quiet"]["cpu_per_camera_s"]))
-        res["adaptive_quiet_box"] = run_phase("worker", "all", streams=n, **checked, **RUNS["adaptive_quiet"])
+        n = args.streams or max(16, int(0.5 * cores / res["adaptive_quiet"]["cpu_per_camera_s"]))
+        res["adaptive_quiet_box"] = run_phase("worker", "all", streams=n, processes=cores, **checked,
+                                              **RUNS["adaptive_quiet"])
+        res["adaptive_quiet_box_threads"] = run_phase("worker", "all", streams=n, processes=0, **checked,
+                                                      **RUNS["adaptive_quiet"])
     res["baseline"] = run_phase("baseline", core, streams=2 if quick else 3, seconds=10 if quick else 20,
                                 gop=args.gop)
     res["decode"] = run_phase("decode", core, gop=args.gop, hw_decode=args.hw_decode)

@@ -75,10 +75,13 @@ class StepQueue:
     def __len__(self) -> int:
         return len(self._steps)
 
-    def add(self, ev: Event, wall: datetime, now_mono: float) -> None:
-        want = (ev.phase is Phase.ONSET and ev.kind is not EventKind.CAMERA_OFFLINE
+    def wants_clip(self, ev: Event) -> bool:
+        """Whether ``ev`` is held for a clip: an onset with frames to show."""
+        return (ev.phase is Phase.ONSET and ev.kind is not EventKind.CAMERA_OFFLINE
                 and self.pre_s + self.post_s > 0)
-        self._steps.append(PendingStep(ev, wall, now_mono + self.post_s + HOLD_MARGIN_S, want))
+
+    def add(self, ev: Event, wall: datetime, now_mono: float) -> None:
+        self._steps.append(PendingStep(ev, wall, now_mono + self.post_s + HOLD_MARGIN_S, self.wants_clip(ev)))
 
     def take(self) -> list[PendingStep]:
         """All waiting steps, in order (give back what could not be stored with ``put_back``)."""

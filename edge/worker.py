@@ -1,22 +1,22 @@
-"""The edge worker: one process for all of a node's cameras, from streams to alerts in the outbox.
+"""The edge worker: all of a node's cameras, from streams to alerts in the outbox, on every core.
 
-Parts, each with its own thread and start()/stop():
-- a :class:`~edge.sources.StreamReader` per camera (decode, sample, scale; reconnects on its own),
-- analysis loops here, one per core, cameras spread over them: fresh frames go to
-  ``CameraPipeline.process`` (which also says until when it wants dense frames: the adaptive rate,
-  ``edge.rate``, applied by the reader); a camera without a fresh
-  frame gets ``CameraPipeline.tick`` at the analysis rate (that is how ``camera_offline`` is raised
-  and, by the next frame, cleared); event steps become wire alerts (``edge.alerts``) in the outbox,
+Parts, each with start()/stop():
+- the cameras' analysis: a :class:`~edge.camera_group.CameraGroup` (readers, pipelines, analysis
+  threads; event steps become wire alerts in the outbox) in this process (``analysis_processes`` 0:
+  threads over the cores), or one per analysis process (:class:`~edge.analysis_procs.AnalysisProcesses`:
+  cameras spread over processes, each restarted if it dies or hangs; their alerts come back here
+  to this process's durable outbox),
 - :class:`~edge.heartbeat.Heartbeater` (node and camera health into the outbox),
 - :class:`~edge.delivery.Delivery` (outbox to hub),
-- optionally :class:`~edge.live.LiveServer` (WebRTC answers for live view).
+- optionally :class:`~edge.live.LiveServer` (WebRTC answers for live view; it needs the cameras'
+  readers in this process, so live view runs the threads mode).
 The pipeline is built by a factory (default: the real :class:`edge.pipeline.CameraPipeline` with
-models loaded once per process), so tests that need no detection can pass their own.
+models loaded once per process), so tests that need no detection can pass their own (with analysis
+processes it must be picklable: a module-level callable).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import signal
@@ -24,41 +24,27 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
-from edge.alerts import ClipJobs, PendingStep, StepQueue, to_alert, with_clip
-from edge.clips import FrameRing, encode_mp4
-from edge.config_sync import ConfigStore, ConfigSync, HubConfigClient, NodeConfig, plan_changes
+from edge.analysis_procs import AnalysisProcesses
+from edge.camera_group import CameraGroup, CameraUnit, Pipeline, PipelineFactory
+from edge.config_sync import ConfigStore, ConfigSync, HubConfigClient, NodeConfig
 from edge.delivery import Delivery
-from edge.events import Event
-from edge.frames import Frame
-from edge.heartbeat import Heartbeater, RateMeter, camera_status, clean_scores
+from edge.heartbeat import Heartbeater
 from edge.hwdecode import HardwareDecodeError, open_hw_decoder
-from edge.outbox import Outbox, OutboxFull
+from edge.outbox import Outbox
 from edge.secrets import Secrets, SecretsError
 from edge.sources import StreamReader
 from edge.sysinfo import NodeProbe
 from gridwatch.config import ConfigError, load_town
-from gridwatch.config.schema import Camera, DetectionSettings, Town
+from gridwatch.config.schema import Camera, Town
 from gridwatch.logs import redact
-from gridwatch.wire import Alert, CameraHealth, EventKind, Heartbeat, stable_id
+from gridwatch.wire import Heartbeat, stable_id
 
 log = logging.getLogger("gridwatch.edge.worker")
 
-
-class Pipeline(Protocol):
-    def process(self, frame: Frame) -> list[Event]: ...
-    def tick(self, t: float, wall: datetime) -> list[Event]: ...
-    @property
-    def faults(self) -> list[EventKind]: ...
-    @property
-    def scores(self) -> dict[str, float]: ...
-
-
-PipelineFactory = Callable[[Camera], Pipeline]
+__all__ = ["CameraUnit", "EdgeWorker", "Pipeline", "PipelineFactory", "real_pipeline_factory", "run_worker"]
 
 
 def real_pipeline_factory(town: Town | Callable[[], Town]) -> PipelineFactory:
@@ -79,29 +65,27 @@ def real_pipeline_factory(town: Town | Callable[[], Town]) -> PipelineFactory:
     return make
 
 
-@dataclass
-class CameraUnit:
-    """Everything the worker keeps for one camera."""
+def box_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-    camera: Camera
-    reader: StreamReader
-    pipeline: Pipeline
-    ring: FrameRing
-    queue: StepQueue
-    clips: ClipJobs
-    analysed: int = 0
-    pipeline_errors: int = 0
-    last_tick: float = 0.0     # monotonic time of the last process/tick
-    last_t: float = -1.0       # camera time last given to the pipeline
-    fps_in: RateMeter = field(default_factory=RateMeter)
-    fps_analysed: RateMeter = field(default_factory=RateMeter)
+
+def analysis_process_count(configured: int | None, cameras: int, cores: int, live: bool) -> int:
+    """How many analysis processes: as configured; by default one per core when the box has more than
+    two cores and more than two cameras (on 1-2 cores a process's interpreter and models cost more
+    than the GIL does), else 0 (threads). Live view needs the readers here: 0."""
+    if live:
+        return 0
+    if configured is not None:
+        return min(configured, max(1, cameras)) if configured else 0
+    return min(cores, cameras) if cores > 2 and cameras > 2 else 0
 
 
 class EdgeWorker:
     def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
                  data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
-                 pipeline_factory: PipelineFactory | None = None, analysis_threads: int | None = None
-                 ) -> None:
+                 pipeline_factory: PipelineFactory | None = None, analysis_threads: int | None = None,
+                 verbose: bool = False) -> None:
         node = town.node(node_id)
         # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
         self.hw_decode = node.hw_decode if node is not None else None
@@ -113,14 +97,30 @@ class EdgeWorker:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(data_dir / "outbox.sqlite3", town.edge.outbox_max_bytes)
         self.delivery = Delivery(self.outbox, hub_url, token_source, backoff_cap_s=town.edge.reconnect_max_s)
-        self._factory = pipeline_factory or real_pipeline_factory(lambda: self.town)
-        self._hwaccel = hwaccel
-        self.units = [self._make_unit(cam) for cam in cameras]
-        self._by_id = {u.camera.id: u for u in self.units}
+        cores = box_cores()
+        count = analysis_process_count(town.edge.analysis_processes, len(cameras), cores,
+                                       live_port is not None)
+        self.group: CameraGroup | None = None
+        self.procs: AnalysisProcesses | None = None
+        if count:
+            hwaccel = None  # each process opens its own
+            self.procs = AnalysisProcesses(town, node_id, self.outbox, count, town.edge.analysis_hung_after_s,
+                                           pipeline_factory, verbose)
+        else:
+            # Analysis threads, cameras spread over them: the heavy parts of analysis (OpenCV, ONNX
+            # Runtime, large numpy operations) release the GIL, as PyAV's demuxing, decoding and
+            # scaling in the reader threads do.
+            group_box: dict[str, CameraGroup] = {}
+            factory = pipeline_factory or real_pipeline_factory(
+                lambda: group_box["g"].town if "g" in group_box else town)
+            self.group = CameraGroup(town, node_id, self.outbox, factory, analysis_threads or cores,
+                                     hwaccel=hwaccel)
+            group_box["g"] = self.group
+            self.group.on_swapped = self._swapped  # type: ignore[method-assign]
         #: The camera-registry revision running (None: the town folder) and the sync that fetches it.
         self.config_version: int | None = None
         self.config: ConfigSync | None = None
-        self._pending: NodeConfig | None = None
+        self._pending_revision: int | None = None
         self.probe = NodeProbe(data_dir)
         self.heartbeater = Heartbeater(self.outbox, self.heartbeat, town.edge.heartbeat_every_s)
         self.live = None
@@ -129,74 +129,61 @@ class EdgeWorker:
             from edge.live import LiveServer
 
             self.live = LiveServer(self._live_reader, host=live_host, port=live_port)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        # Cameras are swapped (a new registry revision) only while no analysis thread is inside a
-        # turn: a turn counts itself in ``_busy``; the swap waits for it to drop to 0 and holds new
-        # turns back meanwhile.
-        self._gate = threading.Condition()
-        self._busy = 0
-        self._swapping = False
-        # Analysis threads, cameras spread over them: the heavy parts of analysis (OpenCV, ONNX Runtime,
-        # large numpy operations) release the GIL, as PyAV's demuxing, decoding and scaling in the
-        # reader threads do, so one process uses every core of the box.
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        self.analysis_threads = max(1, min(len(self.units), analysis_threads or cores))
         self._heartbeats = 0
 
-    def _make_unit(self, cam: Camera) -> CameraUnit:
-        town, fps, width = self.town, self.detection.analysis_fps, self.detection.analysis_width
-        clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
-        return CameraUnit(camera=cam,
-                          reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                              town.edge.reconnect_max_s, hwaccel=self._hwaccel,
-                                              adaptive=self.detection.adaptive_rate),
-                          pipeline=self._factory(cam), ring=FrameRing(clip_s, fps),
-                          queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
-                          clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
+    @property
+    def units(self) -> list[CameraUnit]:
+        """The cameras analysed in this process (threads mode; none with analysis processes)."""
+        return self.group.units if self.group is not None else []
+
+    @property
+    def analysis_threads(self) -> int:
+        return self.group.threads if self.group is not None else 0
+
+    def counters(self) -> list[dict[str, object]]:
+        """Each camera's counters, from this process or the analysis processes."""
+        if self.procs is not None:
+            return self.procs.counters()
+        assert self.group is not None
+        return self.group.counters()
 
     # -- configuration from the hub (edge.config_sync) -----------------------------------------
 
     def request_config(self, cfg: NodeConfig) -> None:
-        """Run ``cfg`` from the analysis loop's next turn (cameras are swapped only there)."""
-        self._pending = cfg
-
-    def _apply_pending(self) -> None:
-        cfg, self._pending = self._pending, None
-        if cfg is None:
+        """Run ``cfg``: from the analysis loop's next turn (threads), or handed to the processes."""
+        if self.procs is not None:
+            self.town, self.detection = cfg.town, cfg.town.detection
+            self.procs.request_config(cfg.town)
+            self._now_running(cfg.revision, "handed to the analysis processes")
             return
-        old_town = self.town
+        assert self.group is not None
+        self._pending_revision = cfg.revision
+        self.group.request_config(cfg.town)
 
-        def keyed(town: Town) -> dict[str, tuple[Camera, DetectionSettings]]:
-            return {c.id: (c, town.detection_for(c)) for c in town.cameras_of(self.node_id)}
+    def _swapped(self, changes: tuple[list[str], list[str], list[str]] | None) -> None:
+        if changes is None or self.group is None:
+            return
+        added, removed, changed = changes
+        self.town, self.detection = self.group.town, self.group.detection
+        kept = len(self.group.units) - len(added) - len(changed)
+        self._now_running(self._pending_revision, f"{len(added)} cameras added, {len(removed)} removed, "
+                                                  f"{len(changed)} changed, {kept} kept as they were")
 
-        added, removed, changed = plan_changes(keyed(old_town), keyed(cfg.town))
-        self.town, self.detection = cfg.town, cfg.town.detection
-        now = time.monotonic()
-        for cid in removed + changed:  # their readers stop, their held steps go out
-            unit = self._by_id[cid]
-            unit.reader.request_stop()
-            unit.reader.stop()
-            self._flush(unit, now, force=True)
-        fresh = {cid: self._make_unit(cam) for cid, cam in
-                 ((c.id, c) for c in cfg.town.cameras_of(self.node_id)) if cid in added or cid in changed}
-        units = [fresh.get(c.id) or self._by_id[c.id] for c in cfg.town.cameras_of(self.node_id)]
-        for unit in fresh.values():
-            unit.reader.start()
-        self.units, self._by_id = units, {u.camera.id: u for u in units}
-        self.config_version = cfg.revision
-        if self.config is not None:
-            self.config.now_running(cfg.revision)
-        log.info("edge %s: runs registry revision %d: %d cameras added, %d removed, %d changed, %d kept "
-                 "as they were", self.node_id, cfg.revision, len(added), len(removed), len(changed),
-                 len(units) - len(added) - len(changed))
+    def _now_running(self, revision: int | None, what: str) -> None:
+        self.config_version = revision
+        if self.config is not None and revision is not None:
+            self.config.now_running(revision)
+        log.info("edge %s: runs registry revision %s: %s", self.node_id, revision, what)
 
     # -- life ---------------------------------------------------------------------------------
 
     def start(self) -> None:
         hw = self.hw_decode
-        log.info("edge %s: %d cameras, analysis %.2g fps at %d px, decoding on %s, hub %s, data %s",
-                 self.node_id, len(self.units), self.detection.analysis_fps, self.detection.analysis_width,
+        mode = (f"{len(self.procs.slots)} analysis processes" if self.procs is not None
+                else f"{self.analysis_threads} analysis threads")
+        log.info("edge %s: %d cameras, analysis %.2g fps at %d px, %s, decoding on %s, hub %s, data %s",
+                 self.node_id, len(self.town.cameras_of(self.node_id)), self.detection.analysis_fps,
+                 self.detection.analysis_width, mode,
                  f"{hw.device_type} {hw.device or 'default'}" if hw else "the CPU",
                  redact(self.delivery.hub_url), self.data_dir)
         if self.live is not None:
@@ -204,170 +191,38 @@ class EdgeWorker:
             self.live_url = self.live.url
             log.info("edge %s: live view answers WebRTC offers at %s/offer", self.node_id, self.live_url)
         self.delivery.start()
-        for unit in self.units:
-            unit.reader.start()
-        self._stop.clear()
-        k = self.analysis_threads
-        self._threads = [threading.Thread(target=self._analysis_loop, args=(i, k),
-                                          name=f"analysis-{i}", daemon=True) for i in range(k)]
-        for thread in self._threads:
-            thread.start()
+        if self.procs is not None:
+            self.procs.start()
+        else:
+            assert self.group is not None
+            self.group.start()
         self.heartbeater.start()
 
     def stop(self) -> None:
-        """Readers first (no new frames), then analysis (held steps go to the outbox), then the rest."""
-        for unit in self.units:
-            unit.reader.request_stop()
-        for unit in self.units:
-            unit.reader.stop()
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
-        self._threads = []
-        now = time.monotonic()
-        for unit in self.units:
-            self._flush(unit, now, force=True)
+        """Analysis first (held steps go to the outbox), then the rest."""
+        if self.procs is not None:
+            self.procs.stop()
+        if self.group is not None:
+            self.group.stop()
         self.heartbeater.stop()
         if self.live is not None:
             self.live.stop()
         self.delivery.stop()
-        for unit in self.units:
-            st = unit.reader.stats
-            log.info("camera %s: %d frames received, %d decoded, %d analysed, %d dropped before "
-                     "analysis, %d decode errors, %d reconnects, %d analysis errors", unit.camera.id,
-                     st.packets_in, st.frames_in, unit.analysed, unit.reader.slot.dropped, st.decode_errors,
-                     st.reconnects, unit.pipeline_errors)
         stats = self.outbox.stats()
         log.info("edge %s: stopped; outbox holds %d messages (%d bytes), %d delivered, %d dropped by the "
                  "disk policy, %d dead letters", self.node_id, stats.depth, stats.bytes, stats.delivered,
                  stats.dropped, stats.dead)
         self.outbox.close()
 
-    # -- analysis -----------------------------------------------------------------------------
-
-    def _analysis_loop(self, index: int, threads: int) -> None:
-        """Thread ``index`` of ``threads``: every ``threads``-th camera, from the current set."""
-        period = 1.0 / self.detection.analysis_fps
-        while not self._stop.wait(min(0.05, period / 4)):
-            if self._pending is not None:
-                self._swap_when_idle()
-            with self._gate:
-                while self._swapping:
-                    self._gate.wait()
-                self._busy += 1
-                units = self.units[index::threads]
-            try:
-                now = time.monotonic()
-                for unit in units:
-                    try:
-                        self._step(unit, now, period)
-                    except Exception:  # one camera's failure must not stop the others
-                        unit.pipeline_errors += 1
-                        if unit.pipeline_errors <= 5 or unit.pipeline_errors % 100 == 0:
-                            log.exception("camera %s: analysis failed (%d times)", unit.camera.id,
-                                          unit.pipeline_errors)
-            finally:
-                with self._gate:
-                    self._busy -= 1
-                    self._gate.notify_all()
-
-    def _swap_when_idle(self) -> None:
-        """Apply a pending configuration once no other analysis thread is inside a turn."""
-        with self._gate:
-            if self._swapping or self._pending is None:
-                return
-            self._swapping = True
-            while self._busy:
-                self._gate.wait()
-        try:
-            self._apply_pending()
-        finally:
-            with self._gate:
-                self._swapping = False
-                self._gate.notify_all()
-
-    def _step(self, unit: CameraUnit, now: float, period: float) -> None:
-        frame = unit.reader.slot.take()
-        events: list[Event] = []
-        if frame is not None:
-            if frame.t <= unit.last_t:
-                # A tick (wall-derived time) ran ahead of a late frame's stream time: keep the
-                # pipeline's time monotonic, as its contract needs.
-                frame = dataclasses.replace(frame, t=unit.last_t + 1e-3)
-            unit.last_t = frame.t
-            unit.ring.add(frame)
-            unit.last_tick = now
-            unit.analysed += 1
-            wall = frame.wall
-            events = unit.pipeline.process(frame)
-            dense_until = getattr(unit.pipeline, "dense_until", None)  # adaptive rate (edge.rate)
-            if dense_until is not None:
-                unit.reader.want_dense_until(dense_until)
-        elif now - unit.last_tick >= period:
-            unit.last_tick = now
-            wall = datetime.now(UTC)
-            unit.last_t = max(unit.last_t, unit.reader.now_t())
-            events = unit.pipeline.tick(unit.last_t, wall)
-        for ev in events:
-            log.info("camera %s: %s %s (score %.2f, t %.1f s)", unit.camera.id, ev.kind.value,
-                     ev.phase.value, ev.score, ev.t)
-            unit.queue.add(ev, wall, now)
-        if len(unit.queue) or len(unit.clips):
-            self._flush(unit, now)
-
-    def _flush(self, unit: CameraUnit, now: float, force: bool = False) -> None:
-        """Store new steps (onsets held for their clip), then complete the onsets whose clip is due."""
-        cam = unit.camera.id
-        steps = unit.queue.take()
-        for i, step in enumerate(steps):
-
-            def build(seq: int, s: PendingStep = step) -> Alert:
-                return to_alert(self.node_id, cam, s.event, seq, s.wall, None)
-
-            try:
-                alert = self.outbox.enqueue_alert(cam, build, held=step.want_clip)
-            except OutboxFull:  # logged by the outbox; keep this and the later steps, in order
-                unit.queue.put_back(steps[i:])
-                break
-            except ValueError as exc:  # pydantic's ValidationError: the step does not fit the wire
-                unit.pipeline_errors += 1
-                log.error("camera %s: event step %s %s %s cannot be sent (%s); details: %r", cam,
-                          step.event.kind.value, step.event.phase.value, step.event.event_id, exc,
-                          step.event.details)
-                continue
-            if step.want_clip:
-                unit.clips.add(alert, step.event.t, step.send_by)
-        jobs = unit.clips.due(unit.ring.latest_t, now, force)
-        for j, (job, window) in enumerate(jobs):
-            completed = None
-            try:
-                completed = with_clip(job.alert, encode_mp4(unit.ring.window(*window),
-                                                            self.detection.analysis_fps))
-            except Exception:
-                log.exception("camera %s: clip for %s failed; the alert goes without a clip", cam,
-                              job.alert.id)
-            try:
-                self.outbox.complete(job.alert.id, completed)
-            except OutboxFull:  # stays held on disk; retried here, or released by the next start
-                unit.clips.put_back([job for job, _ in jobs[j:]])
-                break
-
     # -- health -------------------------------------------------------------------------------
 
     def heartbeat(self) -> Heartbeat:
         now_wall, now = datetime.now(UTC), time.monotonic()
-        cams = []
-        for unit in self.units:
-            st = unit.reader.stats
-            faults = [k for k in unit.pipeline.faults if k.is_camera_fault]
-            cams.append(CameraHealth(
-                camera_id=unit.camera.id,
-                status=camera_status(st.last_frame_wall, now_wall, self.detection.offline_after_s, faults),
-                fps_in=round(unit.fps_in.rate(st.packets_in, now), 2),
-                fps_analysed=round(unit.fps_analysed.rate(unit.analysed, now), 2),
-                decode_errors=st.decode_errors, reconnects=st.reconnects, last_frame_at=st.last_frame_wall,
-                faults=faults, scores=clean_scores(dict(unit.pipeline.scores)),
-                road_proposal=getattr(unit.pipeline, "road_proposal", None)))
+        if self.procs is not None:
+            cams = self.procs.health(now_wall)
+        else:
+            assert self.group is not None
+            cams = self.group.health(now_wall, now)
         self._heartbeats += 1
         return Heartbeat(id=stable_id(self.node_id, "heartbeat", now_wall.isoformat(), self._heartbeats),
                          node_id=self.node_id, sent_at=now_wall,
@@ -377,8 +232,7 @@ class EdgeWorker:
                          config_error=self.config.error if self.config is not None else None)
 
     def _live_reader(self, camera_id: str) -> StreamReader | None:
-        unit = self._by_id.get(camera_id)
-        return unit.reader if unit else None
+        return self.group.reader_of(camera_id) if self.group is not None else None
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -443,7 +297,8 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
         sync.error = "; ".join(e for e in (sync.error, refused) if e)[:2000] or None
     try:
         worker = EdgeWorker(run_town, node, hub_url, tokens, directory, live_port=live_port,
-                            live_host=town.edge.live_host)
+                            live_host=town.edge.live_host,
+                            verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
     except HardwareDecodeError as exc:
         raise ConfigError(config, f"nodes.{node}.hw_decode", str(exc)) from exc
     except (OSError, sqlite3.Error) as exc:

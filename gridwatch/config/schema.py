@@ -154,6 +154,13 @@ class Streams(Strict):
                       "is never written here: put {password} where it goes and name the secret in "
                       "password_ref.")
     sub: str | None = Field(default=None, description="Sub stream URL; analysis prefers it.")
+    main_for_events: Literal["on_demand", "ring", "never"] = Field(
+        default="on_demand",
+        description="With a sub stream (analysis reads it), how the main stream serves events: "
+        "'on_demand' opens it at an onset for the clip (remuxed, from the onset on) and a full-size "
+        "snapshot; 'ring' reads it all the time (demuxed, not decoded) and keeps clip_pre_s + "
+        "clip_post_s seconds so the clip starts before the onset; 'never' keeps the analysis frames' "
+        "clip and snapshot. Without a sub stream the main stream is analysed and this does nothing.")
     password_ref: str | None = Field(
         default=None, pattern=SECRET_NAME,
         description="Name of the secret that fills {password} in the URLs, resolved on the edge from "
@@ -313,6 +320,16 @@ class EdgeSettings(Strict):
     config_poll_s: float = Field(
         default=30.0, gt=0, description="Seconds between looks at the hub's camera registry for this node's "
         "configuration (a heartbeat answer naming a newer revision makes the node look at once).")
+    analysis_processes: int | None = Field(
+        default=None, ge=0, le=256,
+        description="Analysis processes, cameras spread over them (each decodes and analyses its "
+        "cameras; a process that dies or hangs is restarted, its stored alerts are safe in the outbox "
+        "of the main process). 0: one process, analysis threads over the cores (the cheaper choice on "
+        "1-2 cores; live view needs it). None: one per core when the box has more than two cores and "
+        "more than two cameras, else 0.")
+    analysis_hung_after_s: float = Field(
+        default=30.0, gt=0, description="An analysis process that answers nothing or makes no analysis "
+        "turn for this long is killed and restarted.")
     live_host: str = Field(
         default="127.0.0.1", description="Address the live-view endpoint (gridwatch edge --live-port) "
         "binds to and announces to the hub; must be reachable from the hub. Offers must present the "

@@ -14,9 +14,10 @@ NODE = "edge-01"
 
 
 def write_town(path: Path, urls: list[str], hub_url: str, detection: dict[str, Any] | None = None,
-               edge: dict[str, Any] | None = None, node: dict[str, Any] | None = None) -> list[str]:
+               edge: dict[str, Any] | None = None, node: dict[str, Any] | None = None,
+               streams: list[dict[str, Any]] | None = None) -> list[str]:
     """Write a one-file town; cameras 1..n of edge-01 read ``urls`` (``node``: settings of edge-01
-    itself); returns their ids."""
+    itself; ``streams``: each camera's streams settings over ``{"main": url}``); returns their ids."""
     town = load_town(ROOT / "configs" / "yongshan").model_dump(mode="json")
     for n in town["nodes"]:
         if n["id"] == NODE:
@@ -26,7 +27,8 @@ def write_town(path: Path, urls: list[str], hub_url: str, detection: dict[str, A
         if cam["node"] != NODE:
             continue
         if len(ids) < len(urls):
-            cam["streams"] = {"main": urls[len(ids)], "sub": None}
+            cam["streams"] = {"main": urls[len(ids)], "sub": None,
+                              **(streams[len(ids)] if streams else {})}
             ids.append(cam["id"])
         else:
             cam["enabled"] = False

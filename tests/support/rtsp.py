@@ -37,10 +37,14 @@ class RtspServer:
     """One GStreamer RTSP server process; ``url`` is rtsp://[user:password@]127.0.0.1:PORT/cam."""
 
     def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
-                 fps: int = 10, gop: int = 10) -> None:
+                 fps: int = 10, gop: int = 10, scene: str = "ball", main: str | None = None,
+                 image: Path | None = None) -> None:
         self.port = port or free_port()
         self.user, self.password = user, password
         self.fps, self.gop = fps, gop  # frame rate, and frames from one key frame to the next
+        self.scene = scene  # "ball" (moving all the time) or "quiet" (a still picture with noise)
+        self.main = main  # "WxH": also serve /main, the same scene at that size (a main stream)
+        self.image = image  # quiet scene: this PNG held still (else a test card)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,13 +52,23 @@ class RtspServer:
         cred = f"{self.user}:{self.password}@" if self.user else ""
         return f"rtsp://{cred}127.0.0.1:{self.port}/cam"
 
+    @property
+    def main_url(self) -> str:
+        """The main stream (needs ``main``); ``url`` is then its sub-stream."""
+        assert self.main, "made without a main stream"
+        return self.url.removesuffix("/cam") + "/main"
+
     def start(self, timeout: float = 15.0) -> None:
         if self._proc is not None:
             return
         args = [SYSTEM_PYTHON, str(SCRIPT), str(self.port)]
         if self.user:
             args += [self.user, self.password or ""]
-        args += ["--fps", str(self.fps), "--gop", str(self.gop)]
+        args += ["--fps", str(self.fps), "--gop", str(self.gop), "--scene", self.scene]
+        if self.main:
+            args += ["--main", self.main]
+        if self.image:
+            args += ["--image", str(self.image)]
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout

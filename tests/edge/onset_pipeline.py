@@ -1,0 +1,51 @@
+"""A pipeline for worker tests that need no detection: one onset at its third frame (a module-level
+factory, so analysis processes, started with ``spawn``, can import it)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from edge.events import Event
+from edge.frames import Frame
+from gridwatch.config.schema import Camera
+from gridwatch.wire import EventKind, Phase
+
+
+class OnsetPipeline:
+    """Counts frames; raises a flooding onset (an event id of its own) at frame ``at``."""
+
+    def __init__(self, camera_id: str, at: int = 3) -> None:
+        self.camera_id, self.at = camera_id, at
+        self.frames = 0
+        self.width = 0
+        self.event_id = uuid.uuid4().hex
+
+    def process(self, frame: Frame) -> list[Event]:
+        self.frames += 1
+        self.width = frame.width
+        if self.frames == self.at:
+            return [Event(kind=EventKind.FLOODING, phase=Phase.ONSET, event_id=self.event_id, t=frame.t,
+                          start_s=frame.t, score=0.7, bbox=None, region="road", snapshot_jpeg=None,
+                          details={})]
+        return []
+
+    def tick(self, t: float, wall: datetime) -> list[Event]:
+        return []
+
+    @property
+    def faults(self) -> list[EventKind]:
+        return []
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {"frames": float(self.frames), "width": float(self.width)}
+
+
+def onset_pipeline(camera: Camera) -> OnsetPipeline:
+    return OnsetPipeline(camera.id)
+
+
+def late_onset_pipeline(camera: Camera) -> OnsetPipeline:
+    """The onset at the tenth frame (5 s into a 2 fps analysis: a clip's seconds before it exist)."""
+    return OnsetPipeline(camera.id, at=10)
