@@ -37,6 +37,7 @@ from edge.events import Event
 from edge.frames import Frame
 from edge.heartbeat import Heartbeater, RateMeter, camera_status, clean_scores
 from edge.hwdecode import HardwareDecodeError, open_hw_decoder
+from edge.onvif_watch import OnvifWatch
 from edge.outbox import Outbox, OutboxFull
 from edge.secrets import Secrets, SecretsError
 from edge.sources import StreamReader
@@ -44,7 +45,7 @@ from edge.sysinfo import NodeProbe
 from gridwatch.config import ConfigError, load_town
 from gridwatch.config.schema import Camera, DetectionSettings, Town
 from gridwatch.logs import redact
-from gridwatch.wire import Alert, CameraHealth, EventKind, Heartbeat, stable_id
+from gridwatch.wire import Alert, CameraHealth, EventKind, Heartbeat, Phase, stable_id
 
 log = logging.getLogger("gridwatch.edge.worker")
 
@@ -100,8 +101,8 @@ class CameraUnit:
 class EdgeWorker:
     def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
                  data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
-                 pipeline_factory: PipelineFactory | None = None, analysis_threads: int | None = None
-                 ) -> None:
+                 pipeline_factory: PipelineFactory | None = None, analysis_threads: int | None = None,
+                 onvif: OnvifWatch | None = None) -> None:
         node = town.node(node_id)
         # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
         self.hw_decode = node.hw_decode if node is not None else None
@@ -115,6 +116,12 @@ class EdgeWorker:
         self.delivery = Delivery(self.outbox, hub_url, token_source, backoff_cap_s=town.edge.reconnect_max_s)
         self._factory = pipeline_factory or real_pipeline_factory(lambda: self.town)
         self._hwaccel = hwaccel
+        #: ONVIF cameras' profiles, clocks and home moves (edge.onvif_watch); None: none on this box.
+        self.onvif = onvif
+        self._new_readers: set[str] = set()  # cameras whose ONVIF stream URL changed: reader swapped
+        if onvif is not None:
+            onvif.set_cameras(cameras)
+            onvif.on_streams = self._new_readers.add
         self.units = [self._make_unit(cam) for cam in cameras]
         self._by_id = {u.camera.id: u for u in self.units}
         #: The camera-registry revision running (None: the town folder) and the sync that fetches it.
@@ -145,15 +152,31 @@ class EdgeWorker:
         self._heartbeats = 0
 
     def _make_unit(self, cam: Camera) -> CameraUnit:
-        town, fps, width = self.town, self.detection.analysis_fps, self.detection.analysis_width
+        town, fps = self.town, self.detection.analysis_fps
         clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
         return CameraUnit(camera=cam,
-                          reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                              town.edge.reconnect_max_s, hwaccel=self._hwaccel,
-                                              adaptive=self.detection.adaptive_rate),
+                          reader=self._reader(cam),
                           pipeline=self._factory(cam), ring=FrameRing(clip_s, fps),
                           queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
                           clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s))
+
+    def _reader(self, cam: Camera) -> StreamReader:
+        """The camera's reader, on the URL its ONVIF profiles gave, else the configured sub or main."""
+        url = (self.onvif.stream_url(cam) if self.onvif is not None else None) or cam.streams.sub or \
+            cam.streams.main
+        return StreamReader(cam.id, url, self.detection.analysis_fps, self.detection.analysis_width,
+                            self.town.edge.reconnect_max_s, hwaccel=self._hwaccel,
+                            adaptive=self.detection.adaptive_rate)
+
+    def _swap_readers(self) -> None:
+        """Cameras whose ONVIF profiles gave a new stream URL read from it now; pipelines are kept."""
+        while self._new_readers:
+            unit = self._by_id.get(self._new_readers.pop())
+            if unit is not None:
+                unit.reader.request_stop()
+                unit.reader.stop()
+                unit.reader = self._reader(unit.camera)
+                unit.reader.start()
 
     # -- configuration from the hub (edge.config_sync) -----------------------------------------
 
@@ -164,6 +187,7 @@ class EdgeWorker:
     def _apply_pending(self) -> None:
         cfg, self._pending = self._pending, None
         if cfg is None:
+            self._swap_readers()
             return
         old_town = self.town
 
@@ -172,6 +196,8 @@ class EdgeWorker:
 
         added, removed, changed = plan_changes(keyed(old_town), keyed(cfg.town))
         self.town, self.detection = cfg.town, cfg.town.detection
+        if self.onvif is not None:
+            self.onvif.set_cameras(cfg.town.cameras_of(self.node_id))
         now = time.monotonic()
         for cid in removed + changed:  # their readers stop, their held steps go out
             unit = self._by_id[cid]
@@ -249,7 +275,7 @@ class EdgeWorker:
         """Thread ``index`` of ``threads``: every ``threads``-th camera, from the current set."""
         period = 1.0 / self.detection.analysis_fps
         while not self._stop.wait(min(0.05, period / 4)):
-            if self._pending is not None:
+            if self._pending is not None or self._new_readers:
                 self._swap_when_idle()
             with self._gate:
                 while self._swapping:
@@ -274,7 +300,7 @@ class EdgeWorker:
     def _swap_when_idle(self) -> None:
         """Apply a pending configuration once no other analysis thread is inside a turn."""
         with self._gate:
-            if self._swapping or self._pending is None:
+            if self._swapping or (self._pending is None and not self._new_readers):
                 return
             self._swapping = True
             while self._busy:
@@ -312,6 +338,8 @@ class EdgeWorker:
             log.info("camera %s: %s %s (score %.2f, t %.1f s)", unit.camera.id, ev.kind.value,
                      ev.phase.value, ev.score, ev.t)
             unit.queue.add(ev, wall, now)
+            if ev.kind is EventKind.CAMERA_MOVED and ev.phase is Phase.ONSET and self.onvif is not None:
+                self.onvif.camera_moved(unit.camera.id)  # queued: the ONVIF thread sends it home
         if len(unit.queue) or len(unit.clips):
             self._flush(unit, now)
 
@@ -367,7 +395,8 @@ class EdgeWorker:
                 fps_analysed=round(unit.fps_analysed.rate(unit.analysed, now), 2),
                 decode_errors=st.decode_errors, reconnects=st.reconnects, last_frame_at=st.last_frame_wall,
                 faults=faults, scores=clean_scores(dict(unit.pipeline.scores)),
-                road_proposal=getattr(unit.pipeline, "road_proposal", None)))
+                road_proposal=getattr(unit.pipeline, "road_proposal", None),
+                onvif=self.onvif.health(unit.camera.id) if self.onvif is not None else None))
         self._heartbeats += 1
         return Heartbeat(id=stable_id(self.node_id, "heartbeat", now_wall.isoformat(), self._heartbeats),
                          node_id=self.node_id, sent_at=now_wall,
@@ -441,9 +470,10 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
     else:
         run_town, refused = resolve_folder_secrets(town, node, secrets)
         sync.error = "; ".join(e for e in (sync.error, refused) if e)[:2000] or None
+    onvif = OnvifWatch(secrets)
     try:
         worker = EdgeWorker(run_town, node, hub_url, tokens, directory, live_port=live_port,
-                            live_host=town.edge.live_host)
+                            live_host=town.edge.live_host, onvif=onvif)
     except HardwareDecodeError as exc:
         raise ConfigError(config, f"nodes.{node}.hw_decode", str(exc)) from exc
     except (OSError, sqlite3.Error) as exc:
@@ -466,10 +496,12 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
             log.error("edge %s: %s", node, exc)
             return 2
         sync.start()
+        onvif.start()
         while not done.wait(1.0):
             pass
     finally:
         sync.stop()
+        onvif.stop()
         worker.stop()
         for s, h in old.items():
             signal.signal(s, h)
