@@ -37,10 +37,11 @@ class RtspServer:
     """One GStreamer RTSP server process; ``url`` is rtsp://[user:password@]127.0.0.1:PORT/cam."""
 
     def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
-                 fps: int = 10, gop: int = 10) -> None:
+                 fps: int = 10, gop: int = 10, file: Path | None = None) -> None:
         self.port = port or free_port()
         self.user, self.password = user, password
         self.fps, self.gop = fps, gop  # frame rate, and frames from one key frame to the next
+        self.file = file  # a video to serve (real footage) instead of the test pattern
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,6 +56,8 @@ class RtspServer:
         if self.user:
             args += [self.user, self.password or ""]
         args += ["--fps", str(self.fps), "--gop", str(self.gop)]
+        if self.file is not None:
+            args += ["--file", str(self.file)]
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout

@@ -1,9 +1,11 @@
 """GStreamer RTSP server serving generated H.264, run by Debian's /usr/bin/python3 (which has ``gi``).
 
-Usage: rtsp_gst_server.py PORT [USER PASSWORD] [--fps N] [--gop FRAMES]. Serves
+Usage: rtsp_gst_server.py PORT [USER PASSWORD] [--fps N] [--gop FRAMES] [--file VIDEO]. Serves
 rtsp://127.0.0.1:PORT/cam (and /cam2 ..., any path under /cam): 320x240 H.264 baseline (no B-frames,
 as IP cameras send), 10 fps with a key frame every 10 frames unless told otherwise. Prints "READY"
-on stdout once listening. Stopped by SIGTERM.
+on stdout once listening. Stopped by SIGTERM. With ``--file`` the picture is that video (real
+footage, in real time, scaled to 320x240) instead of the test pattern; at its end the stream ends
+and a client that connects again gets it from the start.
 """
 
 import argparse
@@ -21,6 +23,12 @@ PIPELINE = (
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
     "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )"
 )
+FILE_PIPELINE = (
+    "( filesrc location={path} ! decodebin ! videoconvert ! videoscale ! videorate "
+    "! video/x-raw,width={w},height={h},framerate={fps}/1 "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
+    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+)
 
 
 def main() -> int:
@@ -29,6 +37,7 @@ def main() -> int:
     ap.add_argument("credentials", nargs="*", help="USER PASSWORD")
     ap.add_argument("--fps", type=int, default=10)
     ap.add_argument("--gop", type=int, default=10, help="frames from one key frame to the next")
+    ap.add_argument("--file", default=None, help="a video to serve instead of the test pattern")
     args = ap.parse_args()
     port, fps, gop = args.port, args.fps, args.gop
     user, password = args.credentials if len(args.credentials) == 2 else (None, None)
@@ -38,7 +47,10 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(PIPELINE.format(w=width, h=height, fps=fps, gop=gop))
+    if args.file:
+        factory.set_launch(FILE_PIPELINE.format(path=args.file, w=width, h=height, fps=fps, gop=gop))
+    else:
+        factory.set_launch(PIPELINE.format(w=width, h=height, fps=fps, gop=gop))
     factory.set_shared(True)
     if user is not None:
         auth = GstRtspServer.RTSPAuth()

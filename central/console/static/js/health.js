@@ -5,7 +5,8 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { ago, agoShort } from './format.js';
 import { localName, t } from './i18n.js';
-import { kindLabel } from './town.js';
+import { LedgerUpload } from './ledger.js';
+import { can, kindLabel, TownIndex } from './town.js';
 
 export const STATUSES = ['online', 'degraded', 'offline', 'disabled', 'unknown'];
 const GROUP_KEY = 'gridwatch.wall.group';
@@ -54,11 +55,16 @@ export class HealthView {
     const problems = h('input', { type: 'checkbox', id: 'wall-problems' });
     problems.addEventListener('change', () => { this.problemsOnly = problems.checked; this.render(); });
     this.wall = h('div', { id: 'wall', class: 'wall' });
+    // the registry's editors import a camera ledger here; the wall then shows the new cameras
+    this.ledger = can(this.ctx.session, 'regions') ? new LedgerUpload(() => this.reloadTown()) : null;
+    const ledgerButton = this.ledger ? h('button', { type: 'button', class: 'btn small', id: 'ledger-open',
+      i18n: 'ledger.open', onclick: () => this.ledger.toggle() }) : null;
     replace(root,
       h('div', { class: 'toolbar' },
         h('h2', { i18n: 'wall.title' }), byVillage, byGrid,
-        h('label', {}, problems, h('span', { i18n: 'wall.problems_only' })),
+        h('label', {}, problems, h('span', { i18n: 'wall.problems_only' })), ledgerButton,
         h('span', { class: 'counters' }, this.summary)),
+      this.ledger ? this.ledger.el : null,
       this.wall);
     this.ctx.bus.addEventListener('feed', this.onFeed);
     document.addEventListener('langchange', this.onLang);
@@ -71,6 +77,13 @@ export class HealthView {
     clearInterval(this.timer);
     this.ctx.bus.removeEventListener('feed', this.onFeed);
     document.removeEventListener('langchange', this.onLang);
+  }
+
+  /** The town again from the hub (its registry changed: a ledger was imported), and the health. */
+  async reloadTown() {
+    this.ctx.town = new TownIndex(await api.get('/api/v1/town'));
+    this.health = await loadHealth();
+    this.render();
   }
 
   setGroup(g) {
