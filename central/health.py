@@ -273,10 +273,13 @@ def count_by_status(statuses: Iterable[str]) -> dict[str, int]:
 def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[dict[str, Any]]:
     with db.read() as s:
         states = {st.camera_id: st for st in s.execute(select(CameraState)).scalars()}
+        onvif = {cid: state for health in s.execute(select(NodeState.health)).scalars()
+                 for cid, state in ((health or {}).get(ONVIF) or {}).items()}
     out = []
     for cam in town.cameras:
         st = states.get(cam.id)
         item = _camera_json(cam, st)
+        item["onvif_issue"] = onvif_issue(onvif.get(cam.id))
         if f.status and item["status"] != f.status:
             continue
         if (
@@ -396,6 +399,16 @@ def road_proposal(db: Database, node_id: str, camera_id: str) -> list[list[float
         return None
     found = (st.health or {}).get(ROAD_PROPOSALS, {}).get(camera_id)
     return found or None
+
+
+def onvif_issue(state: dict[str, Any] | None) -> str | None:
+    """What a maintainer should fix on the camera's ONVIF side: ``error`` (the device does not answer
+    as it should: wrong password, unreachable), ``clock_wrong`` (its clock is off), or None."""
+    if not state:
+        return None
+    if not state.get("ok") and state.get("error"):
+        return "error"
+    return "clock_wrong" if state.get("clock_wrong") else None
 
 
 def onvif_state(db: Database, node_id: str, camera_id: str) -> dict[str, Any] | None:

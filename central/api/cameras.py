@@ -44,6 +44,10 @@ class CameraRow(BaseModel):
     decode_errors: int
     reconnects: int
     scores: dict[str, float] = Field(description="The health checks' latest figures (sharpness, ...).")
+    onvif_issue: Literal["error", "clock_wrong"] | None = Field(
+        default=None, description="An ONVIF camera's problem for maintainers: 'error' (the device does not "
+        "answer as it should: wrong password, unreachable; see its health's onvif.error), 'clock_wrong' "
+        "(its clock is off by more than its limit); null when none or no ONVIF.")
 
 
 class CameraList(BaseModel):
@@ -163,6 +167,7 @@ def camera_health(camera_id: str, request: Request, _: Principal = Depends(requi
     out["config"] = next(n["config"] for n in _nodes(request) if n["id"] == node)
     out["road_proposal"] = health.road_proposal(hub.db, node, camera_id)
     out["onvif"] = health.onvif_state(hub.db, node, camera_id)
+    out["onvif_issue"] = health.onvif_issue(out["onvif"])
     return out
 
 

@@ -91,9 +91,18 @@ def test_onvif_streams_clock_and_a_wrong_password_on_the_camera_page() -> None:
         # C: no ONVIF, nothing about it
         assert health(c)["onvif"] is None
         assert "GotoHomePosition" not in good.ops() + bad.ops()
+        # the camera list (the health wall's source) names what to look at
+        listed = httpx.get(f"{hub.url}/api/v1/cameras", timeout=30,
+                           headers={"Authorization": f"Bearer {maintainer}"}).json()["items"]
+        issues = {x["id"]: x["onvif_issue"] for x in listed if x["id"] in (a, b, c)}
+        assert issues == {a: "clock_wrong", b: "error", c: None}
 
         with chromium() as browser:
             context, page, errors = _login(browser, hub.url, maintainer, "王工")
+            page.goto(f"{hub.url}/#/health")
+            page.wait_for_selector(f"a.tile[data-camera='{b}'][data-onvif='error']")
+            assert page.locator(f"a.tile[data-camera='{a}']").get_attribute("data-onvif") == "clock_wrong"
+            assert page.locator(f"a.tile[data-camera='{c}']").get_attribute("data-onvif") == ""
             page.goto(f"{hub.url}/#/cameras/{b}")
             page.wait_for_selector("#onvif-error")
             assert "wrong user or password" in page.locator("#onvif-error").inner_text()

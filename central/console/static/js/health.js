@@ -27,6 +27,7 @@ export function healthOf(row) {
     status_since: row.status_since || null,
     fps_in: row.fps_in,
     fps_analysed: row.fps_analysed,
+    onvif_issue: row.onvif_issue || null,  // 'error' or 'clock_wrong' (an ONVIF camera to look at)
   };
 }
 
@@ -97,7 +98,7 @@ export class HealthView {
     const rows = Array.isArray(ev.data.cameras) ? ev.data.cameras : [ev.data];
     for (const r of rows) {
       const x = healthOf(r);
-      this.health.set(x.id, { ...(this.health.get(x.id) || healthOf({ id: x.id })), status: x.status, faults: x.faults });
+      this.health.set(x.id, { ...(this.health.get(x.id) || healthOf({ id: x.id })), status: x.status, faults: x.faults });  // onvif_issue kept
     }
     this.render();
   }
@@ -136,10 +137,11 @@ export class HealthView {
     const fault = x.faults && x.faults.length ? x.faults.map(kindLabel).join(', ') : '';
     // Two short lines: the camera number, then its picture fault, or else how old its last frame is
     // (for an offline camera the colour already says offline; how long ago it went matters more).
-    const shown = (x.faults || []).filter((f) => f !== 'camera_offline').map(kindLabel).join(', ');
+    const shown = (x.faults || []).filter((f) => f !== 'camera_offline').map(kindLabel).join(', ')
+      || (x.onvif_issue ? t(`onvif.issue_${x.onvif_issue}`) : '');
     const second = shown || (x.status === 'unknown' ? '' : agoShort(x.last_frame_at));
     return h('a', { class: `tile s-${x.status}`, href: `#/cameras/${encodeURIComponent(c.id)}`,
-      dataset: { camera: c.id, status: x.status },
+      dataset: { camera: c.id, status: x.status, onvif: x.onvif_issue || '' },
       title: `${c.id} ${c.name}\n${t(`status.${x.status}`)}${fault ? ` · ${fault}` : ''}\n${t('camera.last_frame')}: ${x.last_frame_at ? ago(x.last_frame_at) : t('time.never')}` },
     h('span', { class: 'tid', text: c.id.replace(/^cam-/, '') }),
     h('span', { class: shown ? 'tfault' : 'tlast', dataset: shown ? {} : { last: x.last_frame_at || '' }, text: second }));
