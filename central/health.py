@@ -28,6 +28,8 @@ from gridwatch.wire import CameraStatus, Heartbeat, iso_time
 OFFLINE = CameraStatus.OFFLINE.value
 #: Where a node's stored heartbeat keeps its cameras' proposed roads (not shown with the node).
 ROAD_PROPOSALS = "road_proposals"
+#: Where it keeps its cameras' ONVIF state (stream URIs, clock offset, PTZ home moves; edge.onvif).
+ONVIF = "onvif"
 #: A camera with ``enabled: false`` in the town config is not watched: it is neither online nor
 #: offline, whatever its last heartbeat said. One definition for every count (the camera list, its
 #: ``by_status``, the nodes' counts and the ``gridwatch_cameras`` metric).
@@ -81,6 +83,7 @@ def record_heartbeat(db: Database, town: Town, hb: Heartbeat, node_id: str, now:
                 for ch in hb.cameras
                 if ch.road_proposal
             },
+            ONVIF: {ch.camera_id: ch.onvif.model_dump(mode="json") for ch in hb.cameras if ch.onvif},
         }
         node_row = {
             "node_id": node_id,
@@ -270,10 +273,13 @@ def count_by_status(statuses: Iterable[str]) -> dict[str, int]:
 def list_cameras(db: Database, town: Town, now: datetime, f: Filters) -> list[dict[str, Any]]:
     with db.read() as s:
         states = {st.camera_id: st for st in s.execute(select(CameraState)).scalars()}
+        onvif = {cid: state for health in s.execute(select(NodeState.health)).scalars()
+                 for cid, state in ((health or {}).get(ONVIF) or {}).items()}
     out = []
     for cam in town.cameras:
         st = states.get(cam.id)
         item = _camera_json(cam, st)
+        item["onvif_issue"] = onvif_issue(onvif.get(cam.id))
         if f.status and item["status"] != f.status:
             continue
         if (
@@ -379,8 +385,9 @@ def list_nodes(db: Database, town: Town, now: datetime) -> list[dict[str, Any]]:
 
 
 def _node_figures(health: dict[str, Any]) -> dict[str, Any]:
-    """A node's heartbeat figures without its cameras' road proposals (those belong to each camera)."""
-    return {k: v for k, v in health.items() if k != ROAD_PROPOSALS}
+    """A node's heartbeat figures without its cameras' road proposals and ONVIF states (those belong
+    to each camera)."""
+    return {k: v for k, v in health.items() if k not in (ROAD_PROPOSALS, ONVIF)}
 
 
 def road_proposal(db: Database, node_id: str, camera_id: str) -> list[list[float]] | None:
@@ -391,6 +398,24 @@ def road_proposal(db: Database, node_id: str, camera_id: str) -> list[list[float
     if st is None:
         return None
     found = (st.health or {}).get(ROAD_PROPOSALS, {}).get(camera_id)
+    return found or None
+
+
+def onvif_issue(state: dict[str, Any] | None) -> str | None:
+    """What a maintainer should fix on the camera's ONVIF side: ``error`` (the device does not answer
+    as it should: wrong password, unreachable), ``clock_wrong`` (its clock is off), or None."""
+    if not state:
+        return None
+    if not state.get("ok") and state.get("error"):
+        return "error"
+    return "clock_wrong" if state.get("clock_wrong") else None
+
+
+def onvif_state(db: Database, node_id: str, camera_id: str) -> dict[str, Any] | None:
+    """The camera's ONVIF state from its node's latest heartbeat; None for a camera without ONVIF."""
+    with db.read() as s:
+        st = s.get(NodeState, node_id)
+    found = (st.health or {}).get(ONVIF, {}).get(camera_id) if st is not None else None
     return found or None
 
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from av.codec.hwaccel import HWAccel
 
@@ -36,7 +36,10 @@ from edge.main_stream import CONNECT_SLACK_S, MainStreamClips
 from edge.outbox import OutboxFull
 from edge.sources import StreamReader
 from gridwatch.config.schema import Camera, DetectionSettings, Town
-from gridwatch.wire import Alert, CameraHealth, EventKind
+from gridwatch.wire import Alert, CameraHealth, EventKind, Phase
+
+if TYPE_CHECKING:
+    from edge.onvif_watch import OnvifWatch
 
 log = logging.getLogger("gridwatch.edge.worker")
 
@@ -91,6 +94,9 @@ class CameraGroup:
         self._factory = factory
         self._hwaccel = hwaccel
         self.select = select
+        #: ONVIF cameras' stream URLs and home moves (edge.onvif_watch), set by the worker; None: none.
+        self.onvif: OnvifWatch | None = None
+        self._new_readers: set[str] = set()  # cameras whose ONVIF stream URL changed: reader swapped
         self.units = [self._make_unit(cam) for cam in self._cameras(town)]
         self._by_id = {u.camera.id: u for u in self.units}
         self.threads = max(1, min(len(self.units), threads))
@@ -106,20 +112,45 @@ class CameraGroup:
         self._swapping = False
         self._stopped = False
 
+    def use_onvif(self, onvif: OnvifWatch) -> None:
+        """Read ONVIF cameras from the stream URLs their profiles give, and send moved ones home."""
+        self.onvif = onvif
+        onvif.set_cameras([u.camera for u in self.units])
+        onvif.on_streams = self._new_readers.add
+        for unit in self.units:
+            if onvif.stream_url(unit.camera):
+                self._new_readers.add(unit.camera.id)
+
+    def _reader(self, cam: Camera) -> StreamReader:
+        """The camera's reader, on the URL its ONVIF profiles gave, else the configured sub or main."""
+        url = (self.onvif.stream_url(cam) if self.onvif is not None else None) or cam.streams.sub or \
+            cam.streams.main
+        return StreamReader(cam.id, url, self.detection.analysis_fps, self.detection.analysis_width,
+                            self.town.edge.reconnect_max_s, hwaccel=self._hwaccel,
+                            adaptive=self.detection.adaptive_rate)
+
+    def _swap_readers(self) -> None:
+        """Cameras whose ONVIF profiles gave a new stream URL read from it now; pipelines are kept."""
+        while self._new_readers:
+            unit = self._by_id.get(self._new_readers.pop())
+            if unit is not None:
+                unit.reader.request_stop()
+                unit.reader.stop()
+                unit.reader = self._reader(unit.camera)
+                unit.reader.start()
+
     def _cameras(self, town: Town) -> list[Camera]:
         return [c for c in town.cameras_of(self.node_id) if self.select is None or c.id in self.select]
 
     def _make_unit(self, cam: Camera) -> CameraUnit:
-        town, fps, width = self.town, self.detection.analysis_fps, self.detection.analysis_width
+        town, fps = self.town, self.detection.analysis_fps
         clip_s = town.edge.clip_pre_s + town.edge.clip_post_s
         main = None
         if cam.streams.sub and cam.streams.main_for_events != "never":
             main = MainStreamClips(cam.id, cam.streams.main, town.edge.clip_pre_s, town.edge.clip_post_s,
                                    ring=cam.streams.main_for_events == "ring")
         return CameraUnit(camera=cam,
-                          reader=StreamReader(cam.id, cam.streams.sub or cam.streams.main, fps, width,
-                                              town.edge.reconnect_max_s, hwaccel=self._hwaccel,
-                                              adaptive=self.detection.adaptive_rate),
+                          reader=self._reader(cam),
                           pipeline=self._factory(cam), ring=FrameRing(clip_s, fps),
                           queue=StepQueue(town.edge.clip_pre_s, town.edge.clip_post_s),
                           clips=ClipJobs(town.edge.clip_pre_s, town.edge.clip_post_s), main=main)
@@ -199,6 +230,8 @@ class CameraGroup:
             if unit.main is not None:
                 unit.main.start()
         self.units, self._by_id = units, {u.camera.id: u for u in units}
+        if self.onvif is not None:
+            self.onvif.set_cameras(new_cams)
         return added, removed, changed
 
     # -- analysis -----------------------------------------------------------------------------
@@ -207,7 +240,7 @@ class CameraGroup:
         """Thread ``index`` of ``threads``: every ``threads``-th camera, from the current set."""
         while not self._stop.wait(min(0.05, 0.25 / self.detection.analysis_fps)):
             period = 1.0 / self.detection.analysis_fps
-            if self._pending is not None:
+            if self._pending is not None or self._new_readers:
                 self._swap_when_idle()
             with self._gate:
                 while self._swapping:
@@ -233,13 +266,15 @@ class CameraGroup:
     def _swap_when_idle(self) -> None:
         """Apply a pending configuration once no other analysis thread is inside a turn."""
         with self._gate:
-            if self._swapping or self._pending is None:
+            if self._swapping or (self._pending is None and not self._new_readers):
                 return
             self._swapping = True
             while self._busy:
                 self._gate.wait()
         try:
-            self.on_swapped(self._apply_pending())
+            self._swap_readers()
+            if self._pending is not None:
+                self.on_swapped(self._apply_pending())
         finally:
             with self._gate:
                 self._swapping = False
@@ -276,6 +311,8 @@ class CameraGroup:
             unit.queue.add(ev, wall, now)
             if unit.main is not None and unit.queue.wants_clip(ev):
                 unit.main.request(ev.event_id)
+            if ev.kind is EventKind.CAMERA_MOVED and ev.phase is Phase.ONSET and self.onvif is not None:
+                self.onvif.camera_moved(unit.camera.id)  # queued: the ONVIF thread sends it home
         if len(unit.queue) or len(unit.clips):
             self._flush(unit, now)
 
@@ -345,7 +382,8 @@ class CameraGroup:
                 fps_analysed=round(unit.fps_analysed.rate(unit.analysed, now), 2),
                 decode_errors=st.decode_errors, reconnects=st.reconnects, last_frame_at=st.last_frame_wall,
                 faults=faults, scores=clean_scores(dict(unit.pipeline.scores)),
-                road_proposal=getattr(unit.pipeline, "road_proposal", None)))
+                road_proposal=getattr(unit.pipeline, "road_proposal", None),
+                onvif=self.onvif.health(unit.camera.id) if self.onvif is not None else None))
         return cams
 
     def counters(self) -> list[dict[str, object]]:
@@ -361,7 +399,7 @@ class CameraGroup:
         return unit.reader if unit else None
 
 
-def _split(jobs: list, wait: Callable[[object], bool]) -> tuple[list, list]:  # type: ignore[type-arg]
+def _split(jobs: list, wait: Callable[[Any], bool]) -> tuple[list, list]:  # type: ignore[type-arg]
     """(jobs to complete now, clip jobs to put back) by ``wait`` on each job."""
     now_jobs, later = [], []
     for job, window in jobs:

@@ -66,11 +66,13 @@ def remux_mp4(stream: av.video.stream.VideoStream, packets: list[av.Packet]) -> 
     if not packets or not packets[0].is_keyframe:
         return None
     buf = io.BytesIO()
-    t0 = packets[0].pts
+    t0 = packets[0].pts or 0
     with av.open(buf, mode="w", format="mp4") as out:
         ost = out.add_stream_from_template(stream)
         last = None
         for p in packets:
+            if p.pts is None:
+                continue
             pts = p.pts - t0
             if last is not None and pts <= last:
                 continue  # mp4 needs rising timestamps (B-frames are not sent by the cameras we read)
@@ -91,7 +93,7 @@ def first_image(stream: av.video.stream.VideoStream, packets: list[av.Packet]) -
         ctx.extradata = stream.codec_context.extradata
     for p in packets[:3]:
         try:
-            for vf in ctx.decode(p):
+            for vf in ctx.decode(p):  # type: ignore[attr-defined]
                 return np.ascontiguousarray(vf.to_ndarray(format="bgr24"))
         except av.error.FFmpegError:
             continue

@@ -239,6 +239,7 @@ class OcclusionMeter:
             self._shown_since = np.where(self._away, np.nan, t)
             return self._abrupt.copy()
         assert self._abrupt is not None and self._away_since is not None and self._shown_since is not None
+        assert self._away is not None
         away = ~shows_scene
         new = away & ~self._away
         self._away_since = np.where(new, t, self._away_since)

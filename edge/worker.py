@@ -33,6 +33,7 @@ from edge.config_sync import ConfigStore, ConfigSync, HubConfigClient, NodeConfi
 from edge.delivery import Delivery
 from edge.heartbeat import Heartbeater
 from edge.hwdecode import HardwareDecodeError, open_hw_decoder
+from edge.onvif_watch import OnvifWatch
 from edge.outbox import Outbox
 from edge.secrets import Secrets, SecretsError
 from edge.sources import StreamReader
@@ -85,7 +86,8 @@ class EdgeWorker:
     def __init__(self, town: Town, node_id: str, hub_url: str, token_source: Callable[[], str | None],
                  data_dir: Path, live_port: int | None = None, live_host: str = "127.0.0.1",
                  pipeline_factory: PipelineFactory | None = None, analysis_threads: int | None = None,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, onvif: OnvifWatch | None = None) -> None:
+        """``onvif``: ONVIF cameras' profiles, clocks and home moves (edge.onvif_watch); None: none."""
         node = town.node(node_id)
         # Opened before the outbox and threads: a box that cannot use its configured decoder says so.
         self.hw_decode = node.hw_decode if node is not None else None
@@ -130,6 +132,14 @@ class EdgeWorker:
 
             self.live = LiveServer(self._live_reader, host=live_host, port=live_port)
         self._heartbeats = 0
+        self.onvif = onvif
+        if onvif is not None:
+            if self.group is not None:
+                self.group.use_onvif(onvif)
+            else:
+                # clocks and profiles are read and shown; the analysis processes keep their configured
+                # stream URLs and do not send moved cameras home (both need the readers in this process)
+                onvif.set_cameras(cameras)
 
     @property
     def units(self) -> list[CameraUnit]:
@@ -154,6 +164,8 @@ class EdgeWorker:
         if self.procs is not None:
             self.town, self.detection = cfg.town, cfg.town.detection
             self.procs.request_config(cfg.town)
+            if self.onvif is not None:
+                self.onvif.set_cameras(cfg.town.cameras_of(self.node_id))
             self._now_running(cfg.revision, "handed to the analysis processes")
             return
         assert self.group is not None
@@ -220,6 +232,9 @@ class EdgeWorker:
         now_wall, now = datetime.now(UTC), time.monotonic()
         if self.procs is not None:
             cams = self.procs.health(now_wall)
+            if self.onvif is not None:
+                onvif = self.onvif
+                cams = [c.model_copy(update={"onvif": onvif.health(c.camera_id)}) for c in cams]
         else:
             assert self.group is not None
             cams = self.group.health(now_wall, now)
@@ -295,10 +310,11 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
     else:
         run_town, refused = resolve_folder_secrets(town, node, secrets)
         sync.error = "; ".join(e for e in (sync.error, refused) if e)[:2000] or None
+    onvif = OnvifWatch(secrets)
     try:
         worker = EdgeWorker(run_town, node, hub_url, tokens, directory, live_port=live_port,
                             live_host=town.edge.live_host,
-                            verbose=logging.getLogger().isEnabledFor(logging.DEBUG))
+                            verbose=logging.getLogger().isEnabledFor(logging.DEBUG), onvif=onvif)
     except HardwareDecodeError as exc:
         raise ConfigError(config, f"nodes.{node}.hw_decode", str(exc)) from exc
     except (OSError, sqlite3.Error) as exc:
@@ -321,10 +337,12 @@ def run_worker(config: Path, node: str, hub: str | None, token_file: Path | None
             log.error("edge %s: %s", node, exc)
             return 2
         sync.start()
+        onvif.start()
         while not done.wait(1.0):
             pass
     finally:
         sync.stop()
+        onvif.stop()
         worker.stop()
         for s, h in old.items():
             signal.signal(s, h)

@@ -79,6 +79,10 @@ def _aware(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _aware_opt(value: datetime | None) -> datetime | None:
+    return None if value is None else _aware(value)
+
+
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 #: Padded base64 text (RFC 4648), as the schema declares the media fields.
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
@@ -195,6 +199,41 @@ def stable_id(*parts: object) -> str:
 _Unit = Annotated[float, Field(ge=0, le=1)]
 
 
+class PtzMove(_Wire):
+    """One GotoHomePosition the edge sent (or tried) after the camera raised camera_moved."""
+
+    at: datetime = Field(description="When the edge sent it (UTC).")
+    ok: bool = Field(description="Whether the device accepted it.")
+    error: str | None = Field(default=None, max_length=300, description="Why it failed, if it did.")
+
+    _aware_at = field_validator("at")(_aware)
+
+
+class OnvifHealth(_Wire):
+    """What the edge learnt from a camera's ONVIF service (cameras without ONVIF send none)."""
+
+    ok: bool = Field(description="Whether the last exchange with the device worked.")
+    error: str | None = Field(default=None, max_length=500,
+                              description="Why it did not (wrong password, unreachable, ...).")
+    checked_at: datetime | None = Field(default=None, description="Time of the last exchange (UTC).")
+    clock_offset_s: float | None = Field(
+        default=None, description="Device clock minus the edge's clock, seconds (None: not read yet).")
+    clock_wrong: bool = Field(
+        default=False, description="The offset is beyond the camera's onvif.max_clock_offset_s.")
+    main_uri: str | None = Field(default=None, max_length=500,
+                                 description="Main stream URI from the profiles (no credentials).")
+    sub_uri: str | None = Field(default=None, max_length=500,
+                                description="Sub stream URI from the profiles (no credentials).")
+    snapshot_uri: str | None = Field(default=None, max_length=500,
+                                     description="Snapshot URI from the main profile (no credentials).")
+    ptz_home_on_moved: bool = Field(default=False, description="Whether camera_moved sends it home.")
+    ptz_moves: list[PtzMove] = Field(default_factory=list, max_length=20,
+                                     description="The latest home moves, newest last.")
+    ptz_moves_total: int = Field(default=0, ge=0, description="Home moves since the edge started.")
+
+    _aware_checked = field_validator("checked_at")(_aware_opt)
+
+
 class CameraHealth(_Wire):
     """One camera's state in a heartbeat."""
 
@@ -213,6 +252,9 @@ class CameraHealth(_Wire):
     road_proposal: list[tuple[_Unit, _Unit]] | None = Field(
         default=None, max_length=256, description="The road the edge proposed for a camera with no "
         "road ROI: [x, y] vertices in 0..1 frame coordinates; null when it has a road ROI or none yet.")
+    onvif: OnvifHealth | None = Field(
+        default=None, description="The camera's ONVIF state (stream URIs, clock, PTZ moves); null "
+        "for a camera without ONVIF.")
 
     @field_validator("faults")
     @classmethod

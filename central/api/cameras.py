@@ -44,6 +44,10 @@ class CameraRow(BaseModel):
     decode_errors: int
     reconnects: int
     scores: dict[str, float] = Field(description="The health checks' latest figures (sharpness, ...).")
+    onvif_issue: Literal["error", "clock_wrong"] | None = Field(
+        default=None, description="An ONVIF camera's problem for maintainers: 'error' (the device does not "
+        "answer as it should: wrong password, unreachable; see its health's onvif.error), 'clock_wrong' "
+        "(its clock is off by more than its limit); null when none or no ONVIF.")
 
 
 class CameraList(BaseModel):
@@ -80,6 +84,27 @@ class CameraHealth(CameraRow):
     road_proposal: list[list[float]] | None = Field(
         default=None, description="The road the edge proposes for a camera with no road region "
         "(0..1 [x, y] vertices, from its latest heartbeat); null when none.")
+    onvif: Onvif | None = Field(
+        default=None, description="The camera's ONVIF state from its edge's latest heartbeat; null for a "
+        "camera without ONVIF.")
+
+
+class Onvif(BaseModel):
+    """What the camera's edge learnt from its ONVIF service (see gridwatch.wire.OnvifHealth)."""
+
+    ok: bool = Field(description="Whether the edge's last exchange with the device worked.")
+    error: str | None = Field(description="Why it did not: wrong password, unreachable, ...")
+    checked_at: str | None = Field(description="When the edge last asked the device (ISO 8601).")
+    clock_offset_s: float | None = Field(description="Device clock minus the edge's, seconds.")
+    clock_wrong: bool = Field(description="The device clock is off by more than the camera's limit "
+                              "(onvif.max_clock_offset_s, 60 s by default): set its time.")
+    main_uri: str | None = Field(description="Main stream URI from the profiles (no credentials).")
+    sub_uri: str | None = Field(description="Sub stream URI from the profiles (no credentials).")
+    snapshot_uri: str | None = Field(description="Snapshot URI from the profiles (no credentials).")
+    ptz_home_on_moved: bool = Field(description="Whether camera_moved sends the camera home.")
+    ptz_moves: list[dict[str, Any]] = Field(
+        description="The latest home moves the edge sent ({at, ok, error}), newest last.")
+    ptz_moves_total: int = Field(description="Home moves since the edge started.")
 
 
 class Snapshot(BaseModel):
@@ -141,6 +166,8 @@ def camera_health(camera_id: str, request: Request, _: Principal = Depends(requi
     node = hub.cameras[camera_id].node
     out["config"] = next(n["config"] for n in _nodes(request) if n["id"] == node)
     out["road_proposal"] = health.road_proposal(hub.db, node, camera_id)
+    out["onvif"] = health.onvif_state(hub.db, node, camera_id)
+    out["onvif_issue"] = health.onvif_issue(out["onvif"])
     return out
 
 

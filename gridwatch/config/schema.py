@@ -205,6 +205,41 @@ class CameraDevice(Strict):
     model: str = Field(default="", max_length=128, description="Device model, for maintenance.")
 
 
+class CameraOnvif(Strict):
+    """How the edge reaches a camera's ONVIF service (edge.onvif): its profiles give the stream and
+    snapshot URIs, its clock is checked, and a PTZ camera can be sent back to its home preset."""
+
+    host: str = Field(min_length=1, max_length=255,
+                      description="Address of the camera's ONVIF service (host name or IP).")
+    port: int = Field(default=80, ge=1, le=65535, description="HTTP port of the ONVIF service.")
+    user: str = Field(min_length=1, max_length=64, description="ONVIF account the edge logs in with.")
+    password_ref: str | None = Field(
+        default=None, pattern=SECRET_NAME,
+        description="Name of the secret holding the ONVIF password, resolved on the edge like "
+        "streams.password_ref (--secrets file or $GRIDWATCH_SECRET_<NAME>); None: the account has no "
+        "password.")
+    use_streams: bool = Field(
+        default=True, description="Run the stream URIs the device's profiles give (first profile: "
+        "main, second: sub) instead of streams.main/sub, which stay the fallback while the device "
+        "cannot be asked.")
+    main_profile: str | None = Field(
+        default=None, max_length=64,
+        description="Token of the profile for the main stream; None: the first profile listed.")
+    sub_profile: str | None = Field(
+        default=None, max_length=64,
+        description="Token of the profile for the sub stream; None: the second profile listed, if any.")
+    check_every_s: float = Field(
+        default=300.0, ge=5, description="Seconds between reads of the device's clock (and retries of "
+        "its profiles after a failure).")
+    max_clock_offset_s: float = Field(
+        default=60.0, gt=0, description="A device clock further off the edge's than this is shown as "
+        "wrong on the camera's health (maintainers set it right: evidence times depend on it).")
+    ptz_home_on_moved: bool = Field(
+        default=False, description="PTZ cameras: send the camera to its home preset (GotoHomePosition) "
+        "when it raises camera_moved. Every move is logged and reported in the camera's health.")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Seconds one ONVIF call may take.")
+
+
 class CameraDetection(Strict):
     """Detection settings one camera may set for itself over the town's ``detection.yaml`` (a busy
     junction, a bus stop, a wide road); the analysis rate and size stay town-wide."""
@@ -248,6 +283,8 @@ class Camera(Strict):
     enabled: bool = Field(default=True, description="False: configured but not read.")
     device: CameraDevice | None = Field(
         default=None, description="Ledger facts: brand, IP, channel, account (no password).")
+    onvif: CameraOnvif | None = Field(
+        default=None, description="The camera's ONVIF service, where it speaks ONVIF; None: no ONVIF.")
 
 
 class HardwareDecoding(Strict):

@@ -38,13 +38,14 @@ class RtspServer:
 
     def __init__(self, port: int | None = None, user: str | None = None, password: str | None = None,
                  fps: int = 10, gop: int = 10, scene: str = "ball", main: str | None = None,
-                 image: Path | None = None) -> None:
+                 image: Path | None = None, file: Path | None = None) -> None:
         self.port = port or free_port()
         self.user, self.password = user, password
         self.fps, self.gop = fps, gop  # frame rate, and frames from one key frame to the next
         self.scene = scene  # "ball" (moving all the time) or "quiet" (a still picture with noise)
         self.main = main  # "WxH": also serve /main, the same scene at that size (a main stream)
         self.image = image  # quiet scene: this PNG held still (else a test card)
+        self.file = file  # a video to serve (real footage) instead of a scene
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,6 +70,8 @@ class RtspServer:
             args += ["--main", self.main]
         if self.image:
             args += ["--image", str(self.image)]
+        if self.file is not None:
+            args += ["--file", str(self.file)]
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self._proc.stdout is not None
         deadline = time.monotonic() + timeout

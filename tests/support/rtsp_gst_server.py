@@ -6,6 +6,8 @@ any path under /cam): 320x240 H.264 baseline (no B-frames, as IP cameras send), 
 frame every 10 frames unless told otherwise; with --main also /main, the same scene at WxH (a
 camera's main stream beside its sub-stream /cam). Scene "ball": a ball moving all the time;
 "quiet": a still picture (a test card, or --image) with faint sensor-like noise (an empty road).
+With --file VIDEO the picture is that video (real footage, in real time, scaled; at its end the
+stream ends and a client that connects again gets it from the start) instead of a scene.
 Prints "READY" on stdout once listening. Stopped by SIGTERM.
 """
 
@@ -35,6 +37,12 @@ PIPELINE = (
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
     "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 {extra})"
 )
+FILE_PIPELINE = (
+    "( filesrc location={path} ! decodebin ! videoconvert ! videoscale ! videorate "
+    "! video/x-raw,width={w},height={h},framerate={fps}/1 "
+    "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=800 "
+    "! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+)
 
 
 def main() -> int:
@@ -47,6 +55,7 @@ def main() -> int:
     ap.add_argument("--main", default=None, help="WxH of a main stream served at /main")
     ap.add_argument("--image", default=None, help="quiet scene: this PNG held still (else a test card)")
     ap.add_argument("--noise", type=float, default=0.03, help="quiet scene: share of noise mixed in")
+    ap.add_argument("--file", default=None, help="a video to serve instead of a scene")
     args = ap.parse_args()
     port, fps, gop = args.port, args.fps, args.gop
     user, password = args.credentials if len(args.credentials) == 2 else (None, None)
@@ -65,7 +74,10 @@ def main() -> int:
         still = IMAGE.format(path=args.image) if args.image else TEST_CARD
         head, extra = (part.format(w=w, h=h, fps=fps, still=still, noise=args.noise)
                        for part in SCENES[args.scene])
-        factory.set_launch(PIPELINE.format(scene=head, extra=extra, gop=gop))
+        if args.file:
+            factory.set_launch(FILE_PIPELINE.format(path=args.file, w=w, h=h, fps=fps, gop=gop))
+        else:
+            factory.set_launch(PIPELINE.format(scene=head, extra=extra, gop=gop))
         factory.set_shared(True)
         factories[path] = factory
     if user is not None:

@@ -5,6 +5,7 @@ import { ago, fmtDateTime } from './format.js';
 import { localName, t } from './i18n.js';
 import { LiveView } from './live.js';
 import { healthOf } from './health.js';
+import { onvifBox } from './onvif.js';
 import { RegionEditor } from './regions.js';
 import { can, kindLabel } from './town.js';
 
@@ -109,6 +110,7 @@ export class CameraView {
             h('dt', { i18n: 'camera.last_frame' }), h('dd', { text: now.last_frame_at ? `${fmtDateTime(now.last_frame_at)} (${ago(now.last_frame_at)})` : t('time.never') }),
             h('dt', { i18n: 'camera.fps' }), h('dd', { text: now.fps_in != null ? `${Number(now.fps_in).toFixed(1)} / ${Number(now.fps_analysed || 0).toFixed(1)}` : '' }),
             h('dt', { i18n: 'camera.availability' }), h('dd', { text: `${pct(avail['24h'])} (24h) · ${pct(avail['7d'])} (7d)` }))),
+        onvifBox(hist.onvif),
         h('div', { class: 'box' },
           h('h3', { i18n: 'camera.history' }),
           log.length ? h('table', { class: 'list', id: 'camera-history' },

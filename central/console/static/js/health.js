@@ -5,7 +5,8 @@ import { api } from './api.js';
 import { h, replace } from './dom.js';
 import { ago, agoShort } from './format.js';
 import { localName, t } from './i18n.js';
-import { kindLabel } from './town.js';
+import { LedgerUpload } from './ledger.js';
+import { can, kindLabel, TownIndex } from './town.js';
 
 export const STATUSES = ['online', 'degraded', 'offline', 'disabled', 'unknown'];
 const GROUP_KEY = 'gridwatch.wall.group';
@@ -26,6 +27,7 @@ export function healthOf(row) {
     status_since: row.status_since || null,
     fps_in: row.fps_in,
     fps_analysed: row.fps_analysed,
+    onvif_issue: row.onvif_issue || null,  // 'error' or 'clock_wrong' (an ONVIF camera to look at)
   };
 }
 
@@ -54,11 +56,16 @@ export class HealthView {
     const problems = h('input', { type: 'checkbox', id: 'wall-problems' });
     problems.addEventListener('change', () => { this.problemsOnly = problems.checked; this.render(); });
     this.wall = h('div', { id: 'wall', class: 'wall' });
+    // the registry's editors import a camera ledger here; the wall then shows the new cameras
+    this.ledger = can(this.ctx.session, 'regions') ? new LedgerUpload(() => this.reloadTown()) : null;
+    const ledgerButton = this.ledger ? h('button', { type: 'button', class: 'btn small', id: 'ledger-open',
+      i18n: 'ledger.open', onclick: () => this.ledger.toggle() }) : null;
     replace(root,
       h('div', { class: 'toolbar' },
         h('h2', { i18n: 'wall.title' }), byVillage, byGrid,
-        h('label', {}, problems, h('span', { i18n: 'wall.problems_only' })),
+        h('label', {}, problems, h('span', { i18n: 'wall.problems_only' })), ledgerButton,
         h('span', { class: 'counters' }, this.summary)),
+      this.ledger ? this.ledger.el : null,
       this.wall);
     this.ctx.bus.addEventListener('feed', this.onFeed);
     document.addEventListener('langchange', this.onLang);
@@ -73,6 +80,13 @@ export class HealthView {
     document.removeEventListener('langchange', this.onLang);
   }
 
+  /** The town again from the hub (its registry changed: a ledger was imported), and the health. */
+  async reloadTown() {
+    this.ctx.town = new TownIndex(await api.get('/api/v1/town'));
+    this.health = await loadHealth();
+    this.render();
+  }
+
   setGroup(g) {
     this.group = g;
     try { localStorage.setItem(GROUP_KEY, g); } catch { /* not remembered */ }
@@ -84,7 +98,7 @@ export class HealthView {
     const rows = Array.isArray(ev.data.cameras) ? ev.data.cameras : [ev.data];
     for (const r of rows) {
       const x = healthOf(r);
-      this.health.set(x.id, { ...(this.health.get(x.id) || healthOf({ id: x.id })), status: x.status, faults: x.faults });
+      this.health.set(x.id, { ...(this.health.get(x.id) || healthOf({ id: x.id })), status: x.status, faults: x.faults });  // onvif_issue kept
     }
     this.render();
   }
@@ -123,10 +137,11 @@ export class HealthView {
     const fault = x.faults && x.faults.length ? x.faults.map(kindLabel).join(', ') : '';
     // Two short lines: the camera number, then its picture fault, or else how old its last frame is
     // (for an offline camera the colour already says offline; how long ago it went matters more).
-    const shown = (x.faults || []).filter((f) => f !== 'camera_offline').map(kindLabel).join(', ');
+    const shown = (x.faults || []).filter((f) => f !== 'camera_offline').map(kindLabel).join(', ')
+      || (x.onvif_issue ? t(`onvif.issue_${x.onvif_issue}`) : '');
     const second = shown || (x.status === 'unknown' ? '' : agoShort(x.last_frame_at));
     return h('a', { class: `tile s-${x.status}`, href: `#/cameras/${encodeURIComponent(c.id)}`,
-      dataset: { camera: c.id, status: x.status },
+      dataset: { camera: c.id, status: x.status, onvif: x.onvif_issue || '' },
       title: `${c.id} ${c.name}\n${t(`status.${x.status}`)}${fault ? ` · ${fault}` : ''}\n${t('camera.last_frame')}: ${x.last_frame_at ? ago(x.last_frame_at) : t('time.never')}` },
     h('span', { class: 'tid', text: c.id.replace(/^cam-/, '') }),
     h('span', { class: shown ? 'tfault' : 'tlast', dataset: shown ? {} : { last: x.last_frame_at || '' }, text: second }));
