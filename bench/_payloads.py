@@ -30,10 +30,14 @@ SAMPLE = ROOT / "configs" / "yongshan"
 KINDS = ("landslide", "road_blockage", "flooding")
 
 
-def write_town(path: Path, nodes: int | None, per_node: int = 20) -> dict[str, str]:
+def write_town(path: Path, nodes: int | None, per_node: int = 20,
+               heartbeat_every_s: float | None = None) -> dict[str, str]:
     """The sample town with node tokens provisioned by hash; with ``nodes``, a generated county of
-    ``nodes`` x ``per_node`` cameras (villages and grids reused from the sample). Returns node -> token."""
+    ``nodes`` x ``per_node`` cameras (villages and grids reused from the sample); with
+    ``heartbeat_every_s``, its edge settings' heartbeat interval. Returns node -> token."""
     town = load_town(SAMPLE).model_dump(mode="json")
+    if heartbeat_every_s is not None:
+        town.setdefault("edge", {})["heartbeat_every_s"] = heartbeat_every_s
     if nodes is not None:
         base = town["cameras"]
         town["nodes"] = [{"id": f"n-{i:04d}", "name": f"bench node {i}"} for i in range(1, nodes + 1)]

@@ -28,7 +28,7 @@ from starlette.types import Scope
 
 from central import health, open311
 from central.alert_writer import AlertWriter
-from central.api import alerts, cameras, feed, incidents, notifications, stats, town, work_orders
+from central.api import alerts, cameras, feed, incidents, notifications, stats, town, town_schema, work_orders
 from central.api import registry as registry_api
 from central.context import Clock, Hub, system_clock
 from central.db import Database
@@ -212,6 +212,7 @@ def create_app(
         return await http_exception_handler(request, exc)
 
     _declare_message_422(app)
+    town_schema.install(app, lambda: hub.town)
     return app
 
 

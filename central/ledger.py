@@ -57,6 +57,8 @@ BRANDS: dict[str, tuple[str, str]] = {
     "uniview": UNIVIEW, "unv": UNIVIEW, "宇视": UNIVIEW,
 }
 TEMPLATE_FIELDS = ("user", "password", "ip", "channel")
+#: A stream URL template: text with ``{field}`` for known fields only (as the upload's schema says).
+TEMPLATE = r"^([^{}]|\{(" + "|".join(TEMPLATE_FIELDS) + r")\})*$"
 
 
 @dataclass
@@ -72,8 +74,12 @@ class LedgerError(Exception):
 
 
 def read_table(data: bytes, filename: str) -> list[list[Any]]:
-    """The first sheet of an .xlsx, or a CSV (UTF-8, with or without BOM, or GB18030), as rows."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
+    """The first sheet of an .xlsx, or a CSV (UTF-8, with or without BOM, or GB18030), as rows. A
+    file named neither way is told by its content (an .xlsx is a ZIP archive)."""
+    name = filename.lower()
+    if not name.endswith((".xlsx", ".xlsm", ".csv")):
+        name = ".xlsx" if data.startswith(b"PK\x03\x04") else ".csv"
+    if name.endswith((".xlsx", ".xlsm")):
         from openpyxl import load_workbook
 
         try:
@@ -85,8 +91,6 @@ def read_table(data: bytes, filename: str) -> list[list[Any]]:
             return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
         finally:
             book.close()
-    if not filename.lower().endswith(".csv"):
-        raise LedgerError(f"{filename}: a ledger is a .xlsx or .csv file", [])
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)

@@ -249,13 +249,14 @@ def create_camera(db: Database, town: Town, doc: dict[str, Any], actor: Actor,
 
 def replace_camera(db: Database, town: Town, camera_id: str, doc: dict[str, Any], if_version: int,
                    actor: Actor, now: datetime) -> tuple[CameraRecord, int]:
-    """PUT: the camera becomes ``doc``, if it is still at ``if_version``."""
-    cam = check_camera(town, doc)
-    if cam.id != camera_id:
-        raise Invalid([{"loc": ["body", "id"], "msg": f"the id cannot change ({camera_id!r} in the URL)",
-                        "type": "value_error"}])
+    """PUT: the camera becomes ``doc``, if it is still at ``if_version``. An unknown camera (404) or a
+    stale version (409) is said before what is wrong with ``doc`` (422)."""
     with db.write() as s:
         row = _current(s, camera_id, if_version)
+        cam = check_camera(town, doc)
+        if cam.id != camera_id:
+            raise Invalid([{"loc": ["body", "id"], "msg": f"the id cannot change ({camera_id!r} in the URL)",
+                            "type": "value_error"}])
         if row.doc == doc:
             return _record(row), _revision(s)  # nothing to change: no new version
         rev = _bump(s, now)

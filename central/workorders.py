@@ -125,7 +125,8 @@ ROLES: dict[Action, frozenset[str]] = {
 
 
 class IllegalTransition(Exception):
-    """The action does not apply to the order's state (HTTP 409)."""
+    """The action does not apply to the order as it is now: its state, a pending extension or not,
+    its current deadline (HTTP 409)."""
 
 
 class Forbidden(Exception):
@@ -205,7 +206,8 @@ def _check_inputs(req: Request) -> None:
         if req.until is None:
             raise MissingInput("request_extension needs 'until', the new handling deadline (ISO time)")
         if req.handling_due is not None and req.until <= req.handling_due:
-            raise MissingInput(
+            # the order as it is now (its deadline) refuses it, not the request's form: a conflict
+            raise IllegalTransition(
                 f"'until' must be later than the current handling deadline ({req.handling_due.isoformat()})"
             )
     if a is Action.VERIFY:

@@ -30,6 +30,7 @@ MEANING: dict[int, str] = {
     404: "No such thing.",
     409: "The thing changed meanwhile; read it again.",
     413: "The body, or a picture in it, is larger than the hub accepts.",
+    428: "A precondition the operation requires is missing (If-Match: the version edited).",
     429: "Too many failed attempts from this address; `Retry-After` says when to try again.",
     502: "The edge node behind this request could not be reached or refused.",
     503: "The hub cannot do this now (starting, stopping, database unavailable); `Retry-After`.",

@@ -8,19 +8,22 @@ answer 422 with FastAPI's list of ``{loc, msg, type}`` (``loc`` is the field pat
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from central import registry
-from central.api.deps import OPS, hub_of
+from central.api.contract import AUTH, BODY, Refusal, errors
+from central.api.deps import MAX_ID, OPS, hub_of
+from central.api.strict_body import strict_json
 from central.auth import EDGE, Principal, require
-from central.ledger import LedgerError, parse_ledger
+from central.ledger import TEMPLATE, LedgerError, parse_ledger
 from central.registry_live import LiveRegistry
-from gridwatch.config.schema import Camera
+from gridwatch.config.schema import SECRET_NAME, Camera, CameraDetection, CameraDevice, Roi
 
 router = APIRouter(prefix="/api/v1/registry", tags=["registry"])
 
@@ -28,9 +31,38 @@ EDITORS = ("maintainer", "admin")
 #: Largest ledger upload (a 280-row spreadsheet is ~30 kB; a county's tens of thousands fit).
 MAX_LEDGER_BYTES = 20_000_000
 
-IfMatch = Annotated[
-    str | None, Header(description='The camera version this write edits, e.g. "3" (its ETag).')
-]
+#: What ``If-Match`` may hold: one camera version, as its ETag gives it (``"3"``, ``W/"3"`` or ``3``).
+IF_MATCH = r'^(W/)?"?[0-9]{1,9}"?$'
+#: The header as the OpenAPI schema declares it: required, and its form. The handlers read it
+#: themselves, so that a missing one is 428 (RFC 6585) and a malformed one 400, not FastAPI's 422.
+IF_MATCH_PARAMETER = {"parameters": [{
+    "name": "If-Match", "in": "header", "required": True,
+    "description": 'The camera version this write edits, e.g. "3" (its ETag). Missing: 428; '
+                   "not a version: 400; not the camera's current version: 409.",
+    "schema": {"type": "string", "pattern": IF_MATCH}}]}
+#: The Problem-style answers of the writes (``detail``: one line, or the 422 list).
+WRITE_ERRORS = errors(*AUTH, *BODY, 404, 409, e403="Only maintainers and admins edit the registry.",
+                      e404="No camera with that id.",
+                      e409="Stale If-Match: the body's ``current`` has the camera as it is now.")
+VERSION_ERRORS = errors(400, 428, e400="The body could not be read, or If-Match is not a camera version.",
+                        e428="No If-Match: name the version you edit.")
+
+
+class StaleRefusal(Refusal):
+    current: dict[str, Any] | None = Field(
+        default=None, description="The camera as it is now (with its version), on a stale If-Match.")
+
+
+class Deleted(BaseModel):
+    deleted: str = Field(description="The camera's id.")
+    revision: int = Field(description="The registry's revision after the delete.")
+
+
+class LedgerInvalid(BaseModel):
+    detail: str | list[dict[str, Any]] = Field(
+        description="What was wrong, in one line (or FastAPI's list, for a form that is not one).")
+    errors: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="Every bad row: row number, column, reason.")
 
 
 class CameraOut(BaseModel):
@@ -39,6 +71,43 @@ class CameraOut(BaseModel):
     updated_at: str
     updated_by: str
     revision: int = Field(description="The registry's revision after this answer.")
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _unless_given(**kw: Any) -> Any:
+    """A key a patch may leave out but not set to null (the camera must keep one)."""
+    return Field(default=None, json_schema_extra=_no_default, **kw)
+
+
+class StreamsPatch(BaseModel):
+    """Streams in a merge patch: ``null`` removes the sub-stream or the secret's name."""
+
+    model_config = ConfigDict(extra="forbid")
+    main: str = _unless_given(description="Main stream URL.")
+    sub: str | None = Field(default=None, description="Sub stream URL; null removes it.")
+    password_ref: str | None = Field(default=None, pattern=SECRET_NAME,
+                                     description="Secret that fills {password}; null removes it.")
+
+
+class CameraPatch(BaseModel):
+    """A JSON merge patch of a camera (RFC 7396): the keys given replace the camera's, ``null`` removes
+    an optional key. The id, grid and village do not change this way: a camera moves to another grid
+    and village with PUT."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = _unless_given(description="Name shown to the centre.")
+    node: str = _unless_given(description="Edge node id.")
+    lat: float = _unless_given(ge=-90, le=90)
+    lon: float = _unless_given(ge=-180, le=180)
+    road: str | None = None
+    streams: StreamsPatch = _unless_given()
+    rois: list[Roi] | None = None
+    detection: CameraDetection | None = None
+    enabled: bool | None = None
+    device: CameraDevice | None = None
 
 
 def _live(request: Request) -> LiveRegistry:
@@ -53,14 +122,21 @@ def _error(exc: registry.RegistryError) -> JSONResponse:
     return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status)
 
 
-def _version(if_match: str | None) -> int | JSONResponse:
+def _version(request: Request, camera_id: str) -> int | JSONResponse:
+    """The version ``If-Match`` names; 404 for an unknown camera first (what is edited must exist
+    before the version of it matters), then 428 without the header, 400 for one of another form."""
+    if_match = request.headers.get("if-match")
+    if if_match is None or not re.fullmatch(IF_MATCH, if_match.strip()):
+        try:
+            registry.get_camera(hub_of(request).db, camera_id)
+        except registry.RegistryError as exc:
+            return _error(exc)
     if if_match is None:
         return JSONResponse({"detail": 'If-Match is required: the version you edit, e.g. If-Match: "3"'},
                             status_code=428)
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not (value.isascii() and value.isdigit()) or len(value) > 9:
+    if not re.fullmatch(IF_MATCH, if_match.strip()):
         return JSONResponse({"detail": f"If-Match {if_match!r} is not a camera version"}, status_code=400)
-    return int(value)
+    return int(if_match.strip().removeprefix("W/").strip('"'))
 
 
 def _answer(record: registry.CameraRecord, rev: int, status: int = 200) -> JSONResponse:
@@ -68,7 +144,7 @@ def _answer(record: registry.CameraRecord, rev: int, status: int = 200) -> JSONR
                         headers={"ETag": f'"{record.version}"'})
 
 
-@router.get("")
+@router.get("", responses=errors(*AUTH))
 def summary(request: Request, _: Principal = Depends(require(*OPS))) -> dict[str, Any]:
     """The registry's revision and size; every node's configuration state is in GET /api/v1/nodes."""
     rev = _live(request).revision()
@@ -76,7 +152,7 @@ def summary(request: Request, _: Principal = Depends(require(*OPS))) -> dict[str
     return {"revision": rev, "cameras": len(town.cameras), "nodes": len(town.nodes)}
 
 
-@router.get("/cameras")
+@router.get("/cameras", responses=errors(*AUTH))
 def list_cameras(
     request: Request,
     node: str | None = Query(None, max_length=64, description="Only this node's cameras."),
@@ -87,7 +163,8 @@ def list_cameras(
             "items": [{**r.json()} for r in records]}
 
 
-@router.get("/cameras/{camera_id}", response_model=CameraOut)
+@router.get("/cameras/{camera_id}", response_model=CameraOut,
+            responses=errors(*AUTH, 404, e404="No camera with that id."))
 def get_camera(camera_id: str, request: Request, _: Principal = Depends(require(*OPS))) -> JSONResponse:
     try:
         record = registry.get_camera(hub_of(request).db, camera_id)
@@ -97,9 +174,11 @@ def get_camera(camera_id: str, request: Request, _: Principal = Depends(require(
 
 
 @router.post("/cameras", status_code=201, response_model=CameraOut,
-             responses={409: {"description": "A camera with that id exists."}})
+             responses=errors(*AUTH, *BODY, 409,
+                              e409="A camera with that id exists, or the registry is empty."))
 def create_camera(
-    camera: Camera, request: Request, who: Principal = Depends(require(*EDITORS))
+    camera: Camera, request: Request, who: Principal = Depends(require(*EDITORS)),
+    _strict: None = Depends(strict_json(Camera)),
 ) -> JSONResponse:
     hub, live = hub_of(request), _live(request)
     live.revision()
@@ -111,12 +190,13 @@ def create_camera(
     return _answer(record, rev, 201)
 
 
-@router.put("/cameras/{camera_id}", response_model=CameraOut,
-            responses={409: {"description": "Stale If-Match: the body has the camera as it is now."},
-                       428: {"description": "No If-Match."}})
-def replace_camera(camera_id: str, camera: Camera, request: Request, if_match: IfMatch = None,
-                   who: Principal = Depends(require(*EDITORS))) -> JSONResponse:
-    version = _version(if_match)
+@router.put("/cameras/{camera_id}", response_model=CameraOut, openapi_extra=IF_MATCH_PARAMETER,
+            responses=WRITE_ERRORS | VERSION_ERRORS | {409: {"model": StaleRefusal, "description": "Stale "
+                      "If-Match: ``current`` has the camera as it is now."},})
+def replace_camera(camera_id: str, camera: Camera, request: Request,
+                   who: Principal = Depends(require(*EDITORS)),
+                   _strict: None = Depends(strict_json(Camera))) -> JSONResponse:
+    version = _version(request, camera_id)
     if isinstance(version, JSONResponse):
         return version
     hub, live = hub_of(request), _live(request)
@@ -130,29 +210,34 @@ def replace_camera(camera_id: str, camera: Camera, request: Request, if_match: I
     return _answer(record, rev)
 
 
-@router.patch("/cameras/{camera_id}", response_model=CameraOut,
-              responses={409: {"description": "Stale If-Match."}, 428: {"description": "No If-Match."}})
-def patch_camera(camera_id: str, patch: dict[str, Any], request: Request, if_match: IfMatch = None,
-                 who: Principal = Depends(require(*EDITORS))) -> JSONResponse:
+@router.patch("/cameras/{camera_id}", response_model=CameraOut, openapi_extra=IF_MATCH_PARAMETER,
+              responses=WRITE_ERRORS | VERSION_ERRORS | {409: {"model": StaleRefusal, "description": "Stale "
+                        "If-Match: ``current`` has the camera as it is now."},})
+def patch_camera(camera_id: str, patch: CameraPatch, request: Request,
+                 who: Principal = Depends(require(*EDITORS)),
+                 _strict: None = Depends(strict_json(CameraPatch))) -> JSONResponse:
     """A JSON merge patch (RFC 7396): ``{"rois": [...]}`` replaces the regions, ``null`` removes a key."""
-    version = _version(if_match)
+    version = _version(request, camera_id)
     if isinstance(version, JSONResponse):
         return version
     hub, live = hub_of(request), _live(request)
     live.revision()
     try:
-        record, rev = registry.patch_camera(hub.db, hub.town, camera_id, patch, version, _actor(who),
-                                            hub.now())
+        record, rev = registry.patch_camera(hub.db, hub.town, camera_id,
+                                            patch.model_dump(mode="json", exclude_unset=True), version,
+                                            _actor(who), hub.now())
     except registry.RegistryError as exc:
         return _error(exc)
     live.written(rev)
     return _answer(record, rev)
 
 
-@router.delete("/cameras/{camera_id}", responses={409: {"description": "Stale If-Match."}})
-def delete_camera(camera_id: str, request: Request, if_match: IfMatch = None,
+@router.delete("/cameras/{camera_id}", response_model=Deleted, openapi_extra=IF_MATCH_PARAMETER,
+               responses=errors(*AUTH, 404, e404="No camera with that id.") | VERSION_ERRORS
+               | {409: {"model": StaleRefusal, "description": "Stale If-Match."}})
+def delete_camera(camera_id: str, request: Request,
                   who: Principal = Depends(require(*EDITORS))) -> Any:
-    version = _version(if_match)
+    version = _version(request, camera_id)
     if isinstance(version, JSONResponse):
         return version
     hub, live = hub_of(request), _live(request)
@@ -164,19 +249,22 @@ def delete_camera(camera_id: str, request: Request, if_match: IfMatch = None,
     return {"deleted": camera_id, "revision": rev}
 
 
-@router.get("/audit")
+@router.get("/audit", responses=errors(*AUTH))
 def audit(
     request: Request,
     camera: str | None = Query(None, max_length=64, description="Only changes of this camera (or section)."),
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = Query(None, ge=1, description="Page on: changes older than this audit id."),
+    before: int | None = Query(None, ge=1, le=MAX_ID,
+                               description="Page on: changes older than this audit id."),
     _: Principal = Depends(require(*OPS)),
 ) -> dict[str, Any]:
     """Who changed what, newest first, with the document before and after each change."""
     return {"items": registry.audit(hub_of(request).db, camera, limit, before)}
 
 
-@router.get("/nodes/{node_id}/config", responses={304: {"description": "Unchanged since If-None-Match."}})
+@router.get("/nodes/{node_id}/config", responses={304: {"description": "Unchanged since If-None-Match."}}
+            | errors(*AUTH, 404, e403="An edge token reads its own node's configuration only.",
+                     e404="No edge node with that id."))
 def node_config(node_id: str, request: Request, if_none_match: Annotated[str | None, Header()] = None,
                 who: Principal = Depends(require(EDGE, *OPS))) -> Response:
     """What the edge node runs: its cameras, the town's detection settings, the revision (also the
@@ -194,13 +282,17 @@ def node_config(node_id: str, request: Request, if_none_match: Annotated[str | N
     return JSONResponse(doc, headers={"ETag": f'"r{doc["revision"]}"'})
 
 
-@router.post("/import", responses={422: {"description": "Rows with errors: nothing was imported."}})
+@router.post("/import", responses=errors(*AUTH, *BODY, 409, e409="The registry is empty.")
+             | {422: {"model": LedgerInvalid, "description": "Rows with errors: nothing was imported."}})
 async def import_ledger(
     request: Request,
-    file: UploadFile = File(description="The camera ledger, .xlsx or .csv (UTF-8)."),
-    main_template: str | None = Form(None, max_length=500,
-                                     description="Main-stream URL template for brands without one."),
-    sub_template: str | None = Form(None, max_length=500, description="Sub-stream URL template."),
+    file: UploadFile = File(description="The camera ledger, .xlsx or .csv (UTF-8 or GB18030); a file "
+                            "named neither way is told by its content."),
+    main_template: str | None = Form(None, max_length=500, pattern=TEMPLATE,
+                                     description="Main-stream URL template for brands without one: "
+                                     "{user}, {password}, {ip}, {channel} are filled in."),
+    sub_template: str | None = Form(None, max_length=500, pattern=TEMPLATE,
+                                    description="Sub-stream URL template."),
     dry_run: bool = Form(False, description="Check every row, import nothing."),
     who: Principal = Depends(require(*EDITORS)),
 ) -> JSONResponse:
@@ -235,3 +327,4 @@ async def import_ledger(
 def _doc(camera: Camera) -> dict[str, Any]:
     """The camera as YAML would hold it: only the keys given."""
     return camera.model_dump(mode="json", exclude_unset=True)
+

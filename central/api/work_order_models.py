@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from central.workorders import MAX_PHOTOS, Action, State
 
@@ -17,8 +17,21 @@ class Source(StrEnum):
     PUBLIC = "public"  # any other Open311 report
 
 
-Note = Annotated[str, Field(default="", max_length=4000, description="Free text for the record.")]
-Photo = Annotated[str, Field(description="Base64 JPEG.")]
+#: Text without NUL characters (the database cannot store them), and text that also says something
+#: (not only blanks): the hub checks both, so the schema says both.
+NO_NUL = r"^[^\x00]*$"
+SAYS_SOMETHING = r"^[^\x00]*[^\s\x00][^\x00]*$"
+Note = Annotated[str, Field(default="", max_length=4000, pattern=NO_NUL,
+                            description="Free text for the record.")]
+Photo = Annotated[str, Field(
+    description="Base64 JPEG (decoded and checked by the hub: 422 if it is not one, 413 if larger than "
+    "the town's hub.max_snapshot_bytes).",
+    json_schema_extra={"contentEncoding": "base64", "contentMediaType": "image/jpeg"})]
+
+
+def _text(what: str) -> Any:
+    """A required text field that must say something (not only blanks)."""
+    return Field(min_length=1, max_length=4000, pattern=SAYS_SOMETHING, description=what)
 IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
@@ -64,7 +77,7 @@ class FeedbackBody(_Body):
     """Department (grid worker, admin): what was done, with photos (accepted|on_site -> fed_back)."""
 
     action: Literal["feedback"]
-    note: str = Field(min_length=1, max_length=4000, description="What was done.")
+    note: str = _text("What was done.")
     photos: list[Photo] = Field(min_length=1, max_length=MAX_PHOTOS, description="1-5 base64 JPEGs.")
 
 
@@ -73,16 +86,17 @@ class ResolveBody(_Body):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"deprecated": True})
     action: Literal["resolve"]
-    note: str = Field(min_length=1, max_length=4000, description="What was done.")
-    evidence: str = Field(description="Base64 JPEG.")
+    note: str = _text("What was done.")
+    evidence: Photo
 
 
 class RequestExtensionBody(_Body):
     """Department (admin): ask for a later handling deadline; the dispatcher decides."""
 
     action: Literal["request_extension"]
-    reason: str = Field(min_length=1, max_length=4000, description="Why more time is needed.")
-    until: AwareDatetime = Field(description="The handling deadline asked for (later than the current).")
+    reason: str = _text("Why more time is needed.")
+    until: AwareDatetime = Field(description="The handling deadline asked for; one not later than the "
+                                 "order's current handling deadline is refused with 409.")
 
 
 class ApproveExtensionBody(_Body):
@@ -101,18 +115,26 @@ class ReturnBody(_Body):
     """Department (admin): the order is not theirs (-> returned; the dispatcher reassigns)."""
 
     action: Literal["return"]
-    reason: str = Field(min_length=1, max_length=4000, description="Why it is not this department's.")
+    reason: str = _text("Why it is not this department's.")
 
 
-class VerifyBody(_Body):
-    """The grid worker of the order's grid (dispatcher, admin): checked on site (fed_back -> verified
-    on a pass, -> rework on a failure, which needs a note and at least one photo)."""
+class VerifyPassedBody(_Body):
+    """The grid worker of the order's grid (dispatcher, admin): checked on site, the work passed
+    (fed_back -> verified)."""
 
     action: Literal["verify"]
-    passed: bool = Field(description="Whether the work passed the check on site.")
-    photos: list[Photo] = Field(
-        default_factory=list, max_length=MAX_PHOTOS, description="Base64 JPEGs; at least one on a failure."
-    )
+    passed: Literal[True] = Field(description="The work passed the check on site.")
+    photos: list[Photo] = Field(default_factory=list, max_length=MAX_PHOTOS, description="Base64 JPEGs.")
+
+
+class VerifyFailedBody(_Body):
+    """The same, the work did not pass (fed_back -> rework): a note saying what is still wrong and at
+    least one photo."""
+
+    action: Literal["verify"]
+    passed: Literal[False] = Field(description="The work did not pass the check on site.")
+    note: str = _text("What is still wrong.")
+    photos: list[Photo] = Field(min_length=1, max_length=MAX_PHOTOS, description="1-5 base64 JPEGs.")
 
 
 class CloseBody(_Body):
@@ -125,33 +147,51 @@ class RejectBody(_Body):
     """Dispatcher/admin: a false alarm (silences that camera and kind for a while)."""
 
     action: Literal["reject"]
-    reason: str = Field(min_length=1, max_length=4000, description="Why it is a false alarm.")
+    reason: str = _text("Why it is a false alarm.")
 
 
 class ReassignBody(_Body):
-    """Dispatcher/admin: another department or grid worker (-> dispatched)."""
+    """Dispatcher/admin: another department or grid worker (-> dispatched); at least one of the two."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["department"], "properties": {"department": {"type": "string"}}},
+        {"required": ["assignee"], "properties": {"assignee": {"type": "string"}}}]})
 
     action: Literal["reassign"]
     department: str | None = Field(default=None, max_length=64, description="Department id.")
     assignee: str | None = Field(default=None, max_length=64, description="Grid worker id.")
 
 
+def _tag(body: Any) -> str | None:
+    """The union member a body is: its action, and for ``verify`` whether it passed."""
+    action = body.get("action") if isinstance(body, dict) else getattr(body, "action", None)
+    if action != "verify":
+        return action if isinstance(action, str) else None
+    passed = body.get("passed") if isinstance(body, dict) else getattr(body, "passed", None)
+    return {True: "verify:passed", False: "verify:failed"}.get(passed) if isinstance(passed, bool) else None
+
+
+#: One body per action (and for ``verify``, one per outcome); the OpenAPI schema lists them as a
+#: ``oneOf`` that the ``action`` (and ``passed``) constants tell apart.
 ActionBody = Annotated[
-    AcknowledgeBody
-    | DispatchBody
-    | AcceptBody
-    | ArriveBody
-    | FeedbackBody
-    | ResolveBody
-    | RequestExtensionBody
-    | ApproveExtensionBody
-    | DeclineExtensionBody
-    | ReturnBody
-    | VerifyBody
-    | CloseBody
-    | RejectBody
-    | ReassignBody,
-    Field(discriminator="action"),
+    Annotated[AcknowledgeBody, Tag("acknowledge")]
+    | Annotated[DispatchBody, Tag("dispatch")]
+    | Annotated[AcceptBody, Tag("accept")]
+    | Annotated[ArriveBody, Tag("arrive")]
+    | Annotated[FeedbackBody, Tag("feedback")]
+    | Annotated[ResolveBody, Tag("resolve")]
+    | Annotated[RequestExtensionBody, Tag("request_extension")]
+    | Annotated[ApproveExtensionBody, Tag("approve_extension")]
+    | Annotated[DeclineExtensionBody, Tag("decline_extension")]
+    | Annotated[ReturnBody, Tag("return")]
+    | Annotated[VerifyPassedBody, Tag("verify:passed")]
+    | Annotated[VerifyFailedBody, Tag("verify:failed")]
+    | Annotated[CloseBody, Tag("close")]
+    | Annotated[RejectBody, Tag("reject")]
+    | Annotated[ReassignBody, Tag("reassign")],
+    Discriminator(_tag, custom_error_type="invalid_action",
+                  custom_error_message="'action' must be one of the work-order actions (and 'verify' "
+                  "needs 'passed': true or false)"),
 ]
 
 
@@ -311,6 +351,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Problem, "description": "No such work order (or not the caller's department's)."},
 }
 ACTION_ERRORS: dict[int | str, dict[str, Any]] = ERRORS | {
-    409: {"model": Problem, "description": "The order's state does not allow the action now."},
-    413: {"model": Problem, "description": "A photo is too large."},
+    400: {"model": Problem, "description": "The body could not be read: not JSON, or not UTF-8 text."},
+    409: {"model": Problem, "description": "The order's state does not allow the action now (or no "
+          "extension is pending, or the deadline asked for is not later than the current one)."},
+    413: {"model": Problem, "description": "A photo, or the body, is too large."},
 }

@@ -193,6 +193,38 @@ def _photos(body: Any, limit: int) -> list[bytes]:
     return [jpeg_from_base64(p, f"photos[{i}]", limit) for i, p in enumerate(getattr(body, "photos", []))]
 
 
+def _photo_count(body: Any) -> int:
+    return 1 if getattr(body, "evidence", None) else len(getattr(body, "photos", []))
+
+
+def _request(body: Any, who: Principal, wo: WorkOrder, now: datetime, photos: int) -> ActionRequest:
+    return ActionRequest(
+        action=Action(body.action),
+        role=who.role,
+        note=body.note,
+        reason=getattr(body, "reason", ""),
+        department=getattr(body, "department", None),
+        assignee=getattr(body, "assignee", None),
+        photos=photos,
+        passed=getattr(body, "passed", None),
+        until=getattr(body, "until", None),
+        handling_due=max(filter(None, (wo.feedback_by, now))),
+        pending_extension=wo.extension_until is not None,
+    )
+
+
+def _order(s: Any, town: Town, who: Principal, order_id: int, action: Action) -> WorkOrder:
+    """The order the caller may act on: 404 when it does not exist or is not theirs to see, 403 when
+    it is another grid worker's."""
+    wo = s.get(WorkOrder, order_id)
+    if wo is None or not visible(town, who, wo):
+        raise HTTPException(404, f"no work order {order_id}")
+    refusal = _personal_refusal(town, who, wo, action)
+    if refusal is not None:
+        raise HTTPException(403, refusal)
+    return wo  # type: ignore[no-any-return]
+
+
 @router.post("/{order_id}/actions", response_model=WorkOrderDetail, responses=ACTION_ERRORS)
 def act(
     order_id: IdPath,
@@ -200,8 +232,9 @@ def act(
     body: ActionBody,
     who: Principal = Depends(require(*USERS)),
 ) -> dict[str, Any]:
-    """Take one action; 409 when the order's state does not allow it, 403 when the role may not, 422
-    when an input is missing. The README lists every action's body and who may take it."""
+    """Take one action; 404 when there is no such order (for the caller), 403 when the role may not,
+    409 when the order as it is now does not allow it, 422 when an input is missing or a photo is not
+    a JPEG, in that order. The README lists every action's body and who may take it."""
     hub = hub_of(request)
     town = hub.town
     department = getattr(body, "department", None)
@@ -210,31 +243,24 @@ def act(
         raise HTTPException(422, f"unknown department {department!r}")
     if assignee is not None and assignee not in {g.worker.id for g in town.grids}:
         raise HTTPException(422, f"unknown assignee {assignee!r} (use a grid worker id)")
-    photos = _photos(body, town.hub.max_snapshot_bytes)
     action = Action(body.action)
+    try:
+        with hub.db.read() as s:  # who, the state and the inputs first: photos are decoded only then
+            wo = _order(s, town, who, order_id, action)
+            decide(State(wo.state), _request(body, who, wo, hub.now(), _photo_count(body)))
+    except Forbidden as exc:
+        raise HTTPException(403, str(exc)) from None
+    except IllegalTransition as exc:
+        raise HTTPException(409, str(exc)) from None
+    except MissingInput as exc:
+        raise HTTPException(422, str(exc)) from None
+    photos = _photos(body, town.hub.max_snapshot_bytes)
     saved: list[str] = []
     try:
         with hub.db.write() as s:
-            wo = s.get(WorkOrder, order_id)
-            if wo is None or not visible(town, who, wo):
-                raise HTTPException(404, f"no work order {order_id}")
-            refusal = _personal_refusal(town, who, wo, action)
-            if refusal is not None:
-                raise HTTPException(403, refusal)
+            wo = _order(s, town, who, order_id, action)
             now = hub.now()
-            req = ActionRequest(
-                action=action,
-                role=who.role,
-                note=body.note,
-                reason=getattr(body, "reason", ""),
-                department=department,
-                assignee=assignee,
-                photos=len(photos),
-                passed=getattr(body, "passed", None),
-                until=getattr(body, "until", None),
-                handling_due=max(filter(None, (wo.feedback_by, now))),
-                pending_extension=wo.extension_until is not None,
-            )
+            req = _request(body, who, wo, now, len(photos))
             tr = decide(State(wo.state), req)
             saved.extend(hub.media.save(p, "jpg") for p in photos)
             step = orders.Step(
@@ -263,4 +289,3 @@ def act(
             hub.media.delete(name)
         raise
     return out
-

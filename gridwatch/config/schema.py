@@ -125,11 +125,19 @@ class Deadline(Strict):
 ROI_NAMES = frozenset({"road", "slope", "parking", "mask", "ignore"})
 
 
+_UNIT = {"type": "number", "minimum": 0, "maximum": 1}
+
+
 class Roi(Strict):
     name: str = Field(min_length=1, max_length=64,
                       description="road (carriageway), slope (hillside beside it), parking (where "
-                      "vehicles stop normally: no stopped-vehicle alerts there), or mask (ignored).")
-    polygon: list[Point] = Field(description="Vertices (x, y) in 0..1 frame coordinates.")
+                      "vehicles stop normally: no stopped-vehicle alerts there), or mask (ignored).",
+                      json_schema_extra={"enum": sorted(ROI_NAMES)})
+    polygon: list[Point] = Field(
+        description="Vertices (x, y) in 0..1 frame coordinates: at least 3, enclosing some area, edges "
+        "not crossing.",
+        json_schema_extra={"minItems": 3, "items": {"type": "array", "prefixItems": [_UNIT, _UNIT],
+                                                    "minItems": 2, "maxItems": 2}})
 
     @field_validator("polygon")
     @classmethod
@@ -277,7 +285,8 @@ class Camera(Strict):
     lon: float = Field(ge=-180, le=180, description="Longitude.")
     road: str = Field(default="", description="Road the camera watches, for grouping neighbours.")
     streams: Streams = Field(description="Where to read the video.")
-    rois: list[Roi] = Field(default_factory=list, description="Regions of interest; none = all road.")
+    rois: list[Roi] = Field(default_factory=list, description="Regions of interest; none = all road. "
+                            "Each name once, but for mask.")
     detection: CameraDetection | None = Field(
         default=None, description="This camera's own detection settings, over the town's.")
     enabled: bool = Field(default=True, description="False: configured but not read.")

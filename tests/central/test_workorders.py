@@ -93,7 +93,8 @@ def test_inputs_required() -> None:
     with pytest.raises(MissingInput, match="until"):
         decide(State.ACCEPTED, Request(Action.REQUEST_EXTENSION, "department", reason="rain"))
     later, earlier = GOOD_INPUT["until"], datetime(2029, 1, 1, tzinfo=UTC)
-    with pytest.raises(MissingInput, match="later than the current handling deadline"):
+    # not later than the order's current deadline: the order as it is now refuses it (409)
+    with pytest.raises(IllegalTransition, match="later than the current handling deadline"):
         decide(State.ACCEPTED, Request(Action.REQUEST_EXTENSION, "department", reason="rain", until=earlier,
                                        handling_due=later))
     with pytest.raises(MissingInput, match="passed"):
