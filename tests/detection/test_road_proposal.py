@@ -4,7 +4,6 @@ and the learned surface, uses it, and reports it."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,6 @@ from gridwatch.cli import main
 from gridwatch.config import parse_roi
 from tests.detection import synth
 from tests.detection.conftest import FAST, VTEST, VTEST_ROAD
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _iou(a: list[list[float]], b: str, shape: tuple[int, int] = (180, 320)) -> float:
@@ -64,18 +61,8 @@ def test_landslide_on_generated_road_is_found_without_any_roi(make_clip, capsys)
     assert len(proposal) == 1 and proposal[0]["road_proposal"] is not None
 
 
-@pytest.fixture(scope="module")
-def demo_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    sys.path.insert(0, str(REPO))
-    from scripts.make_demo_clip import main as make_demo
-
-    out = tmp_path_factory.mktemp("demo") / "demo.mp4"
-    assert make_demo([str(out)]) == 0
-    return out, json.loads(out.with_suffix(".json").read_text())
-
-
-def test_demo_clip_landslide_is_found_without_roi(demo_clip, capsys) -> None:
-    video, labels = demo_clip
+def test_demo_clip_landslide_is_found_without_roi(demo_clip: Path, capsys) -> None:
+    video, labels = demo_clip, json.loads(demo_clip.with_suffix(".json").read_text())
     assert main(["analyze", str(video)]) == 0
     lines = _lines(capsys)
     events = [x for x in lines if "kind" in x]

@@ -113,15 +113,6 @@ def port_free(port: int) -> bool:
     return True
 
 
-@pytest.fixture(scope="module")
-def demo_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo clip made once for this module's demos (each would otherwise make its own)."""
-    out = tmp_path_factory.mktemp("clip") / "demo_clip.mp4"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_clip.py"), str(out)], check=True,
-                   cwd=REPO, capture_output=True, timeout=600)
-    return out
-
-
 def test_sigterm_stops_the_hub_and_the_edge_and_frees_the_ports(tmp_path: Path, demo_clip: Path) -> None:
     import shutil
 
