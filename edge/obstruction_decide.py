@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.events import BBox, Details
+from edge.obstruction_learned import DECISION_CLASSES
 from edge.obstruction_measure import MIN_BLOCKS, MIN_STRENGTH, Measures
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
@@ -151,3 +154,52 @@ def _is_landslide(m: Measures, s: DetectionSettings, has_slope: bool) -> bool:
     textured = m.textured_change >= -SMOOTHER
     return (m.blocks >= MIN_BLOCKS and earthy and textured and m.arrival_s <= ARRIVAL_S and came
             and not m.vegetation and not m.self_lit and m.share >= 0.5 * s.blockage_min_width)
+
+
+def decide_learned(m: Measures, probs: np.ndarray, settings: DetectionSettings, need: float,
+                   landslide_only: bool, held: bool = False) -> Component | None:
+    """The kind the decision model (edge.obstruction_learned) gives a component, within the physical gates.
+
+    The model says what the thing is; the gates say whether it is an obstruction yet: a landslide must
+    reach half the blockage width onto the road, water must be large, a blockage must span ``need``, and
+    a vehicle is judged by how long it has stood (``stopped_vehicle_s``), whatever its width, and not
+    where stopping is normal (parking).
+    """
+    s = settings
+    p = dict(zip(DECISION_CLASSES, (float(v) for v in probs), strict=True))
+    if landslide_only:
+        # road + verge components are looked at only for material that came down the slope
+        if p["landslide"] < max(v for k, v in p.items() if k != "landslide"):
+            return None
+        kind = "landslide"
+    else:
+        kind = max(p, key=lambda k: p[k])
+    if kind == "none":
+        return None
+    small = m.blocks < MIN_BLOCKS
+    if small and (kind in ("landslide", "flooding") or (kind == "blockage" and m.pixel_share is None)):
+        return None  # too few blocks to tell material or water; a small blockage counts by its pixel width
+    score = p[kind]
+    if kind == "landslide":
+        if m.share < 0.5 * s.blockage_min_width:
+            return None
+        return Component(EventKind.LANDSLIDE, m.share, m.area_share, score, m.bbox, m.details)
+    if kind == "flooding":
+        large = (m.share >= s.blockage_min_width or m.area_share >= FLOOD_WIDE_AREA) \
+            and m.area_share >= FLOOD_MIN_AREA
+        if not large:
+            return None
+        return Component(EventKind.FLOODING, m.share, m.area_share, score, m.bbox, m.details)
+    share = m.share if m.pixel_share is None else (
+        m.pixel_share if m.blocks < MIN_BLOCKS else max(m.share, m.pixel_share))
+    if kind == "vehicle":
+        m.details["cause"] = "vehicle"
+        if m.in_parking >= PARKING_SHARE:
+            return None  # stopping there is normal
+        if m.calm_s >= s.stopped_vehicle_s or held:
+            return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, score, m.bbox, m.details,
+                             judged=True)
+        return None
+    if share >= need:
+        return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, score, m.bbox, m.details)
+    return None
