@@ -172,7 +172,8 @@ def collect(roots: list[Path], out: Path, phases: list[float], jobs: int) -> Non
 
 #: Gradient-boosted trees: shallow and few, so the decision stays a handful of readable splits per class
 #: rather than a memory of the dev scenes.
-TREES = dict(n_estimators=150, max_depth=3, learning_rate=0.08, min_samples_leaf=40, subsample=0.8)
+TREES: dict[str, float] = dict(n_estimators=150, max_depth=3, learning_rate=0.08, min_samples_leaf=40,
+                               subsample=0.8)
 
 
 def _weights(y: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -196,7 +197,8 @@ def _report(y: np.ndarray, pred: np.ndarray) -> dict[str, dict[str, float | int]
     return out
 
 
-def fit(data: list[Path], out: Path, holdout: str | None) -> None:
+def fit(data: list[Path], out: Path, holdout: str | None, trees: dict[str, float] | None = None) -> None:
+    """Train on the records in ``data``; ``trees`` overrides TREES (tests train a small one)."""
     from onnx.checker import check_model
     from skl2onnx import to_onnx
     from sklearn.ensemble import GradientBoostingClassifier
@@ -212,15 +214,16 @@ def fit(data: list[Path], out: Path, holdout: str | None) -> None:
     x, y, group = x[keep], y[keep], group[keep]
     seeds = sorted({g.split("/")[0] for g in group})
     held = holdout or (seeds[-1] if len(seeds) > 1 else None)
+    params = {**TREES, **(trees or {})}
     figures: dict[str, object] = {"records": len(y), "seeds": seeds, "features": list(FEATURES),
-                                  "trees": TREES}
+                                  "trees": params}
     if held is not None:
         te = np.array([g.startswith(held + "/") for g in group])
-        model = GradientBoostingClassifier(random_state=0, **TREES)
+        model = GradientBoostingClassifier(random_state=0, **params)
         model.fit(x[~te], y[~te], sample_weight=_weights(y[~te], group[~te]))
         figures["held_out"] = {"seed": held, "per_class": _report(y[te], model.predict(x[te]))}
         print(f"fit: held-out {held}: {json.dumps(figures['held_out'])}", file=sys.stderr)
-    model = GradientBoostingClassifier(random_state=0, **TREES)
+    model = GradientBoostingClassifier(random_state=0, **params)
     model.fit(x, y, sample_weight=_weights(y, group))
     figures["train"] = {"per_class": _report(y, model.predict(x))}
     onx = to_onnx(model, x[:1], options={id(model): {"zipmap": False}},
