@@ -63,10 +63,6 @@ VEHICLE_GATHER_S = 4.0
 #: A vehicle is at least ~1.6 m wide and a carriageway with its shoulders at most ~12 m: it spans at
 #: least this share of the road's width (a person is ~0.5 m, two or three side by side 1-1.5 m).
 VEHICLE_MIN_SHARE = 0.12
-#: A vehicle spanning less than this share of the road's width leaves it passable (one lane of a
-#: two-lane road is half its width; blocks of 8 px add up to a block's width on either side): it is a
-#: stopped vehicle, judged against stopped_vehicle_s. Wider, it blocks the road (a lorry across it).
-VEHICLE_PASSABLE = 0.6
 #: A vehicle mostly (this share of its blocks) in a parking region stops where stopping is normal.
 PARKING_SHARE = 0.5
 
@@ -117,7 +113,9 @@ def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: boo
         share = m.pixel_share if small else max(share, m.pixel_share)
     elif small:
         return None
-    if vehicle and share < max(need, VEHICLE_PASSABLE):
+    if vehicle:
+        # a vehicle is judged by how long it stood (stopped_vehicle_s), whatever its share of the width:
+        # a lorry that stops across the road for a minute to turn or unload is not yet an obstruction
         if m.calm_s >= settings.stopped_vehicle_s or held:
             # a vehicle stopped on the carriageway too long, whatever its share of the width
             return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, m.strength, m.bbox, m.details,
