@@ -23,6 +23,7 @@ from edge.adaptive_source import AdaptiveVideoError, adaptive_frames
 from edge.events import Event
 from edge.frames import Frame
 from edge.models import ModelBundle, ModelError, load_models
+from edge.obstruction import DecisionTap
 from edge.pipeline import CameraPipeline
 from gridwatch.config import DetectionSettings, Roi, load_town, parse_roi
 from gridwatch.wire import Phase
@@ -168,13 +169,14 @@ class Analysis:
 
 def analyze_video(video: Path, rois: list[Roi], settings: DetectionSettings, models: ModelBundle | None,
                   camera_id: str = "video", on_frame: Callable[[float], None] | None = None,
-                  adaptive: bool = False, phase_s: float = 0.0) -> Analysis:
+                  adaptive: bool = False, phase_s: float = 0.0, tap: DecisionTap | None = None) -> Analysis:
     """Run the pipeline over ``video``; events found before a read error are kept, not lost.
     ``adaptive``: decode as an edge worker with ``adaptive_rate`` does (edge.adaptive_source); without
     it, every frame at ``analysis_fps`` is analysed, whatever ``settings.adaptive_rate`` says.
-    ``phase_s``: frames at k + phase_s seconds (see :func:`frames_of`; not with ``adaptive``)."""
+    ``phase_s``: frames at k + phase_s seconds (see :func:`frames_of`; not with ``adaptive``).
+    ``tap``: sees every measured component (models/train_decision.py collects its training data so)."""
     settings = settings.model_copy(update={"adaptive_rate": adaptive})
-    pipe = CameraPipeline(camera_id, rois, settings, models)
+    pipe = CameraPipeline(camera_id, rois, settings, models, tap)
     records: dict[str, EventRecord] = {}
     last_t: float | None = None
     stats = ReadStats()

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge.adaptive_source import AdaptiveVideoError
 from edge.analyze import EventRecord, VideoError, analyze_file
 from edge.models import ModelBundle, ModelError, load_models
@@ -193,6 +195,13 @@ def _init_worker() -> None:
     _MODELS = load_models()
 
 
+def check_models(settings: DetectionSettings) -> None:
+    """Raise ModelError, saying what to build, when a model the run needs is missing."""
+    bundle = load_models()
+    if settings.decision == "learned" and bundle.decision is None:
+        bundle.decide_probs(np.zeros((0, 1), np.float32))
+
+
 def run_clip(clip: Clip, settings: DetectionSettings | None = None, models: ModelBundle | None = None,
              adaptive: bool = False, phase_s: float = 0.0, cell: str = "") -> ClipResult:
     """Analyse one clip (in a worker process or here), frames at k + ``phase_s`` s, and match its
@@ -211,7 +220,8 @@ def run_clip(clip: Clip, settings: DetectionSettings | None = None, models: Mode
 
 
 def run_all(clips: list[Clip], jobs: int, progress: bool = True,
-            tasks: list[tuple[Clip, float, str]] | None = None, adaptive: bool = False) -> list[ClipResult]:
+            tasks: list[tuple[Clip, float, str]] | None = None, adaptive: bool = False,
+            settings: DetectionSettings | None = None) -> list[ClipResult]:
     """Every clip at phase 0, or every (clip, phase, cell) of ``tasks``; results in the given order."""
     work = tasks if tasks is not None else [(c, 0.0, "") for c in clips]
     results: list[ClipResult] = []
@@ -219,14 +229,14 @@ def run_all(clips: list[Clip], jobs: int, progress: bool = True,
     if jobs <= 1:
         _init_worker()
         for i, (clip, phase, cell) in enumerate(work, 1):
-            results.append(run_clip(clip, adaptive=adaptive, phase_s=phase, cell=cell))
+            results.append(run_clip(clip, settings, adaptive=adaptive, phase_s=phase, cell=cell))
             if progress:
                 _progress(i, len(work), results[-1], t0)
         return results
     # the longest clips first keeps every worker busy to the end
     order = sorted(range(len(work)), key=lambda k: -work[k][0].duration_s)
     with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
-        futures = {pool.submit(run_clip, work[k][0], None, None, adaptive, work[k][1], work[k][2]): k
+        futures = {pool.submit(run_clip, work[k][0], settings, None, adaptive, work[k][1], work[k][2]): k
                    for k in order}
         done: dict[int, ClipResult] = {}
         for i, fut in enumerate(as_completed(futures), 1):
@@ -304,9 +314,11 @@ def per_clip_json(results: list[ClipResult]) -> list[dict[str, object]]:
 
 
 def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: int | None,
-             split: str | None = None, adaptive: bool = False) -> int:
+             split: str | None = None, adaptive: bool = False, decision: str | None = None) -> int:
     """Entry point of ``gridwatch eval``; returns the exit code. ``split``: score a generated split's
-    grid; ``adaptive``: analyse each clip at the edge's adaptive rate (not with ``split``)."""
+    grid; ``adaptive``: analyse each clip at the edge's adaptive rate (not with ``split``); ``decision``:
+    detection.decision for this run (None: the default)."""
+    settings = DetectionSettings() if decision is None else DetectionSettings(decision=decision)
     directory = Path(directory)
     if not directory.is_dir():
         print(f"gridwatch eval: no such folder: {directory}", file=sys.stderr)
@@ -318,18 +330,18 @@ def eval_cli(directory: Path, report: Path | None, json_out: Path | None, jobs: 
     if split is not None:
         from edge.evaluate_grid import grid_cli
 
-        return grid_cli(directory, split, report, json_out, jobs)
+        return grid_cli(directory, split, report, json_out, jobs, settings=settings)
     clips, why = load_dir(directory)
     if why is not None:
         print(f"gridwatch eval: {why}", file=sys.stderr)
         return 2
     try:
-        load_models()
+        check_models(settings)
     except ModelError as exc:
         print(f"gridwatch eval: {exc}", file=sys.stderr)
         return 2
     jobs = jobs or os.cpu_count() or 1
-    results = run_all(clips, max(1, min(jobs, len(clips))), adaptive=adaptive)
+    results = run_all(clips, max(1, min(jobs, len(clips))), adaptive=adaptive, settings=settings)
     errors = [r for r in results if r.error]
     for r in errors:
         print(f"gridwatch eval: {r.clip.name}: {r.error}", file=sys.stderr)

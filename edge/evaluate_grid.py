@@ -15,8 +15,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from edge.evaluate import Clip, ClipResult, load_dir, per_clip_json, run_all, score
-from edge.models import ModelError, load_models
+from edge.evaluate import Clip, ClipResult, check_models, load_dir, per_clip_json, run_all, score
+from edge.models import ModelError
+from gridwatch.config import DetectionSettings
 
 #: Sampling phases of the grid (s); the generator's ``models.evalset.splits.PHASES`` holds the same.
 PHASES: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75)
@@ -116,7 +117,7 @@ def grid_tasks(directory: Path, cells: list[str], phases: tuple[float, ...]
 
 
 def grid_cli(directory: Path, split: str, report: Path | None, json_out: Path | None, jobs: int | None,
-             phases: tuple[float, ...] = PHASES) -> int:
+             phases: tuple[float, ...] = PHASES, settings: DetectionSettings | None = None) -> int:
     """Score every (seed, phase) cell of a generated split; print per cell, mean and worst."""
     try:
         cells = read_manifest(directory, split)
@@ -129,12 +130,12 @@ def grid_cli(directory: Path, split: str, report: Path | None, json_out: Path | 
             print(f"gridwatch eval: {p}", file=sys.stderr)
         return 2
     try:
-        load_models()
+        check_models(settings or DetectionSettings())
     except ModelError as exc:
         print(f"gridwatch eval: {exc}", file=sys.stderr)
         return 2
     jobs = jobs or os.cpu_count() or 1
-    results = run_all([], max(1, min(jobs, len(tasks))), tasks=tasks)
+    results = run_all([], max(1, min(jobs, len(tasks))), tasks=tasks, settings=settings)
     errors = [r for r in results if r.error]
     for r in errors:
         print(f"gridwatch eval: {r.cell} {r.clip.name}: {r.error}", file=sys.stderr)

@@ -15,6 +15,8 @@ import onnxruntime as ort
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 BLOCK_CLASSIFIER = "block_classifier.onnx"
+#: The learned obstruction decision (edge.obstruction_learned), built by ``python -m models.train_decision``.
+DECISION_MODEL = "obstruction_decision.onnx"
 #: Classes of the block classifier, in output order.
 BLOCK_CLASSES = ("benign", "debris", "water", "object")
 
@@ -30,6 +32,8 @@ class ModelBundle:
     block_classifier: ort.InferenceSession
     block_input: str
     n_features: int
+    decision: ort.InferenceSession | None = None  # None: no decision model next to the classifier
+    decision_input: str = ""
 
     def classify_blocks(self, features: np.ndarray) -> np.ndarray:
         """Class probabilities (N x len(BLOCK_CLASSES)) for N block feature rows."""
@@ -38,10 +42,19 @@ class ModelBundle:
         out = self.block_classifier.run(None, {self.block_input: features.astype(np.float32)})
         return np.asarray(out[0], dtype=np.float32)
 
+    def decide_probs(self, rows: np.ndarray) -> np.ndarray:
+        """Class probabilities of the decision model (N x len(DECISION_CLASSES)) for N feature rows."""
+        if self.decision is None:
+            raise ModelError(f"no decision model ({DECISION_MODEL}); build it with "
+                             "'python -m models.train_decision' or set detection.decision: rules")
+        out = self.decision.run(None, {self.decision_input: rows.astype(np.float32)})
+        probs = next(o for o in out if isinstance(o, np.ndarray) and o.ndim == 2)
+        return np.asarray(probs, dtype=np.float32)
 
-def _session(path: Path) -> ort.InferenceSession:
+
+def _session(path: Path, builder: str = "models.train_blocks") -> ort.InferenceSession:
     if not path.is_file():
-        raise ModelError(f"model file {path} is missing; build it with 'python -m models.train_blocks'")
+        raise ModelError(f"model file {path} is missing; build it with 'python -m {builder}'")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
@@ -58,4 +71,7 @@ def load_models(models_dir: Path | None = None) -> ModelBundle:
     sess = _session(root / BLOCK_CLASSIFIER)
     inp = sess.get_inputs()[0]
     n = inp.shape[1] if isinstance(inp.shape[1], int) else 0
-    return ModelBundle(block_classifier=sess, block_input=inp.name, n_features=n)
+    decision = _session(root / DECISION_MODEL, "models.train_decision") \
+        if (root / DECISION_MODEL).is_file() else None
+    return ModelBundle(block_classifier=sess, block_input=inp.name, n_features=n, decision=decision,
+                       decision_input="" if decision is None else decision.get_inputs()[0].name)

@@ -20,6 +20,7 @@ machines (edge.events) then apply persistence and clearing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -29,8 +30,9 @@ from edge.background import Reference
 from edge.detectors_blocks import BLOCK, block_features, block_mean, norm_gain
 from edge.events import BBox, Details, EventTracker
 from edge.models import ModelBundle
-from edge.obstruction_decide import ARRIVAL_S, Component, decide
-from edge.obstruction_measure import DIM_LEVEL, MIN_BLOCKS, MIN_BLOCKS_FAR, measure_component
+from edge.obstruction_decide import ARRIVAL_S, Component, decide, decide_learned
+from edge.obstruction_learned import Context, feature_vector
+from edge.obstruction_measure import DIM_LEVEL, MIN_BLOCKS, MIN_BLOCKS_FAR, Measures, measure_component
 from edge.regions import RegionMasks
 from edge.road_geometry import RoadGeometry
 from gridwatch.config import DetectionSettings
@@ -60,6 +62,10 @@ HOLD_FRAC = 0.75
 HOLD_S = 5.0
 
 
+#: Called with (time, measures, context) of every measured component: training data for the decision.
+DecisionTap = Callable[[float, Measures, Context], None]
+
+
 @dataclass(slots=True)
 class Observation:
     """What the detector sees for one kind on this frame."""
@@ -82,9 +88,13 @@ class Findings:
 class ObstructionDetector:
     """Per-camera obstruction detector; call ``analyse`` for each healthy frame."""
 
-    def __init__(self, masks: RegionMasks, settings: DetectionSettings, models: ModelBundle) -> None:
+    def __init__(self, masks: RegionMasks, settings: DetectionSettings, models: ModelBundle,
+                 tap: DecisionTap | None = None) -> None:
         self.settings = settings
         self.models = models
+        self.tap = tap
+        if settings.decision == "learned" and models.decision is None:
+            models.decide_probs(np.zeros((0, 1), np.float32))  # raises ModelError saying what to build
         h, w = masks.shape
         self.gy, self.gx = h // BLOCK, w // BLOCK
         self.set_regions(masks)
@@ -149,6 +159,7 @@ class ObstructionDetector:
         self._features = np.zeros((self.gy, self.gx, 1), np.float32)
         self._lit = np.zeros((self.gy, self.gx), np.float32)
         self._dim = False
+        self._level = 128.0
         self._held: list[tuple[float, BBox]] = []  # (last time, box) of blockage candidates
         self._pix_diff = np.zeros(self.masks.shape, np.float32)
         self._gain_k = 1.0
@@ -274,6 +285,7 @@ class ObstructionDetector:
         self._pix_diff = st.grey - ref.grey * st.gain
         self._gain_k = norm_gain(ref.level)
         self._dim = ref.level < DIM_LEVEL
+        self._level = float(ref.level)
         self._standing = list(standing or [])
         colour, ref_colour = block_colour(image), block_colour(ref.bgr)
         comps = self._components(t, standing_mask, colour, ref_colour)
@@ -316,10 +328,23 @@ class ObstructionDetector:
             if measures is None:
                 continue
             held = any(overlaps(measures.bbox, sb) for sb in self._standing)
-            comp = decide(measures, self.settings, need, self.slope is not None, landslide_only, held)
+            comp = self._decide(t, measures, need, landslide_only, held)
             if comp is not None:
                 out.append(comp)
         return out
+
+    def _decide(self, t: float, m: Measures, need: float, landslide_only: bool,
+                held: bool) -> Component | None:
+        has_slope = self.slope is not None
+        if self.tap is None and self.settings.decision == "rules":
+            return decide(m, self.settings, need, has_slope, landslide_only, held)
+        ctx = Context(need=need, has_slope=has_slope, verge_only=landslide_only, level=self._level)
+        if self.tap is not None:
+            self.tap(t, m, ctx)
+        if self.settings.decision == "rules":
+            return decide(m, self.settings, need, has_slope, landslide_only, held)
+        probs = self.models.decide_probs(feature_vector(m, ctx)[None, :])[0]
+        return decide_learned(m, probs, self.settings, need, landslide_only, held)
 
     def _min_width(self, bbox: BBox) -> float:
         """Road share a blockage needs here: less where one stood a moment ago (hysteresis)."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.events import BBox, Details
+from edge.obstruction_learned import DECISION_CLASSES
 from edge.obstruction_measure import MIN_BLOCKS, MIN_STRENGTH, Measures
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
@@ -60,10 +63,6 @@ VEHICLE_GATHER_S = 4.0
 #: A vehicle is at least ~1.6 m wide and a carriageway with its shoulders at most ~12 m: it spans at
 #: least this share of the road's width (a person is ~0.5 m, two or three side by side 1-1.5 m).
 VEHICLE_MIN_SHARE = 0.12
-#: A vehicle spanning less than this share of the road's width leaves it passable (one lane of a
-#: two-lane road is half its width; blocks of 8 px add up to a block's width on either side): it is a
-#: stopped vehicle, judged against stopped_vehicle_s. Wider, it blocks the road (a lorry across it).
-VEHICLE_PASSABLE = 0.6
 #: A vehicle mostly (this share of its blocks) in a parking region stops where stopping is normal.
 PARKING_SHARE = 0.5
 
@@ -114,7 +113,9 @@ def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: boo
         share = m.pixel_share if small else max(share, m.pixel_share)
     elif small:
         return None
-    if vehicle and share < max(need, VEHICLE_PASSABLE):
+    if vehicle:
+        # a vehicle is judged by how long it stood (stopped_vehicle_s), whatever its share of the width:
+        # a lorry that stops across the road for a minute to turn or unload is not yet an obstruction
         if m.calm_s >= settings.stopped_vehicle_s or held:
             # a vehicle stopped on the carriageway too long, whatever its share of the width
             return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, m.strength, m.bbox, m.details,
@@ -151,3 +152,52 @@ def _is_landslide(m: Measures, s: DetectionSettings, has_slope: bool) -> bool:
     textured = m.textured_change >= -SMOOTHER
     return (m.blocks >= MIN_BLOCKS and earthy and textured and m.arrival_s <= ARRIVAL_S and came
             and not m.vegetation and not m.self_lit and m.share >= 0.5 * s.blockage_min_width)
+
+
+def decide_learned(m: Measures, probs: np.ndarray, settings: DetectionSettings, need: float,
+                   landslide_only: bool, held: bool = False) -> Component | None:
+    """The kind the decision model (edge.obstruction_learned) gives a component, within the physical gates.
+
+    The model says what the thing is; the gates say whether it is an obstruction yet: a landslide must
+    reach half the blockage width onto the road, water must be large, a blockage must span ``need``, and
+    a vehicle is judged by how long it has stood (``stopped_vehicle_s``), whatever its width, and not
+    where stopping is normal (parking).
+    """
+    s = settings
+    p = dict(zip(DECISION_CLASSES, (float(v) for v in probs), strict=True))
+    if landslide_only:
+        # road + verge components are looked at only for material that came down the slope
+        if p["landslide"] < max(v for k, v in p.items() if k != "landslide"):
+            return None
+        kind = "landslide"
+    else:
+        kind = max(p, key=lambda k: p[k])
+    if kind == "none":
+        return None
+    small = m.blocks < MIN_BLOCKS
+    if small and (kind in ("landslide", "flooding") or (kind == "blockage" and m.pixel_share is None)):
+        return None  # too few blocks to tell material or water; a small blockage counts by its pixel width
+    score = p[kind]
+    if kind == "landslide":
+        if m.share < 0.5 * s.blockage_min_width:
+            return None
+        return Component(EventKind.LANDSLIDE, m.share, m.area_share, score, m.bbox, m.details)
+    if kind == "flooding":
+        large = (m.share >= s.blockage_min_width or m.area_share >= FLOOD_WIDE_AREA) \
+            and m.area_share >= FLOOD_MIN_AREA
+        if not large:
+            return None
+        return Component(EventKind.FLOODING, m.share, m.area_share, score, m.bbox, m.details)
+    share = m.share if m.pixel_share is None else (
+        m.pixel_share if m.blocks < MIN_BLOCKS else max(m.share, m.pixel_share))
+    if kind == "vehicle":
+        m.details["cause"] = "vehicle"
+        if m.in_parking >= PARKING_SHARE:
+            return None  # stopping there is normal
+        if m.calm_s >= s.stopped_vehicle_s or held:
+            return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, score, m.bbox, m.details,
+                             judged=True)
+        return None
+    if share >= need:
+        return Component(EventKind.ROAD_BLOCKAGE, share, m.area_share, score, m.bbox, m.details)
+    return None

@@ -25,7 +25,7 @@ from edge.events import Event, EventTracker
 from edge.frames import Frame
 from edge.health import PICTURE_FAULTS, HealthFigures, HealthMonitor, grey_of
 from edge.models import ModelBundle, load_models
-from edge.obstruction import ObstructionDetector, route_observations
+from edge.obstruction import DecisionTap, ObstructionDetector, route_observations
 from edge.rate import Activity, RatePolicy, SkipGate
 from edge.regions import build_masks
 from edge.road_proposal import RoadProposer, mask_polygon
@@ -54,8 +54,10 @@ class CameraPipeline:
     """Per-camera: health checks + detectors + event state machines. Same object live and offline."""
 
     def __init__(self, camera_id: str, rois: list[Roi], settings: DetectionSettings,
-                 models: ModelBundle | None = None) -> None:
+                 models: ModelBundle | None = None, tap: DecisionTap | None = None) -> None:
+        """``tap``: called with every measured component (training data for the decision model)."""
         self.camera_id = camera_id
+        self._tap = tap
         self.rois = list(rois)
         self.settings = settings
         self.models = models
@@ -160,7 +162,7 @@ class CameraPipeline:
         if self._health is None:
             self._health = HealthMonitor(image.shape[1], self._fps)
             self._detector = (ObstructionDetector(build_masks(self.rois, grey.shape), self.settings,
-                                                  self.models) if self.models else None)
+                                                  self.models, self._tap) if self.models else None)
             if not any(r.name.lower() == "road" for r in self.rois):
                 self._proposer = RoadProposer(grey.shape)
         figures0 = self._health.measure(grey)

@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DIR is a generated split (python -m models.evalset.generate DIR --split S): score "
                         "every seed at sampling phases 0, 0.25, 0.5, 0.75 s and print each cell, the mean "
                         "and the worst cell")
+    p.add_argument("--decision", choices=["learned", "rules"], default=None,
+                   help="how standing components are judged (detection.decision; default: its default)")
     return parser
 
 
@@ -208,7 +210,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from edge.evaluate import eval_cli
 
         return eval_cli(directory=args.dir, report=args.report, json_out=args.json, jobs=args.jobs,
-                        split=args.split, adaptive=args.adaptive)
+                        split=args.split, adaptive=args.adaptive, decision=args.decision)
     raise AssertionError(args.command)
 
 

@@ -342,6 +342,10 @@ class DetectionSettings(Strict):
         default=120.0, gt=0, description="Seconds a vehicle may stand on the carriageway (outside a "
         "parking region) before it is a road_blockage with cause 'vehicle', whatever its share of the "
         "road's width.")
+    decision: Literal["learned", "rules"] = Field(
+        default="rules", description="How a standing component's kind is decided: 'learned' by the "
+        "decision model (models/obstruction_decision.onnx, edge/obstruction_learned.py) within the "
+        "physical gates, or 'rules' by the hand-set rules of edge/obstruction_decide.py.")
     fault_persist_s: float = Field(
         default=6.0, gt=0, description="Seconds a camera fault must last before it is raised.")
     clear_s: float = Field(

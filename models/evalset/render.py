@@ -59,6 +59,10 @@ class ClipSpec:
     tags: list[str] = field(default_factory=list)
 
 
+#: Least time a vehicle stands still to be listed among a clip's stops (label context, not an event).
+STOP_MIN_S = 2.0
+
+
 def _rng(spec: ClipSpec, purpose: str) -> np.random.Generator:
     return np.random.default_rng([spec.seed, zlib.crc32(spec.name.encode()), zlib.crc32(purpose.encode())])
 
@@ -338,7 +342,7 @@ class ClipRenderer:
             {"kind": lb.kind, "start_s": lb.start_s, "end_s": lb.end_s, "bbox": lb.bbox}
             for lb in sorted(self.labels, key=lambda x: x.start_s)
         ]
-        return {
+        out = {
             "video": f"{spec.name}.mp4",
             "duration_s": round(self.n / spec.fps, 3),
             "fps": spec.fps,
@@ -346,6 +350,37 @@ class ClipRenderer:
             "tags": tags,
             "events": events,
         }
+        if spec.split != "legacy":  # (the legacy set's labels stay as they were)
+            out["stops"] = self.vehicle_stops()
+        return out
+
+    def vehicle_stops(self) -> list[dict]:
+        """Every span a vehicle stood still for at least STOP_MIN_S, with its box: context for training a
+        decision (a stopped car is a vehicle whether or not it stood long enough to be an event)."""
+        layout = self.scene.layout if self.scene is not None else None
+        if layout is None:
+            return []
+        fps = self.spec.fps
+        out: list[dict] = []
+        for mover in self.movers:
+            if mover.person:
+                continue
+            a = mover.a
+            valid = ~np.isnan(a[1:]) & ~np.isnan(a[:-1])
+            still = valid & (np.abs(np.nan_to_num(np.diff(a))) <= 1e-6)
+            edges = np.diff(np.concatenate([[0], still.astype(np.int8), [0]]))
+            for i, j in zip(np.nonzero(edges == 1)[0], np.nonzero(edges == -1)[0], strict=True):
+                if (j - i) / fps < STOP_MIN_S:
+                    continue
+                box = mover_box(layout, mover, int(i) + 1)
+                bbox = None
+                if box is not None:
+                    x0, y0, x1, y1 = box
+                    bbox = bbox_from_mask(np.ones((y1 - y0, x1 - x0), np.float32), x0, y0)
+                end = None if j >= len(still) else round(float(j + 1) / fps, 2)
+                out.append({"start_s": round(float(i + 1) / fps, 2), "end_s": end,
+                            "bbox": None if bbox is None else [float(v) for v in bbox]})
+        return sorted(out, key=lambda d: d["start_s"])
 
 
 def _raw_roi() -> str:

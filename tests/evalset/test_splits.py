@@ -88,6 +88,10 @@ def test_quick_labels_follow_the_rules(split: str, textures: dict[str, Textures]
             assert ev["kind"] == "road_blockage"
             assert ev["start_s"] >= spec.events[0]["t"] + STOPPED_VEHICLE_S - 5
             assert ev["start_s"] + 10 <= lb["duration_s"]
+            # its stop is listed as label context from the moment it stopped (training data: a vehicle)
+            stop = max(lb["stops"], key=lambda s: s["end_s"] or lb["duration_s"])
+            assert abs(stop["start_s"] - (ev["start_s"] - STOPPED_VEHICLE_S)) <= 1.0
+            assert stop["bbox"] is not None
 
 
 def test_a_split_refuses_what_it_may_not_use(textures: dict[str, Textures]) -> None:
