@@ -9,7 +9,7 @@ answer 422 with FastAPI's list of ``{loc, msg, type}`` (``loc`` is the field pat
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -262,7 +262,8 @@ def audit(
     return {"items": registry.audit(hub_of(request).db, camera, limit, before)}
 
 
-@router.get("/nodes/{node_id}/config", responses={304: {"description": "Unchanged since If-None-Match."}}
+@router.get("/nodes/{node_id}/config", responses=cast(dict[int | str, dict[str, Any]], {
+                304: {"description": "Unchanged since If-None-Match."}})
             | errors(*AUTH, 404, e403="An edge token reads its own node's configuration only.",
                      e404="No edge node with that id."))
 def node_config(node_id: str, request: Request, if_none_match: Annotated[str | None, Header()] = None,

@@ -6,9 +6,10 @@ error that names the key instead of a setting that silently does nothing.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic.config import JsonDict, JsonValue
 
 from gridwatch.config.notifications import NotificationSettings
 
@@ -125,14 +126,14 @@ class Deadline(Strict):
 ROI_NAMES = frozenset({"road", "slope", "parking", "mask", "ignore"})
 
 
-_UNIT = {"type": "number", "minimum": 0, "maximum": 1}
+_UNIT: JsonDict = {"type": "number", "minimum": 0, "maximum": 1}
 
 
 class Roi(Strict):
     name: str = Field(min_length=1, max_length=64,
                       description="road (carriageway), slope (hillside beside it), parking (where "
                       "vehicles stop normally: no stopped-vehicle alerts there), or mask (ignored).",
-                      json_schema_extra={"enum": sorted(ROI_NAMES)})
+                      json_schema_extra={"enum": cast(list[JsonValue], sorted(ROI_NAMES))})
     polygon: list[Point] = Field(
         description="Vertices (x, y) in 0..1 frame coordinates: at least 3, enclosing some area, edges "
         "not crossing.",
