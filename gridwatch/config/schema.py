@@ -344,7 +344,7 @@ class DetectionSettings(Strict):
         "parking region) before it is a road_blockage with cause 'vehicle', whatever its share of the "
         "road's width.")
     decision: Literal["learned", "rules"] = Field(
-        default="learned", description="How a standing component's kind is decided: 'learned' by the "
+        default="rules", description="How a standing component's kind is decided: 'learned' by the "
         "decision model (models/obstruction_decision.onnx, edge/obstruction_learned.py) within the "
         "physical gates, or 'rules' by the hand-set rules of edge/obstruction_decide.py.")
     fault_persist_s: float = Field(
