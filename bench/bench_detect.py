@@ -23,7 +23,7 @@ import cv2
 
 from edge.analyze import frames_of
 from edge.detectors_blocks import block_features
-from edge.models import load_models
+from edge.onnx_models import load_models
 from edge.pipeline import CameraPipeline
 from gridwatch.config import DetectionSettings
 

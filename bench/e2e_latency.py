@@ -46,7 +46,7 @@ from sqlalchemy import select
 
 from bench._common import DATA, ROOT, command_line, machine, percentile, print_table, write_result
 from central.db import Database
-from central.models import AlertRow
+from central.tables import AlertRow
 from gridwatch.config import load_town
 from tests.support.hub import HubProcess, make_token
 

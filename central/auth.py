@@ -17,9 +17,9 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import bindparam, select
 
 from central.db import Database
-from central.models import Token
 from central.roles import DEPARTMENT, EDGE, GRID_WORKER, USER_ROLES
 from central.sessions import with_display_name
+from central.tables import Token
 from gridwatch.config import Town
 
 

@@ -21,11 +21,11 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, or_, select, update
 
-from central import orders, stages
+from central import order_store, stages
 from central.context import Hub
 from central.feed import publish
-from central.models import HistoryRow, WorkOrder
-from central.workorders import TERMINAL, State
+from central.order_lifecycle import TERMINAL, State
+from central.tables import HistoryRow, WorkOrder
 from gridwatch.config import Town
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def escalate(hub: Hub, breach: Breach, now: datetime) -> bool:
                 details=notice | {"deadline": stage},
             )
         )
-        summary = orders.summary(hub.town, wo, now)
+        summary = order_store.summary(hub.town, wo, now)
         publish(s, "work_order.supervised", summary | notice, now)
         if level == stages.DUTY_LEAD:
             publish(s, "work_order.escalated", summary | {"deadline": stage, "escalated_to": to}, now)

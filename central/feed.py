@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from central.db import NOTIFIED, Database
 from central.ids import Ids
-from central.models import FeedEvent, table_of
+from central.tables import FeedEvent, table_of
 
 #: PostgreSQL NOTIFY channel announcing new feed events (see central.notify).
 NOTIFY_CHANNEL = "gridwatch_feed"

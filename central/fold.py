@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from central.ids import Ids
-from central.models import AlertRow, Incident, OpenKey, Silence, WorkOrder
 from central.routing import Neighbourhoods
+from central.tables import AlertRow, Incident, OpenKey, Silence, WorkOrder
 from gridwatch.config import Town
 from gridwatch.wire import OBSTRUCTION_KINDS, Alert, Phase
 

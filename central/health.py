@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from central.db import Database
 from central.feed import publish, publish_many
-from central.models import AlertRow, CameraState, CameraStatusLog, NodeState, table_of
+from central.tables import AlertRow, CameraState, CameraStatusLog, NodeState, table_of
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import CameraStatus, Heartbeat, iso_time

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from central.db import Database
-from central.models import IdempotentReply
+from central.tables import IdempotentReply
 
 HEADER = "idempotency-key"
 REPLAY_HEADER = b"idempotent-replay"

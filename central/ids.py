@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Select, Table, event, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from central.models import Base
+from central.tables import Base
 
 
 class Maxima:

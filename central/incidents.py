@@ -18,11 +18,11 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from central import orders
+from central import order_store
 from central.feed import publish
 from central.fold import Fold, open_key
-from central.models import AlertRow, Incident, OpenKey, Silence, WorkOrder
 from central.routing import Neighbourhoods, route_camera
+from central.tables import AlertRow, Incident, OpenKey, Silence, WorkOrder
 from gridwatch.config import Town
 from gridwatch.config.schema import Camera
 from gridwatch.wire import OBSTRUCTION_KINDS, Alert, EventKind, Phase
@@ -84,7 +84,7 @@ def _apply(
         fold.keep(inc)  # changed: read live from now on (a weakly held object could be collected)
         if (inc.kind, inc.road) in fold.groups:  # seen now, so within the grouping window again
             fold.groups[(inc.kind, inc.road)].add(inc.id)
-        publish(s, "incident.updated", orders.incident_json(town, inc), now, fold.ids)
+        publish(s, "incident.updated", order_store.incident_json(town, inc), now, fold.ids)
         return Outcome(inc.id, _order_id(s, inc.id, fold))
     ended = _ended_incident_of_event(s, alert.event_id, fold)
     if ended is not None:
@@ -98,7 +98,7 @@ def _apply(
         fold.add_key(s, key, group.id)
         fold.keep(group)
         _merge(group, alert, row)
-        publish(s, "incident.updated", orders.incident_json(town, group), now, fold.ids)
+        publish(s, "incident.updated", order_store.incident_json(town, group), now, fold.ids)
         return Outcome(group.id, _order_id(s, group.id, fold))
     pair = (camera.id, alert.kind.value)
     if pair in fold.silence_known:
@@ -127,12 +127,12 @@ def _apply(
     # the transaction is then retried and merges into the incident the other one opened.
     fold.add_key(s, key, inc.id)
     fold.groups.get((inc.kind, inc.road), set()).add(inc.id)
-    publish(s, "incident.created", orders.incident_json(town, inc), now, fold.ids)
+    publish(s, "incident.created", order_store.incident_json(town, inc), now, fold.ids)
     fold.orders[inc.id] = None
     if not routing.work_order or quiet:
         return Outcome(inc.id, None)
     desc = f"{alert.kind.value} at {camera.name}"
-    wo = orders.create(
+    wo = order_store.create(
         s,
         town,
         routing,
@@ -165,7 +165,7 @@ def _clear(
         if still == 0 and inc.state == "open":
             inc.state = "cleared"
             inc.cleared_at = now
-            publish(s, "incident.cleared", orders.incident_json(town, inc), now, fold.ids)
+            publish(s, "incident.cleared", order_store.incident_json(town, inc), now, fold.ids)
             wo = s.execute(select(WorkOrder).where(WorkOrder.incident_id == inc.id)).scalar_one_or_none()
             if wo is not None and wo.detection_cleared_at is None:
                 wo.detection_cleared_at = now
@@ -173,14 +173,14 @@ def _clear(
                 publish(
                     s,
                     "work_order.updated",
-                    orders.summary(town, wo, now) | {"action": "detection_cleared"},
+                    order_store.summary(town, wo, now) | {"action": "detection_cleared"},
                     now,
                     fold.ids,
                 )
                 if EventKind(alert.kind) in OBSTRUCTION_KINDS:  # the camera's word on the fix
-                    orders.camera_clear(s, town, wo, row.snapshot, now, fold.ids)
+                    order_store.camera_clear(s, town, wo, row.snapshot, now, fold.ids)
         else:
-            publish(s, "incident.updated", orders.incident_json(town, inc), now, fold.ids)
+            publish(s, "incident.updated", order_store.incident_json(town, inc), now, fold.ids)
         return Outcome(inc.id, _order_id(s, inc.id, fold))
     # No open incident: the clear of an event already ended (order closed) or never seen (onset lost).
     # The latest alert of the event wins; alerts of this transaction are later than any stored one.
@@ -217,7 +217,7 @@ def _clear(
     fold.add_incident(s, inc)
     fold.orders[inc.id] = None
     _merge(inc, alert, row)
-    publish(s, "incident.cleared", orders.incident_json(town, inc), now, fold.ids)
+    publish(s, "incident.cleared", order_store.incident_json(town, inc), now, fold.ids)
     return Outcome(inc.id, None)
 
 

@@ -36,7 +36,7 @@ from central.fold import Fold
 from central.ids import Ids, Maxima
 from central.incidents import apply_alert
 from central.media import BadMedia, MediaStore, check_jpeg, new_name
-from central.models import AlertRow, Incident, WorkOrder, table_of
+from central.tables import AlertRow, Incident, WorkOrder, table_of
 from gridwatch.wire import Alert, AlertReceipt, iso_time
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def _insert_new(s: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 
 def _utc_iso(value: object) -> str:
-    """Times in the JSON rows as :class:`central.models.UTCDateTime` stores them: aware, in UTC."""
+    """Times in the JSON rows as :class:`central.tables.UTCDateTime` stores them: aware, in UTC."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return iso_time(value)
     raise TypeError(f"{value!r} cannot be stored as an alert column")

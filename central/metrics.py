@@ -16,8 +16,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from central.health import count_by_status
-from central.models import Incident, WorkOrder
 from central.stages import STAGES
+from central.tables import Incident, WorkOrder
 
 if TYPE_CHECKING:
     from central.db import Database

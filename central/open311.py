@@ -20,16 +20,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, select
 from starlette.datastructures import FormData, UploadFile
 
-from central import orders
+from central import order_store
 from central.api.contract import rfc3339
 from central.api.deps import hub_of
 from central.auth import authenticate
 from central.context import Hub
 from central.media import BadMedia, check_jpeg, media_url
-from central.models import Incident, WorkOrder
+from central.order_lifecycle import State
 from central.roles import GRID_WORKER
 from central.routing import locate, route
-from central.workorders import State
+from central.tables import Incident, WorkOrder
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 REPORTERS = frozenset({GRID_WORKER, "admin"})
@@ -280,7 +280,7 @@ def _create(hub: Hub, request: Request, form: FormData, media_bytes: bytes | Non
     saved = hub.media.save(media_bytes, "jpg") if media_bytes is not None else None
     try:
         with hub.db.write() as s:
-            wo = orders.create(
+            wo = order_store.create(
                 s,
                 hub.town,
                 routing,

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from central import stages
 from central.media import media_url
-from central.models import HistoryRow, Incident, WorkOrder
 from central.snapshots import order_snapshots
+from central.tables import HistoryRow, Incident, WorkOrder
 from gridwatch.config import Town
 from gridwatch.wire import iso_time
 

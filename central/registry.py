@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central.db import Database
-from central.models import RegistryAudit, RegistryCamera, RegistrySection, RegistryState
+from central.tables import RegistryAudit, RegistryCamera, RegistrySection, RegistryState
 from gridwatch.config import ConfigError, Town
 from gridwatch.config.loader import OPTIONAL_SECTIONS, validate_town
 from gridwatch.config.schema import SECTIONS, Camera

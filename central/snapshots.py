@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.media import media_url
-from central.models import AlertRow
+from central.tables import AlertRow
 from gridwatch.config import Town
 
 

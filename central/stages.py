@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from central.workorders import OPEN_STATES, Action, State, Transition
+from central.order_lifecycle import OPEN_STATES, Action, State, Transition
 from gridwatch.config.schema import Deadline
 
 STAGES: tuple[str, ...] = ("acknowledge", "accept", "arrive", "feedback", "verify", "close")

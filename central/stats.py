@@ -32,8 +32,8 @@ from sqlalchemy import select
 
 from central import stages
 from central.db import Database
-from central.models import HistoryRow, WorkOrder
-from central.workorders import TERMINAL, State
+from central.order_lifecycle import TERMINAL, State
+from central.tables import HistoryRow, WorkOrder
 from gridwatch.config import Town
 
 GROUPS: tuple[str, ...] = ("department", "grid", "worker", "camera", "source")
@@ -147,7 +147,7 @@ def _order_into(g: _Group, wo: WorkOrder, history: Iterable[HistoryRow], now: da
         if done is not None:
             if done in started:
                 spent[done] = spent.get(done, 0.0) + (h.at - started.pop(done)).total_seconds()
-            if "on_time" in details:  # recorded with the step (see central.orders.apply)
+            if "on_time" in details:  # recorded with the step (see central.order_store.apply)
                 g.completed[done] += 1
                 g.on_time[done] += bool(details["on_time"])
         for stage in _STARTS.get(step, ()):

@@ -22,8 +22,8 @@ import numpy as np
 from edge.adaptive_source import AdaptiveVideoError, adaptive_frames
 from edge.events import Event
 from edge.frames import Frame
-from edge.models import ModelBundle, ModelError, load_models
 from edge.obstruction import DecisionTap
+from edge.onnx_models import ModelBundle, ModelError, load_models
 from edge.pipeline import CameraPipeline
 from gridwatch.config import DetectionSettings, Roi, load_town, parse_roi
 from gridwatch.wire import Phase

@@ -24,7 +24,7 @@ import numpy as np
 
 from edge.adaptive_source import AdaptiveVideoError
 from edge.analyze import EventRecord, VideoError, analyze_file
-from edge.models import ModelBundle, ModelError, load_models
+from edge.onnx_models import ModelBundle, ModelError, load_models
 from gridwatch.config import DetectionSettings, parse_roi
 from gridwatch.wire import EventKind
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from edge.evaluate import Clip, ClipResult, check_models, load_dir, per_clip_json, run_all, score
-from edge.models import ModelError
+from edge.onnx_models import ModelError
 from gridwatch.config import DetectionSettings
 
 #: Sampling phases of the grid (s); the generator's ``models.evalset.splits.PHASES`` holds the same.

@@ -29,10 +29,10 @@ import numpy as np
 from edge.background import Reference
 from edge.detectors_blocks import BLOCK, block_features, block_mean, norm_gain
 from edge.events import BBox, Details, EventTracker
-from edge.models import ModelBundle
 from edge.obstruction_decide import ARRIVAL_S, Component, decide, decide_learned
 from edge.obstruction_learned import Context, feature_vector
 from edge.obstruction_measure import DIM_LEVEL, MIN_BLOCKS, MIN_BLOCKS_FAR, Measures, measure_component
+from edge.onnx_models import ModelBundle
 from edge.regions import RegionMasks
 from edge.road_geometry import RoadGeometry
 from gridwatch.config import DetectionSettings

@@ -8,7 +8,7 @@ Use::
         for event in pipe.process(frame): ...   # onset / update / clear steps
     pipe.tick(t, wall)                          # when no frame arrived: raises camera_offline
 
-``load_models()`` (re-exported from :mod:`edge.models`) returns the :class:`ModelBundle`. Without
+``load_models()`` (re-exported from :mod:`edge.onnx_models`) returns the :class:`ModelBundle`. Without
 models the pipeline still checks camera health but detects no obstructions.
 """
 
@@ -24,8 +24,8 @@ from edge.background import Reference, SceneModel
 from edge.events import Event, EventTracker
 from edge.frames import Frame
 from edge.health import PICTURE_FAULTS, HealthFigures, HealthMonitor, grey_of
-from edge.models import ModelBundle, load_models
 from edge.obstruction import DecisionTap, ObstructionDetector, route_observations
+from edge.onnx_models import ModelBundle, load_models
 from edge.rate import Activity, RatePolicy, SkipGate
 from edge.regions import build_masks
 from edge.road_proposal import RoadProposer, mask_polygon

@@ -105,7 +105,7 @@ def label_of(t: float, bbox: Sequence[float], spans: list[Span]) -> int:
 
 def _collect_one(label_path: str, phase: float) -> tuple[str, float, np.ndarray, np.ndarray, np.ndarray]:
     from edge.analyze import analyze_video
-    from edge.models import load_models
+    from edge.onnx_models import load_models
     from gridwatch.config import DetectionSettings, parse_roi
 
     path = Path(label_path)

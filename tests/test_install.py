@@ -51,7 +51,7 @@ def test_installed_without_dev_packages(tmp_path: Path) -> None:
     assert missing.strip() == "[]"
     assert "usage: gridwatch demo" in _run([gridwatch, "demo", "--help"], tmp_path)
     assert "usage: gridwatch edge" in _run([gridwatch, "edge", "--help"], tmp_path)
-    assert _run([py, "-c", "from edge.models import load_models; print(type(load_models()).__name__)"],
+    assert _run([py, "-c", "from edge.onnx_models import load_models; print(type(load_models()).__name__)"],
                 tmp_path).strip() == "ModelBundle"
     clip = tmp_path / "clip.mp4"
     _run([py, "-c", "import sys; from pathlib import Path; from gridwatch.democlip import Timeline, "

@@ -9,11 +9,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.sql import ColumnElement
 
-from central import orders
+from central import order_store
 from central.api.contract import AUTH, errors
 from central.api.deps import MAX_ID, USERS, IdPath, hub_of
 from central.auth import Principal, require
-from central.models import AlertRow, Incident, WorkOrder
+from central.tables import AlertRow, Incident, WorkOrder
 from gridwatch.wire import EventKind, Phase
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -98,7 +98,7 @@ def list_incidents(
                 )
             ).all()
         )
-    items = [orders.incident_json(hub.town, r) | {"work_order_id": wos.get(r.id)} for r in rows]
+    items = [order_store.incident_json(hub.town, r) | {"work_order_id": wos.get(r.id)} for r in rows]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
@@ -116,7 +116,7 @@ def get_incident(
         alerts = s.execute(
             select(AlertRow).where(AlertRow.incident_id == inc.id).order_by(AlertRow.raised_at).limit(200)
         ).scalars()
-        out = orders.incident_json(hub.town, inc) | {"work_order_id": wo}
+        out = order_store.incident_json(hub.town, inc) | {"work_order_id": wo}
         out["alerts"] = [
             {
                 "id": a.id,

@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 
 from central.api.deps import MAX_ID, IdPath, hub_of
 from central.auth import Principal, require
-from central.models import NotificationMessage
 from central.notifications import queue
+from central.tables import NotificationMessage
 
 router = APIRouter(tags=["notifications"])
 ADMIN = ("admin",)

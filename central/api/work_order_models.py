@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
-from central.workorders import MAX_PHOTOS, Action, State
+from central.order_lifecycle import MAX_PHOTOS, Action, State
 
 
 class Source(StrEnum):

@@ -15,7 +15,7 @@ from pydantic import BeforeValidator
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from central import orders, stages
+from central import order_store, stages
 from central.api.deps import MAX_ID, USERS, IdPath, hub_of, jpeg_from_base64
 from central.api.work_order_models import (
     ACTION_ERRORS,
@@ -27,9 +27,7 @@ from central.api.work_order_models import (
 )
 from central.auth import Principal, require
 from central.media import media_url
-from central.models import Incident, WorkOrder
-from central.roles import DEPARTMENT
-from central.workorders import (
+from central.order_lifecycle import (
     Action,
     Forbidden,
     IllegalTransition,
@@ -38,7 +36,9 @@ from central.workorders import (
     allowed_actions,
     decide,
 )
-from central.workorders import Request as ActionRequest
+from central.order_lifecycle import Request as ActionRequest
+from central.roles import DEPARTMENT
+from central.tables import Incident, WorkOrder
 from gridwatch.config import Town
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["work orders"])
@@ -135,7 +135,8 @@ def list_work_orders(
             .offset(offset)
         )
         items = [
-            orders.summary(hub.town, wo, now) | {"snapshot_url": media_url(snap), "clip_url": media_url(clip)}
+            order_store.summary(hub.town, wo, now)
+            | {"snapshot_url": media_url(snap), "clip_url": media_url(clip)}
             for wo, snap, clip in rows
         ]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -182,7 +183,7 @@ def get_work_order(
         wo = s.get(WorkOrder, order_id)
         if wo is None or not visible(hub.town, who, wo):
             raise HTTPException(404, f"no work order {order_id}")
-        out = orders.detail(s, hub.town, wo, hub.now())
+        out = order_store.detail(s, hub.town, wo, hub.now())
         out["allowed_actions"] = _allowed(hub.town, who, wo)
     return out
 
@@ -263,7 +264,7 @@ def act(
             req = _request(body, who, wo, now, len(photos))
             tr = decide(State(wo.state), req)
             saved.extend(hub.media.save(p, "jpg") for p in photos)
-            step = orders.Step(
+            step = order_store.Step(
                 actor=who.name,
                 role=who.role,
                 note=body.note,
@@ -274,9 +275,9 @@ def act(
                 passed=req.passed,
                 until=req.until,
             )
-            orders.apply(s, town, wo, tr, now, step)
+            order_store.apply(s, town, wo, tr, now, step)
             s.flush()
-            out = orders.detail(s, town, wo, now)
+            out = order_store.detail(s, town, wo, now)
             out["allowed_actions"] = _allowed(town, who, wo)
     except Forbidden as exc:
         raise HTTPException(403, str(exc)) from None

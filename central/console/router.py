@@ -18,7 +18,6 @@ from starlette.types import Scope
 
 from central.api.contract import AUTH, BODY, errors
 from central.auth import USER_ROLES, Principal, authenticate, require
-from central.models import FeedEvent
 from central.security import check_login_allowed, note_login_failure
 from central.sessions import (
     SESSION_COOKIE,
@@ -29,6 +28,7 @@ from central.sessions import (
     set_session,
     valid_token_shape,
 )
+from central.tables import FeedEvent
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PREFIX = "/console/static"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from central.models import Base
+from central.tables import Base
 
 config = context.config
 

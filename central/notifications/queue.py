@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.db import Database
-from central.models import FeedEvent, NotificationMessage, NotifierState, WorkOrder
 from central.notifications.rules import Delivery, Event, OrderFacts
+from central.tables import FeedEvent, NotificationMessage, NotifierState, WorkOrder
 from gridwatch.config.notifications import Retry
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from central.alert_writer import AlertWriter
 from central.auth import Principal
 from central.db import Database, IntakeTurn
 from central.intake import Checked, IntakeError, check, store_batch
-from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from central.routing import neighbours
+from central.tables import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from gridwatch.config import HubSettings
 from gridwatch.wire import Alert, AlertReceipt
 from tests.central.conftest import T0, HubUnderTest, alert, jpeg, make_hub

@@ -98,7 +98,7 @@ def test_node_token_from_config(hub, town, tmp_path, clock, db_url) -> None:
 def test_only_hashes_are_stored(hub) -> None:
     from sqlalchemy import select
 
-    from central.models import Token
+    from central.tables import Token
 
     with hub.hub.db.read() as s:
         stored = set(s.execute(select(Token.token_sha256)).scalars())

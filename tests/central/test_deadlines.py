@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from central.app import create_app
 from central.deadlines import DeadlineWatcher, breaches, check_deadlines
-from central.models import WorkOrder
 from central.settings import HubConfig
+from central.tables import WorkOrder
 from tests.central.conftest import T0, alert, b64, jpeg
 
 

@@ -128,7 +128,7 @@ def test_a_mass_outage_goes_offline_in_several_transactions_each_camera_once(hub
     from sqlalchemy import func, select
 
     import central.health as health
-    from central.models import CameraStatusLog, FeedEvent
+    from central.tables import CameraStatusLog, FeedEvent
 
     monkeypatch.setattr(health, "SWEEP_CHUNK", 7)
     nodes = ["edge-01", "edge-02"]

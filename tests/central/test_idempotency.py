@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from central.idempotency import KEEP
-from central.models import HistoryRow, IdempotentReply
+from central.tables import HistoryRow, IdempotentReply
 from tests.central.conftest import alert, jpeg
 
 

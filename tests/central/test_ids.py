@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from central.db import Database
 from central.ids import Ids
-from central.models import FeedEvent
+from central.tables import FeedEvent
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from central.models import AlertRow, Incident, WorkOrder
+from central.tables import AlertRow, Incident, WorkOrder
 from tests.central.conftest import T0, alert, jpeg
 
 

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 
 from central.db import Database
 from central.migrations import head, is_current, upgrade
-from central.models import Base
+from central.tables import Base
 
 
 def test_migrated_schema_matches_models(db_url: str) -> None:

@@ -23,10 +23,10 @@ from central.auth import store_token
 from central.db import Database
 from central.deadlines import check_deadlines
 from central.feed import publish
-from central.models import NotificationMessage
 from central.notifications.channels import ready_channels
 from central.notifications.notifier import Notifier
 from central.settings import HubConfig
+from central.tables import NotificationMessage
 from gridwatch.config import Town
 from gridwatch.config.notifications import NotificationSettings
 from tests.central.conftest import alert
@@ -320,7 +320,7 @@ def _states(db: Database) -> dict[str, int]:
 
 
 def _holder(db: Database) -> str | None:
-    from central.models import NotifierState
+    from central.tables import NotifierState
 
     with db.read() as s:
         row = s.get(NotifierState, "notifier")
@@ -366,7 +366,7 @@ def test_camera_fault_from_a_heartbeat_reaches_maintenance(rx, town, db_url, tmp
 def test_workflow_events_reach_the_grid_worker_and_the_lead(rx, town, db_url, tmp_path) -> None:
     """The events the work-order life cycle publishes for feedback and supervision, stored as the feed
     stores them: verification due goes to the grid worker, a missed deadline to the lead named."""
-    from central.models import FeedEvent
+    from central.tables import FeedEvent
 
     with running_hub(_town(town, settings(rx.url())), db_url, tmp_path) as hub:
         oid = hub.alert("cam-001", "ev-w")

@@ -10,9 +10,9 @@ import pytest
 
 from central.db import Database
 from central.feed import publish
-from central.models import NotificationMessage, NotifierState
 from central.notifications import queue
 from central.notifications.rules import Delivery, Event, Notice, Recipient
+from central.tables import NotificationMessage, NotifierState
 from gridwatch.config.notifications import Retry
 from tests.central.conftest import T0
 
@@ -101,7 +101,7 @@ def test_burst_groups_until_the_first_attempt(db: Database) -> None:
 
 
 def _first_event(db: Database) -> int:
-    from central.models import FeedEvent
+    from central.tables import FeedEvent
 
     with db.read() as s:
         return min(e.id for e in s.query(FeedEvent))

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from central import orders
-from central.models import WorkOrder
+from central import order_store
 from central.notifications.rules import Event, OrderFacts, route, trigger_of
+from central.tables import WorkOrder
 from gridwatch.config import Town
 from tests.central.conftest import T0
 from tests.central.notify_support import notify_town, settings
@@ -65,7 +65,7 @@ def _no_lookup(_oid: int) -> OrderFacts | None:
 
 
 def test_new_order_goes_to_the_department_and_the_grid_worker(ntown: Town) -> None:
-    ev = Event(11, "work_order.created", T0, orders.summary(ntown, _order(), T0))
+    ev = Event(11, "work_order.created", T0, order_store.summary(ntown, _order(), T0))
     got = route(ev, ntown, ntown.notifications, _no_lookup)
     assert _pairs(got) == [
         ("ops", "department:natural-resources"),
@@ -84,7 +84,7 @@ def test_new_order_goes_to_the_department_and_the_grid_worker(ntown: Town) -> No
 
 
 def test_grid_worker_from_the_grid_when_the_assignee_is_not_a_worker(ntown: Town) -> None:
-    data = orders.summary(ntown, _order(assignee_id=None, grid_id="g-02"), T0)
+    data = order_store.summary(ntown, _order(assignee_id=None, grid_id="g-02"), T0)
     got = route(Event(1, "work_order.created", T0, data), ntown, ntown.notifications, _no_lookup)
     assert ("ops", "worker:w-02") in _pairs(got)
 
@@ -92,7 +92,7 @@ def test_grid_worker_from_the_grid_when_the_assignee_is_not_a_worker(ntown: Town
 def test_a_department_without_a_phone_gets_no_sms(ntown: Town) -> None:
     s = settings("http://x", routes={"new_order": {"department": ["ops", "sms"]}})
     t = notify_town(ntown, s)
-    data = orders.summary(t, _order(department_id="urban-management"), T0)
+    data = order_store.summary(t, _order(department_id="urban-management"), T0)
     assert _pairs(route(Event(1, "work_order.created", T0, data), t, s, _no_lookup)) == [
         ("ops", "department:urban-management")
     ]
@@ -128,12 +128,12 @@ def test_supervision_goes_to_the_lead_its_level_names(ntown: Town) -> None:
 
 def test_the_watchers_escalation_is_not_told_twice(ntown: Town) -> None:
     """work_order.escalated repeats a miss already published as work_order.supervised (level duty_lead)."""
-    data = orders.summary(ntown, _order(), T0) | {"deadline": "acknowledge", "escalated_to": "duty-lead"}
+    data = order_store.summary(ntown, _order(), T0) | {"deadline": "acknowledge", "escalated_to": "duty-lead"}
     assert route(Event(9, "work_order.escalated", T0, data), ntown, ntown.notifications, _no_lookup) == []
 
 
 def test_feedback_asks_the_grid_worker_to_verify(ntown: Town) -> None:
-    data = orders.summary(ntown, _order(), T0)
+    data = order_store.summary(ntown, _order(), T0)
     feedback = Event(3, "work_order.updated", T0, data | {"action": "feedback", "state": "feedback"})
     got = route(feedback, ntown, ntown.notifications, _no_lookup)
     assert _pairs(got) == [("ops", "worker:w-01"), ("sms", "worker:w-01")]
@@ -166,7 +166,7 @@ def test_other_events_and_left_out_targets_notify_nobody(ntown: Town) -> None:
         assert route(Event(1, kind, T0, {"id": 1}), ntown, ntown.notifications, _no_lookup) == []
     only_department = settings("http://x", routes={"new_order": {"department": []}})
     t = notify_town(ntown, only_department)
-    data = orders.summary(t, _order(), T0)
+    data = order_store.summary(t, _order(), T0)
     assert _pairs(route(Event(1, "work_order.created", T0, data), t, only_department, _no_lookup)) == [
         ("wecom-nr", "department:natural-resources")  # only its own robot; no grid worker
     ]
@@ -177,7 +177,7 @@ def test_disabled_channels_are_left_out(ntown: Town) -> None:
     channels = [c.model_copy(update={"enabled": c.name != "ops"}) for c in s.channels]
     s = s.model_copy(update={"channels": channels})
     t = notify_town(ntown, s)
-    data = orders.summary(t, _order(), T0)
+    data = order_store.summary(t, _order(), T0)
     assert _pairs(route(Event(1, "work_order.created", T0, data), t, s, _no_lookup)) == [
         ("wecom-nr", "department:natural-resources"),
         ("sms", "worker:w-01"),

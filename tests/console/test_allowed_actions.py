@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from central.workorders import (
+from central.order_lifecycle import (
     Action,
     Forbidden,
     IllegalTransition,
@@ -16,7 +16,7 @@ from central.workorders import (
     allowed_actions,
     decide,
 )
-from central.workorders import Request as ActionRequest
+from central.order_lifecycle import Request as ActionRequest
 
 ROLES = ("dispatcher", "maintainer", "grid_worker", "department", "admin")
 

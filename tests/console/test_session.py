@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from central.app import create_app
-from central.models import Token
 from central.sessions import NAME_COOKIE, SESSION_COOKIE, clean_name, cookie_credentials
 from central.settings import HubConfig
+from central.tables import Token
 from gridwatch.config import load_town
 from tests.support.hub import SAMPLE_TOWN, make_token
 

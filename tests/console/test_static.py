@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from central.workorders import Action, State
+from central.order_lifecycle import Action, State
 from gridwatch.config import load_town
 from gridwatch.wire import EventKind
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge.analyze import EventRecord, analyze_file
-from edge.models import ModelBundle, load_models
+from edge.onnx_models import ModelBundle, load_models
 from gridwatch.config import DetectionSettings, parse_roi
 from tests.detection import synth
 

@@ -22,7 +22,7 @@ import pytest
 import edge.analyze as analyze_mod
 from edge.adaptive_source import AdaptiveStats, adaptive_frames
 from edge.analyze import analyze_file
-from edge.models import ModelBundle
+from edge.onnx_models import ModelBundle
 from gridwatch.config import parse_roi
 from tests.detection import synth
 from tests.detection.conftest import FAST, REPO

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from edge.detectors_blocks import N_FEATURES
-from edge.models import ModelBundle
 from edge.obstruction import ObstructionDetector
+from edge.onnx_models import ModelBundle
 from edge.regions import build_masks
 from gridwatch.config import DetectionSettings, parse_roi
 from gridwatch.wire import EventKind

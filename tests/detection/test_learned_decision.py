@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.models import DECISION_MODEL, ModelError, load_models
 from edge.obstruction_decide import decide_learned
 from edge.obstruction_learned import DECISION_CLASSES, FEATURES, TIME_CAP_S, Context, feature_vector
 from edge.obstruction_measure import Measures
+from edge.onnx_models import DECISION_MODEL, ModelError, load_models
 from gridwatch.config import DetectionSettings
 from gridwatch.wire import EventKind
 from models.train_decision import CLASS, dev_labels, fit, inside, label_of, truth_spans

@@ -10,7 +10,7 @@ import pytest
 
 from edge.analyze import analyze_file, frames_of
 from edge.evaluate_grid import GridError, format_grid, read_manifest, summarise
-from edge.models import load_models
+from edge.onnx_models import load_models
 from gridwatch.cli import main
 from gridwatch.config import DetectionSettings, parse_roi
 from models.evalset.generate import DEFAULT_FOOTAGE, render_to_files

@@ -30,8 +30,8 @@ from central.app import build_hub
 from central.context import Hub
 from central.db import Database
 from central.deadlines import check_deadlines
-from central.models import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from central.settings import HubConfig
+from central.tables import AlertRow, FeedEvent, HistoryRow, Incident, WorkOrder
 from gridwatch.config import load_town
 from tests.central.conftest import alert, jpeg
 from tests.scale.conftest import Pair

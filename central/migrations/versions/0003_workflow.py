@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import central.models
+import central.tables
 
 revision = "0003"
 down_revision = "0002"
@@ -38,7 +38,7 @@ def upgrade() -> None:
     op.add_column("tokens", sa.Column("department_id", sa.String(length=64), nullable=True))
     for name in _TIMES:
         op.add_column(
-            "work_orders", sa.Column(name, central.models.UTCDateTime(timezone=True), nullable=True)
+            "work_orders", sa.Column(name, central.tables.UTCDateTime(timezone=True), nullable=True)
         )
     op.add_column(
         "work_orders", sa.Column("rework_count", sa.Integer(), nullable=False, server_default="0")

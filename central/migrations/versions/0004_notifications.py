@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import central.models
+import central.tables
 
 revision = "0004"
 down_revision = "0003"
@@ -30,11 +30,11 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("created_at", central.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("group_until", central.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("next_try_at", central.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_try_at", central.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sent_at", central.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", central.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("group_until", central.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_try_at", central.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_try_at", central.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", central.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_messages")),
         sa.UniqueConstraint("delivery_id", name=op.f("uq_notification_messages_delivery_id")),
@@ -49,8 +49,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("cursor", sa.BigInteger(), nullable=False),
         sa.Column("holder", sa.String(length=128), nullable=True),
-        sa.Column("lease_until", central.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", central.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("lease_until", central.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", central.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_notifier_state")),
     )
     # The notifier starts after what the feed holds now: turning notifications on does not send the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from central.models import BigId, UTCDateTime
+from central.tables import BigId, UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

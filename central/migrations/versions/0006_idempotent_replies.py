@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from central.models import UTCDateTime
+from central.tables import UTCDateTime
 
 revision = "0006"
 down_revision = "0005"

@@ -1,6 +1,6 @@
 """Work orders in the database: create one from a routing decision, apply an action, show it.
 
-The rules live in :mod:`central.workorders`, :mod:`central.stages` and :mod:`central.routing`; this
+The rules live in :mod:`central.order_lifecycle`, :mod:`central.stages` and :mod:`central.routing`; this
 module only stores what they decide, appends the history row and announces the change on the feed,
 in one transaction. The JSON views are in :mod:`central.order_views` (re-exported here).
 """
@@ -18,10 +18,10 @@ from central import stages
 from central.feed import publish
 from central.ids import Ids
 from central.media import media_url
-from central.models import HistoryRow, Incident, OpenKey, Silence, WorkOrder
+from central.order_lifecycle import HANDLING, TERMINAL, Action, State, Transition
 from central.order_views import detail, history_json, incident_json, overdue, summary
 from central.routing import Routing, department_for
-from central.workorders import HANDLING, TERMINAL, Action, State, Transition
+from central.tables import HistoryRow, Incident, OpenKey, Silence, WorkOrder
 from gridwatch.config import Town
 from gridwatch.wire import iso_time
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from central.workorders import (
+from central.order_lifecycle import (
     ROLES,
     TRANSITIONS,
     Action,
