@@ -52,7 +52,7 @@ from bench._common import (
 )
 from bench._load import RawClient, Request, closed_loop, measured, server_cpu
 from bench._payloads import Payloads, alert_request, heartbeat_request, write_town
-from bench.hub_cost import TrivialServer
+from bench._servers import TrivialServer
 from tests.support.hub import HubProcess
 
 #: The gates, as issue 24 states them.

@@ -53,6 +53,11 @@ class StaleRefusal(Refusal):
         default=None, description="The camera as it is now (with its version), on a stale If-Match.")
 
 
+#: PUT and PATCH: a stale version answers 409 with the camera as it is now.
+EDIT_ERRORS = WRITE_ERRORS | VERSION_ERRORS | {
+    409: {"model": StaleRefusal, "description": "Stale If-Match: ``current`` has the camera as it is now."}}
+
+
 class Deleted(BaseModel):
     deleted: str = Field(description="The camera's id.")
     revision: int = Field(description="The registry's revision after the delete.")
@@ -191,8 +196,7 @@ def create_camera(
 
 
 @router.put("/cameras/{camera_id}", response_model=CameraOut, openapi_extra=IF_MATCH_PARAMETER,
-            responses=WRITE_ERRORS | VERSION_ERRORS | {409: {"model": StaleRefusal, "description": "Stale "
-                      "If-Match: ``current`` has the camera as it is now."},})
+            responses=EDIT_ERRORS)
 def replace_camera(camera_id: str, camera: Camera, request: Request,
                    who: Principal = Depends(require(*EDITORS)),
                    _strict: None = Depends(strict_json(Camera))) -> JSONResponse:
@@ -211,8 +215,7 @@ def replace_camera(camera_id: str, camera: Camera, request: Request,
 
 
 @router.patch("/cameras/{camera_id}", response_model=CameraOut, openapi_extra=IF_MATCH_PARAMETER,
-              responses=WRITE_ERRORS | VERSION_ERRORS | {409: {"model": StaleRefusal, "description": "Stale "
-                        "If-Match: ``current`` has the camera as it is now."},})
+              responses=EDIT_ERRORS)
 def patch_camera(camera_id: str, patch: CameraPatch, request: Request,
                  who: Principal = Depends(require(*EDITORS)),
                  _strict: None = Depends(strict_json(CameraPatch))) -> JSONResponse:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,18 +25,15 @@ from gridwatch.wire import CameraHealth, CameraStatus, EventKind
 from tests.console import media
 from tests.edge.procs import EdgeProcess, query, wait_for
 from tests.edge.town import NODE, write_town
-from tests.support.browser import chromium
+from tests.support.browser import SHOTS, VIEWPORT, WAIT_MS, chromium, login
 from tests.support.hub import HubProcess, make_token
-from tests.support.needs import require_ffmpeg
 from tests.support.net import free_port
+from tests.support.stack import hub_and_edge, live_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "artifacts" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 800}
-#: Generous waits for things that happen "soon" on a loaded 2-core machine; nothing is timed.
-WAIT_MS = 30_000
+
 #: The node whose alerts the tests post (not the edge worker's node, whose camera is live).
 ALERT_NODE = "edge-05"
 BOARD_TAB = "#tabs a[data-view='board']"
@@ -68,37 +64,18 @@ class Stack:
         return resp.json()
 
 
-def _live_video(folder: Path) -> Path:
-    """The camera's video: the real footage when present, else a generated clip."""
-    if media.FOOTAGE.is_file():
-        return media.FOOTAGE
-    require_ffmpeg()  # to make a test video when data/footage/vtest.avi is missing
-    out = folder / "camera.mp4"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=10",
-                    "-t", "10", "-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p", str(out)], check=True)
-    return out
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     folder = Path(tempfile.mkdtemp(prefix="gridwatch-console-"))
     town_file = folder / "town.yaml"
-    (live_camera,) = write_town(town_file, [str(_live_video(folder))], "http://127.0.0.1:1",
+    (live_camera,) = write_town(town_file, [str(live_video(folder))], "http://127.0.0.1:1",
                                 edge={"heartbeat_every_s": 1.0})
-    hub = HubProcess(db_url=f"sqlite:///{folder / 'hub.db'}", config=town_file).start()
-    edge: EdgeProcess | None = None
     try:
-        token_file = folder / "edge.token"
-        token_file.write_text(make_token(hub.db_url, "edge", node=NODE))
-        edge = EdgeProcess(["edge", "--config", str(town_file), "--node", NODE, "--hub", hub.url,
-                            "--token-file", str(token_file), "--data-dir", str(folder / "edge"),
-                            "--live-port", str(free_port())], folder / "edge.log").start()
-        yield Stack(hub=hub, town=load_town(town_file), town_file=town_file, live_camera=live_camera,
-                    dispatcher=make_token(hub.db_url, "dispatcher", name="desk-1"), edge_tokens={}, edge=edge)
+        with hub_and_edge(folder, town_file, ("--live-port", str(free_port()))) as (hub, edge):
+            yield Stack(hub=hub, town=load_town(town_file), town_file=town_file, live_camera=live_camera,
+                        dispatcher=make_token(hub.db_url, "dispatcher", name="desk-1"), edge_tokens={},
+                        edge=edge)
     finally:
-        if edge is not None:
-            edge.terminate()
-        hub.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -106,22 +83,6 @@ def stack() -> Iterator[Stack]:
 def browser() -> Iterator[Any]:
     with chromium() as launched:
         yield launched
-
-
-def _login(browser: Any, url: str, token: str, name: str) -> tuple[Any, Any, list[str]]:
-    """A new browser context logged in with ``token``; returns (context, page, JavaScript errors)."""
-    context = browser.new_context(viewport=VIEWPORT)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.set_default_timeout(WAIT_MS)
-    pg.goto(url + "/")
-    assert pg.url.endswith("/login")  # behind login
-    pg.fill("#token", token)
-    pg.fill("#name", name)
-    pg.click("#login-submit")
-    pg.wait_for_selector("body[data-ready=true]")
-    return context, pg, errors
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +96,7 @@ def page(stack: Stack, browser: Any) -> Iterator[Any]:
     pg.click("#login-submit")
     pg.wait_for_selector("#login-error:not([hidden])")
     context.close()
-    context, pg, errors = _login(browser, stack.hub.url, stack.dispatcher, "李明")
+    context, pg, errors = login(browser, stack.hub.url, stack.dispatcher, "李明")
     pg.wait_for_selector("#feed-state.state-open")  # the live feed is connected
     pg.evaluate("window.__sameDocument = true")  # proves later that nothing reloaded the page
     yield pg
@@ -283,7 +244,7 @@ def test_department_handles_the_order_and_the_grid_worker_verifies(
 ) -> None:
     order_id = stack.api("/api/v1/work-orders?kind=landslide")["items"][0]["id"]
     token = make_token(stack.hub.db_url, "department", name="nr-desk", department="natural-resources")
-    context, pg, errors = _login(browser, stack.hub.url, token, "王芳")
+    context, pg, errors = login(browser, stack.hub.url, token, "王芳")
     try:
         assert pg.locator(".layout.no-feed").count() == 1  # the feed and the health wall are the centre's
         pg.evaluate(f"window.location.hash = '#/orders/{order_id}'")
@@ -313,7 +274,7 @@ def test_department_handles_the_order_and_the_grid_worker_verifies(
     assert feedback["note"] == "落石已清理，道路恢复通行" and len(feedback["attachments"]) == 1
     # The grid worker of the order's grid checks on site and passes it.
     worker = make_token(stack.hub.db_url, "grid_worker", name=detail["assignee"]["id"])
-    context, pg, errors = _login(browser, stack.hub.url, worker, "罗勇")
+    context, pg, errors = login(browser, stack.hub.url, worker, "罗勇")
     try:
         pg.evaluate(f"window.location.hash = '#/orders/{order_id}'")
         pg.wait_for_selector(f"#order[data-order='{order_id}'][data-state='fed_back']")

@@ -26,14 +26,14 @@ import pytest
 from gridwatch.config import Town, load_town
 from tests.central.test_registry_cli import ZH, ledger_rows, xlsx
 from tests.console import media
-from tests.console.test_browser import SHOTS, _live_video, _login
-from tests.console.test_regions_browser import _at, _saved
+from tests.console.regions_page import point_at, wait_saved
 from tests.edge.procs import EdgeProcess, wait_for
 from tests.edge.town import NODE, write_town
-from tests.support.browser import chromium
+from tests.support.browser import SHOTS, chromium, login
 from tests.support.hub import HubProcess, make_token
 from tests.support.needs import require_chromium
 from tests.support.rtsp import RtspServer, rtsp_available
+from tests.support.stack import hub_and_edge, live_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.rtsp]
 
@@ -71,27 +71,18 @@ def stack() -> Iterator[Stack]:
         pytest.skip("GStreamer RTSP server bindings missing for /usr/bin/python3")
     folder = Path(tempfile.mkdtemp(prefix="gridwatch-ledger-"))
     # the real footage, so the edge sees traffic and proposes the road (about 15 s of it at 2 fps)
-    rtsp = RtspServer(user="viewer", password=SECRET, file=_live_video(folder))
+    rtsp = RtspServer(user="viewer", password=SECRET, file=live_video(folder))
     rtsp.start()
     town_file = folder / "town.yaml"
     write_town(town_file, [], "http://127.0.0.1:1", detection={"analysis_fps": 2.0},
                edge={"heartbeat_every_s": 1.0, "reconnect_max_s": 2.0, "config_poll_s": 5.0})
     secrets = folder / "secrets.yaml"
     secrets.write_text(f"{SECRET_REF}: {SECRET}\n", encoding="utf-8")
-    hub = HubProcess(db_url=f"sqlite:///{folder / 'hub.db'}", config=town_file).start()
-    edge: EdgeProcess | None = None
     try:
-        token_file = folder / "edge.token"
-        token_file.write_text(make_token(hub.db_url, "edge", node=NODE))
-        edge = EdgeProcess(["edge", "--config", str(town_file), "--node", NODE, "--hub", hub.url,
-                            "--token-file", str(token_file), "--data-dir", str(folder / "edge"),
-                            "--secrets", str(secrets)], folder / "edge.log").start()
-        yield Stack(hub=hub, town=load_town(town_file), folder=folder, edge=edge, rtsp=rtsp,
-                    maintainer=make_token(hub.db_url, "maintainer", name="m-ledger"))
+        with hub_and_edge(folder, town_file, ("--secrets", str(secrets))) as (hub, edge):
+            yield Stack(hub=hub, town=load_town(town_file), folder=folder, edge=edge, rtsp=rtsp,
+                        maintainer=make_token(hub.db_url, "maintainer", name="m-ledger"))
     finally:
-        if edge is not None:
-            edge.terminate()
-        hub.stop()
         rtsp.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -99,7 +90,7 @@ def stack() -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def page(stack: Stack) -> Iterator[Any]:
     with chromium() as browser:
-        context, pg, errors = _login(browser, stack.hub.url, stack.maintainer, "王工")
+        context, pg, errors = login(browser, stack.hub.url, stack.maintainer, "王工")
         yield pg
         assert errors == [], f"JavaScript errors on the page: {errors}"
         context.close()
@@ -196,17 +187,17 @@ def test_from_the_ledger_to_the_edge_running_the_drawn_regions(stack: Stack, pag
     # the accepted road is selected (the kind list would turn it into a slope): click beside it first
     beside = next((x / 10, y / 10) for y in range(1, 10) for x in range(1, 10)
                   if not _inside((x / 10, y / 10), proposal))
-    page.mouse.click(*_at(page, *beside))
+    page.mouse.click(*point_at(page, *beside))
     page.wait_for_selector("polygon.region.selected", state="detached")
     page.select_option("#region-kind", "slope")
     page.click("#region-new")
     for x, y in ((0.05, 0.05), (0.6, 0.05), (0.6, 0.3)):
-        page.mouse.click(*_at(page, x, y))
-    page.mouse.dblclick(*_at(page, 0.05, 0.3))
+        page.mouse.click(*point_at(page, x, y))
+    page.mouse.dblclick(*point_at(page, 0.05, 0.3))
     page.wait_for_selector("polygon.region.k-slope")
     page.screenshot(path=str(SHOTS / "ledger-regions.png"))
     page.click("#regions-save")
-    _saved(page)
+    wait_saved(page)
     saved = stack.call("GET", f"/api/v1/registry/cameras/{LIVE}").json()
     assert saved["version"] == version + 1
     assert sorted(r["name"] for r in saved["camera"]["rois"]) == ["road", "slope"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,14 @@ import httpx
 import pytest
 import yaml
 
-from tests.console.test_browser import SHOTS, _live_video, _login
-from tests.edge.procs import EdgeProcess, wait_for
-from tests.edge.town import NODE, write_town
-from tests.support.browser import chromium
-from tests.support.hub import HubProcess, make_token
+from tests.edge.procs import wait_for
+from tests.edge.town import write_town
+from tests.support.browser import SHOTS, chromium, login
+from tests.support.hub import make_token
 from tests.support.needs import require_chromium
 from tests.support.onvif_device import OnvifDevice
 from tests.support.rtsp import RtspServer, rtsp_available
+from tests.support.stack import hub_and_edge, live_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.rtsp]
 
@@ -44,11 +45,11 @@ def test_onvif_streams_clock_and_a_wrong_password_on_the_camera_page() -> None:
     bad = OnvifDevice("admin", "the camera's own", {"main": f"rtsp://127.0.0.1:{rtsp.port}/cam"})
     good.start()
     bad.start()
-    hub = edge = None
+    processes = ExitStack()  # the hub and the edge, once started
     try:
         town_file = folder / "town.yaml"
         a, b, c = write_town(town_file, ["rtsp://127.0.0.1:1/dead", "rtsp://127.0.0.1:1/dead",
-                                         str(_live_video(folder))], "http://127.0.0.1:1",
+                                         str(live_video(folder))], "http://127.0.0.1:1",
                              detection={"analysis_fps": 2.0, "offline_after_s": 4.0},
                              edge={"heartbeat_every_s": 1.0, "reconnect_max_s": 2.0})
         town = yaml.safe_load(town_file.read_text(encoding="utf-8"))
@@ -60,12 +61,7 @@ def test_onvif_streams_clock_and_a_wrong_password_on_the_camera_page() -> None:
         town_file.write_text(yaml.safe_dump(town, allow_unicode=True, sort_keys=False), encoding="utf-8")
         secrets = folder / "secrets.yaml"
         secrets.write_text(f"onvif-admin: {PASSWORD}\n", encoding="utf-8")
-        hub = HubProcess(db_url=f"sqlite:///{folder / 'hub.db'}", config=town_file).start()
-        token_file = folder / "edge.token"
-        token_file.write_text(make_token(hub.db_url, "edge", node=NODE))
-        edge = EdgeProcess(["edge", "--config", str(town_file), "--node", NODE, "--hub", hub.url,
-                            "--token-file", str(token_file), "--data-dir", str(folder / "edge"),
-                            "--secrets", str(secrets)], folder / "edge.log").start()
+        hub, edge = processes.enter_context(hub_and_edge(folder, town_file, ("--secrets", str(secrets))))
         maintainer = make_token(hub.db_url, "maintainer", name="m-1")
         answers: list[str] = []
 
@@ -98,7 +94,7 @@ def test_onvif_streams_clock_and_a_wrong_password_on_the_camera_page() -> None:
         assert issues == {a: "clock_wrong", b: "error", c: None}
 
         with chromium() as browser:
-            context, page, errors = _login(browser, hub.url, maintainer, "王工")
+            context, page, errors = login(browser, hub.url, maintainer, "王工")
             page.goto(f"{hub.url}/#/health")
             page.wait_for_selector(f"a.tile[data-camera='{b}'][data-onvif='error']")
             assert page.locator(f"a.tile[data-camera='{a}']").get_attribute("data-onvif") == "clock_wrong"
@@ -118,10 +114,7 @@ def test_onvif_streams_clock_and_a_wrong_password_on_the_camera_page() -> None:
         assert not any(PASSWORD in text for text in answers)
         assert PASSWORD not in edge.log()
     finally:
-        if edge is not None:
-            edge.terminate()
-        if hub is not None:
-            hub.stop()
+        processes.close()
         good.stop()
         bad.stop()
         rtsp.stop()

@@ -22,12 +22,13 @@ import pytest
 from gridwatch.config import Town, load_town
 from gridwatch.wire import CameraHealth, CameraStatus
 from tests.console import media
-from tests.console.test_browser import SHOTS, _live_video, _login
+from tests.console.regions_page import point_at, wait_saved
 from tests.edge.procs import EdgeProcess, wait_for
 from tests.edge.town import NODE, write_town
-from tests.support.browser import chromium
+from tests.support.browser import SHOTS, chromium, login
 from tests.support.hub import HubProcess, make_token
 from tests.support.needs import require_chromium
+from tests.support.stack import hub_and_edge, live_video
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,46 +65,23 @@ def stack() -> Iterator[Stack]:
     require_chromium()
     folder = Path(tempfile.mkdtemp(prefix="gridwatch-regions-"))
     town_file = folder / "town.yaml"
-    (camera,) = write_town(town_file, [str(_live_video(folder))], "http://127.0.0.1:1",
+    (camera,) = write_town(town_file, [str(live_video(folder))], "http://127.0.0.1:1",
                            edge={"heartbeat_every_s": 1.0})
-    hub = HubProcess(db_url=f"sqlite:///{folder / 'hub.db'}", config=town_file).start()
-    edge: EdgeProcess | None = None
     try:
-        token_file = folder / "edge.token"
-        token_file.write_text(make_token(hub.db_url, "edge", node=NODE))
-        edge = EdgeProcess(["edge", "--config", str(town_file), "--node", NODE, "--hub", hub.url,
-                            "--token-file", str(token_file), "--data-dir", str(folder / "edge")],
-                           folder / "edge.log").start()
-        yield Stack(hub=hub, town=load_town(town_file), camera=camera,
-                    maintainer=make_token(hub.db_url, "maintainer", name="m-1"), edge=edge)
+        with hub_and_edge(folder, town_file) as (hub, edge):
+            yield Stack(hub=hub, town=load_town(town_file), camera=camera,
+                        maintainer=make_token(hub.db_url, "maintainer", name="m-1"), edge=edge)
     finally:
-        if edge is not None:
-            edge.terminate()
-        hub.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def page(stack: Stack) -> Iterator[Any]:
     with chromium() as browser:
-        context, pg, errors = _login(browser, stack.hub.url, stack.maintainer, "王工")
+        context, pg, errors = login(browser, stack.hub.url, stack.maintainer, "王工")
         yield pg
         assert errors == [], f"JavaScript errors on the page: {errors}"
         context.close()
-
-
-def _at(pg: Any, x: float, y: float) -> tuple[float, float]:
-    """Page coordinates of the 0..1 point (x, y) of the drawing."""
-    svg = pg.locator("#regions-svg")
-    svg.scroll_into_view_if_needed()
-    box = svg.bounding_box()
-    return box["x"] + x * box["width"], box["y"] + y * box["height"]
-
-
-def _saved(pg: Any) -> None:
-    """Wait for the save's answer and check it was a success (else say what the page said)."""
-    message = pg.wait_for_selector("#regions-message")
-    assert message.get_attribute("data-key") == "regions.saved", message.inner_text()
 
 
 def _registry(stack: Stack, camera: str) -> dict[str, Any]:
@@ -140,7 +118,7 @@ def test_draw_a_slope_save_and_the_edge_runs_it(stack: Stack, page: Any) -> None
     (old,) = slopes_before
     inside = (sum(p[0] for p in old["polygon"]) / len(old["polygon"]),
               sum(p[1] for p in old["polygon"]) / len(old["polygon"]))
-    page.mouse.click(*_at(page, *inside))
+    page.mouse.click(*point_at(page, *inside))
     page.wait_for_selector("polygon.region.k-slope.selected")
     page.click("#region-delete")
     assert page.locator("polygon.region.k-slope").count() == 0
@@ -148,17 +126,17 @@ def test_draw_a_slope_save_and_the_edge_runs_it(stack: Stack, page: Any) -> None
     page.select_option("#region-kind", "slope")
     page.click("#region-new")
     for x, y in ((0.05, 0.1), (0.45, 0.1), (0.45, 0.4)):
-        page.mouse.click(*_at(page, x, y))
-    page.mouse.dblclick(*_at(page, 0.05, 0.4))
+        page.mouse.click(*point_at(page, x, y))
+    page.mouse.dblclick(*point_at(page, 0.05, 0.4))
     page.wait_for_selector("polygon.region.k-slope")
     # move a point: drag the third vertex's handle
-    page.mouse.move(*_at(page, 0.45, 0.4))
+    page.mouse.move(*point_at(page, 0.45, 0.4))
     page.mouse.down()
-    page.mouse.move(*_at(page, 0.5, 0.42), steps=5)
-    page.mouse.move(*_at(page, 0.55, 0.45), steps=5)
+    page.mouse.move(*point_at(page, 0.5, 0.42), steps=5)
+    page.mouse.move(*point_at(page, 0.55, 0.45), steps=5)
     page.mouse.up()
     page.click("#regions-save")
-    _saved(page)
+    wait_saved(page)
 
     after = _registry(stack, stack.camera)
     assert after["version"] == before["version"] + 1
@@ -226,7 +204,7 @@ def test_accept_the_proposed_road_after_a_conflict(stack: Stack, page: Any) -> N
     page.wait_for_selector(f"#regions-version[data-version='{newer}']")
     page.click("#road-accept")
     page.click("#regions-save")
-    _saved(page)
+    wait_saved(page)
     saved = _registry(stack, cam.id)
     assert saved["version"] == newer + 1
     assert saved["camera"]["road"] == "changed meanwhile"

@@ -1,5 +1,6 @@
-"""A pipeline for worker tests that need no detection: one onset at its third frame (a module-level
-factory, so analysis processes, started with ``spawn``, can import it)."""
+"""A pipeline for worker tests that need no detection: it counts frames and raises one onset at its
+third frame, or none, or crashes on every frame (module-level factories, so analysis processes,
+started with ``spawn``, can import them)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,18 @@ from gridwatch.wire import EventKind, Phase
 
 
 class OnsetPipeline:
-    """Counts frames; raises a flooding onset (an event id of its own) at frame ``at``."""
+    """Counts frames; raises a flooding onset (an event id of its own) at frame ``at`` (None: never);
+    ``broken``: raises RuntimeError on every frame instead, as a crashing detector does."""
 
-    def __init__(self, camera_id: str, at: int = 3) -> None:
-        self.camera_id, self.at = camera_id, at
+    def __init__(self, camera_id: str, at: int | None = 3, broken: bool = False) -> None:
+        self.camera_id, self.at, self.broken = camera_id, at, broken
         self.frames = 0
         self.width = 0
         self.event_id = uuid.uuid4().hex
 
     def process(self, frame: Frame) -> list[Event]:
+        if self.broken:
+            raise RuntimeError("detector crashed")
         self.frames += 1
         self.width = frame.width
         if self.frames == self.at:

@@ -3,21 +3,18 @@ worker swapping cameras in place (an unchanged camera keeps its very pipeline ob
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edge.config_sync import ConfigRefused, ConfigStore, build
-from edge.events import Event
-from edge.frames import Frame
 from edge.secrets import Secrets, SecretsError, env_name
 from edge.worker import EdgeWorker
 from gridwatch.config import load_town
 from gridwatch.config.schema import Camera, Town
 from gridwatch.config.writer import section_documents
-from gridwatch.wire import EventKind
+from tests.edge.onset_pipeline import OnsetPipeline
 from tests.edge.procs import wait_for
 from tests.edge.recording_hub import RecordingHub
 from tests.edge.town import NODE, write_town
@@ -95,28 +92,6 @@ def test_documents_the_node_cannot_run_are_refused_with_a_reason(tmp_path: Path,
     assert store.load() == ok.doc
 
 
-class Scene:
-    """A pipeline that counts frames (its 'learned scene' is its identity)."""
-
-    def __init__(self, camera: Camera) -> None:
-        self.camera, self.frames = camera, 0
-
-    def process(self, frame: Frame) -> list[Event]:
-        self.frames += 1
-        return []
-
-    def tick(self, t: float, wall: datetime) -> list[Event]:
-        return []
-
-    @property
-    def faults(self) -> list[EventKind]:
-        return []
-
-    @property
-    def scores(self) -> dict[str, float]:
-        return {}
-
-
 def test_running_worker_swaps_cameras_in_place(
     tmp_path: Path, video_file: Path, recording_hub: RecordingHub
 ) -> None:
@@ -129,10 +104,10 @@ def test_running_worker_swaps_cameras_in_place(
         edge={"heartbeat_every_s": 0.3},
     )
     town = load_town(town_file)
-    built: list[Scene] = []
+    built: list[OnsetPipeline] = []
 
-    def factory(cam: Camera) -> Scene:
-        built.append(Scene(cam))
+    def factory(cam: Camera) -> OnsetPipeline:  # its identity stands for its learned scene
+        built.append(OnsetPipeline(cam.id, at=None))
         return built[-1]
 
     worker = EdgeWorker(
@@ -157,7 +132,8 @@ def test_running_worker_swaps_cameras_in_place(
         now = {u.camera.id: u.pipeline for u in worker.units}
         assert list(now) == [a, b, "cam-new"]
         assert now[a] is first[a]  # unchanged: the same pipeline, its scene kept
-        assert now[b] is not first[b] and [r.name for r in now[b].camera.rois] == ["road"]  # type: ignore[attr-defined]
+        cams = {u.camera.id: u.camera for u in worker.units}
+        assert now[b] is not first[b] and [r.name for r in cams[b].rois] == ["road"]
         assert c not in now
         wait_for(lambda: now["cam-new"].frames >= 2, 30, "the added camera analysed")  # type: ignore[attr-defined]
         assert first[a].frames > 2  # type: ignore[attr-defined]

@@ -3,47 +3,17 @@ say which camera is which; SIGTERM-style stop sends held onsets instead of dropp
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-from edge.events import Event
-from edge.frames import Frame
 from edge.outbox import Outbox
 from edge.worker import EdgeWorker
 from gridwatch.config import load_town
 from gridwatch.config.schema import Camera
-from gridwatch.wire import EventKind, Phase
+from tests.edge.onset_pipeline import OnsetPipeline
 from tests.edge.procs import wait_for
 from tests.edge.recording_hub import RecordingHub
 from tests.edge.town import NODE, write_town
 from tests.support.net import free_port
-
-
-class CountingPipeline:
-    def __init__(self, camera_id: str, broken: bool) -> None:
-        self.camera_id, self.broken = camera_id, broken
-        self.frames = 0
-
-    def process(self, frame: Frame) -> list[Event]:
-        if self.broken:
-            raise RuntimeError("detector crashed")
-        self.frames += 1
-        if self.frames == 3:  # one onset, held for its clip
-            return [Event(kind=EventKind.FLOODING, phase=Phase.ONSET, event_id="f" * 32, t=frame.t,
-                          start_s=frame.t, score=0.7, bbox=None, region="road", snapshot_jpeg=None,
-                          details={})]
-        return []
-
-    def tick(self, t: float, wall: datetime) -> list[Event]:
-        return []
-
-    @property
-    def faults(self) -> list[EventKind]:
-        return []
-
-    @property
-    def scores(self) -> dict[str, float]:
-        return {"frames": float(self.frames)}
 
 
 def test_broken_cameras_do_not_stall_the_good_one(tmp_path: Path, video_file: Path,
@@ -54,10 +24,10 @@ def test_broken_cameras_do_not_stall_the_good_one(tmp_path: Path, video_file: Pa
                                       detection={"analysis_fps": 4.0},
                                       edge={"heartbeat_every_s": 0.5, "reconnect_max_s": 1.0,
                                             "clip_pre_s": 1.0, "clip_post_s": 60.0})
-    pipes: dict[str, CountingPipeline] = {}
+    pipes: dict[str, OnsetPipeline] = {}
 
-    def factory(cam: Camera) -> CountingPipeline:
-        pipes[cam.id] = CountingPipeline(cam.id, broken=cam.id == crashing)
+    def factory(cam: Camera) -> OnsetPipeline:
+        pipes[cam.id] = OnsetPipeline(cam.id, broken=cam.id == crashing)
         return pipes[cam.id]
 
     worker = EdgeWorker(load_town(town_file), NODE, recording_hub.url, lambda: recording_hub.token,
