@@ -13,7 +13,10 @@ This object, in the main process:
 - asks each process for its cameras' health every second (the node's heartbeat uses the answers),
   and kills (SIGKILL) and restarts a process that has died, answers nothing, or makes no analysis turn
   for ``hung_after_s``; its cameras resume in the new process (their scene is learned again);
-- hands a new registry revision to the processes, new cameras to the process with the fewest.
+- hands a new registry revision to the processes, new cameras to the process with the fewest;
+- with an ONVIF watch (``use_onvif``; it runs here, in the main process): hands the processes the
+  stream URLs it found (their readers open them, as in the threads mode) and sends a camera home
+  when a process stores that camera's ``camera_moved`` onset.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.backoff import Backoff
 from edge.camera_group import PipelineFactory
@@ -36,7 +39,10 @@ from edge.group_process import group_main
 from edge.heartbeat import camera_status
 from edge.outbox import Outbox, OutboxFull
 from gridwatch.config.schema import Town
-from gridwatch.wire import Alert, CameraHealth, stable_id
+from gridwatch.wire import Alert, CameraHealth, EventKind, Phase, stable_id
+
+if TYPE_CHECKING:
+    from edge.onvif_watch import OnvifWatch
 
 log = logging.getLogger("gridwatch.edge.worker")
 
@@ -87,6 +93,20 @@ class AnalysisProcesses:
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._held_lock = threading.Lock()
+        #: ONVIF cameras' watch (set by the worker) and the stream URLs it found, as last handed over.
+        self.onvif: OnvifWatch | None = None
+        self.stream_urls: dict[str, str] = {}
+        self._urls_lock = threading.Lock()  # one hand-over of URLs at a time, the newest last
+        self._urls_stale = threading.Event()
+
+    def use_onvif(self, onvif: OnvifWatch) -> None:
+        """Read ONVIF cameras from the stream URLs their profiles give, and send moved ones home.
+        Call before ``start``. The watch only flags new URLs (its thread must not wait on a process);
+        the supervisor hands them over within a second."""
+        self.onvif = onvif
+        onvif.set_cameras(self.town.cameras_of(self.node_id))
+        onvif.on_streams = lambda _camera_id: self._urls_stale.set()
+        self.stream_urls = self._found_urls(self.town)
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -142,15 +162,39 @@ class AnalysisProcesses:
             if cid not in placed:
                 min(shares, key=len).add(cid)
         self.town = town
-        for slot, share in zip(self.slots, shares, strict=True):
-            slot.select = frozenset(share)
-            with slot.lock:
-                if slot.cmd is not None and slot.proc is not None and slot.proc.is_alive():
-                    # one that does not answer is restarted by the supervisor, with this configuration
-                    with contextlib.suppress(OSError, EOFError, TimeoutError):
-                        self._ask(slot, "config", town, slot.select)
+        with self._urls_lock:
+            if self.onvif is not None:
+                self.onvif.set_cameras(town.cameras_of(self.node_id))
+                self.stream_urls = self._found_urls(town)
+            for slot, share in zip(self.slots, shares, strict=True):
+                slot.select = frozenset(share)
+                with slot.lock:
+                    if slot.cmd is not None and slot.proc is not None and slot.proc.is_alive():
+                        # one that does not answer is restarted by the supervisor, with this configuration
+                        with contextlib.suppress(OSError, EOFError, TimeoutError):
+                            self._ask(slot, "config", town, slot.select, self.stream_urls)
         with self._held_lock:
             self._health = {k: v for k, v in self._health.items() if k in keep}
+
+    def _found_urls(self, town: Town) -> dict[str, str]:
+        """The stream URL ONVIF found for each of ``town``'s cameras here that has one."""
+        assert self.onvif is not None
+        found = {c.id: self.onvif.stream_url(c) for c in town.cameras_of(self.node_id)}
+        return {cid: url for cid, url in found.items() if url}
+
+    def _hand_over_urls(self) -> None:
+        """New ONVIF stream URLs to the running processes (a process started later gets them too)."""
+        self._urls_stale.clear()
+        with self._urls_lock:
+            urls = self._found_urls(self.town)
+            if urls == self.stream_urls:
+                return
+            self.stream_urls = urls
+            for slot in self.slots:
+                with slot.lock:
+                    if slot.cmd is not None and slot.proc is not None and slot.proc.is_alive():
+                        with contextlib.suppress(OSError, EOFError, TimeoutError):
+                            self._ask(slot, "streams", urls)
 
     # -- health -------------------------------------------------------------------------------
 
@@ -179,7 +223,8 @@ class AnalysisProcesses:
         threads = 1  # one analysis thread per process: the processes are the parallelism
         proc = self._ctx.Process(target=group_main, name=f"gridwatch-analysis-{slot.index}",
                                  args=(rpc_child, cmd_child, self.town, self.node_id, slot.select,
-                                       self._factory, threads, self._verbose), daemon=True)
+                                       self._factory, threads, self._verbose, self.stream_urls),
+                                 daemon=True)
         proc.start()
         rpc_child.close()
         cmd_child.close()
@@ -245,6 +290,9 @@ class AnalysisProcesses:
                 if held:
                     with self._held_lock:
                         slot.held.add(stored.id)
+                if alert.kind == EventKind.CAMERA_MOVED and alert.phase == Phase.ONSET and \
+                        self.onvif is not None:
+                    self.onvif.camera_moved(cam)  # queued: the ONVIF thread sends it home
                 return ("ok", stored)
             if what == "complete":
                 _, msg_id, alert = request
@@ -274,6 +322,8 @@ class AnalysisProcesses:
 
     def _supervise(self) -> None:
         while not self._stop.wait(POLL_S):
+            if self._urls_stale.is_set():
+                self._hand_over_urls()
             for slot in self.slots:
                 if self._stop.is_set():
                     return

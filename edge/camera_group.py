@@ -87,7 +87,10 @@ class CameraGroup:
     threads, their steps stored through ``sink``."""
 
     def __init__(self, town: Town, node_id: str, sink: AlertSink, factory: PipelineFactory,
-                 threads: int, select: frozenset[str] | None = None, hwaccel: HWAccel | None = None) -> None:
+                 threads: int, select: frozenset[str] | None = None, hwaccel: HWAccel | None = None,
+                 stream_urls: dict[str, str] | None = None) -> None:
+        """``stream_urls``: ONVIF-found stream URLs by camera id, as the parent of an analysis process
+        hands them over (``set_stream_urls``); a group in the worker's process asks its OnvifWatch."""
         self.town, self.node_id = town, node_id
         self.detection = town.detection
         self.sink = sink
@@ -97,6 +100,7 @@ class CameraGroup:
         #: ONVIF cameras' stream URLs and home moves (edge.onvif_watch), set by the worker; None: none.
         self.onvif: OnvifWatch | None = None
         self._new_readers: set[str] = set()  # cameras whose ONVIF stream URL changed: reader swapped
+        self._stream_urls: dict[str, str] = dict(stream_urls or {})
         self.units = [self._make_unit(cam) for cam in self._cameras(town)]
         self._by_id = {u.camera.id: u for u in self.units}
         self.threads = max(1, min(len(self.units), threads))
@@ -121,10 +125,17 @@ class CameraGroup:
             if onvif.stream_url(unit.camera):
                 self._new_readers.add(unit.camera.id)
 
+    def set_stream_urls(self, urls: dict[str, str]) -> None:
+        """ONVIF-found stream URLs by camera id, from the parent of an analysis process (the ONVIF
+        watch runs there): a camera whose URL changed reads from the new one from the next turn on,
+        keeping its pipeline (as ``use_onvif``'s swaps do)."""
+        old, self._stream_urls = self._stream_urls, dict(urls)
+        self._new_readers.update(cid for cid in old.keys() | urls.keys() if old.get(cid) != urls.get(cid))
+
     def _reader(self, cam: Camera) -> StreamReader:
         """The camera's reader, on the URL its ONVIF profiles gave, else the configured sub or main."""
-        url = (self.onvif.stream_url(cam) if self.onvif is not None else None) or cam.streams.sub or \
-            cam.streams.main
+        found = self.onvif.stream_url(cam) if self.onvif is not None else self._stream_urls.get(cam.id)
+        url = found or cam.streams.sub or cam.streams.main
         return StreamReader(cam.id, url, self.detection.analysis_fps, self.detection.analysis_width,
                             self.town.edge.reconnect_max_s, hwaccel=self._hwaccel,
                             adaptive=self.detection.adaptive_rate)

@@ -7,8 +7,9 @@ The parent (``edge.analysis_procs``) starts this with multiprocessing's ``spawn`
   parent without its clip when this process dies.
 - ``cmd``: the parent asks, this process answers: ``health`` (the cameras' health and the count of
   analysis turns, by which the parent sees a hung process), ``counters`` (``CameraGroup.counters``),
-  ``config`` (a new registry revision and
-  this process's share of the cameras), ``stop``.
+  ``config`` (a new registry revision, this process's share of the cameras and the stream URLs
+  ONVIF found), ``streams`` (those URLs alone, when the parent's ONVIF watch finds new ones: a
+  camera's reader moves to its URL, its pipeline stays), ``stop``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ class OutboxProxy:
 
 
 def group_main(rpc: Connection, cmd: Connection, town: Town, node_id: str, select: frozenset[str],
-               factory: PipelineFactory | None, threads: int, verbose: bool) -> None:
-    """The analysis process: run the group until the parent says stop (or goes away)."""
+               factory: PipelineFactory | None, threads: int, verbose: bool,
+               stream_urls: dict[str, str] | None = None) -> None:
+    """The analysis process: run the group until the parent says stop (or goes away).
+    ``stream_urls``: the stream URLs ONVIF found by camera id (the watch runs in the parent)."""
     setup_logging(verbose)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us (Ctrl-C reaches the group)
     node = town.node(node_id)
@@ -70,7 +73,7 @@ def group_main(rpc: Connection, cmd: Connection, town: Town, node_id: str, selec
         from edge.worker import real_pipeline_factory
 
         factory = real_pipeline_factory(lambda: holder["group"].town if "group" in holder else town)
-    group = CameraGroup(town, node_id, OutboxProxy(rpc), factory, threads, select, hwaccel)
+    group = CameraGroup(town, node_id, OutboxProxy(rpc), factory, threads, select, hwaccel, stream_urls)
     holder["group"] = group
     group.start()
     try:
@@ -85,7 +88,11 @@ def group_main(rpc: Connection, cmd: Connection, town: Town, node_id: str, selec
             elif what == "counters":
                 cmd.send((tag, group.counters()))
             elif what == "config":
+                group.set_stream_urls(request[4])
                 group.request_config(request[2], request[3])
+                cmd.send((tag, None))
+            elif what == "streams":
+                group.set_stream_urls(request[2])
                 cmd.send((tag, None))
             elif what == "stop":
                 group.stop()

@@ -6,7 +6,8 @@ all cameras at once. The worker asks it, without waiting, for a camera's stream 
 (:meth:`OnvifWatch.stream_url`), its state for the heartbeat (:meth:`OnvifWatch.health`), and to send
 a camera that raised ``camera_moved`` home (:meth:`OnvifWatch.camera_moved`, only where the camera's
 ``onvif.ptz_home_on_moved`` is on). When a camera's profiles give new stream URIs, ``on_streams`` is
-called with its id (the worker then swaps that camera's reader, keeping its pipeline).
+called with its id (the worker then swaps that camera's reader, keeping its pipeline; with analysis
+processes, ``edge.analysis_procs`` hands the new URL to the camera's process, which does the same).
 """
 
 from __future__ import annotations

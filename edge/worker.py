@@ -137,9 +137,8 @@ class EdgeWorker:
             if self.group is not None:
                 self.group.use_onvif(onvif)
             else:
-                # clocks and profiles are read and shown; the analysis processes keep their configured
-                # stream URLs and do not send moved cameras home (both need the readers in this process)
-                onvif.set_cameras(cameras)
+                assert self.procs is not None
+                self.procs.use_onvif(onvif)  # the watch runs here; the processes get its stream URLs
 
     @property
     def units(self) -> list[CameraUnit]:
@@ -163,9 +162,7 @@ class EdgeWorker:
         """Run ``cfg``: from the analysis loop's next turn (threads), or handed to the processes."""
         if self.procs is not None:
             self.town, self.detection = cfg.town, cfg.town.detection
-            self.procs.request_config(cfg.town)
-            if self.onvif is not None:
-                self.onvif.set_cameras(cfg.town.cameras_of(self.node_id))
+            self.procs.request_config(cfg.town)  # and the ONVIF watch's cameras
             self._now_running(cfg.revision, "handed to the analysis processes")
             return
         assert self.group is not None

@@ -1,6 +1,6 @@
-"""A pipeline for worker tests that need no detection: it counts frames and raises one onset at its
-third frame, or none, or crashes on every frame (module-level factories, so analysis processes,
-started with ``spawn``, can import them)."""
+"""Pipelines for worker tests that need no detection: one that counts frames and raises one onset at
+its third frame, or none, or crashes on every frame; one that raises camera_moved at once
+(module-level factories, so analysis processes, started with ``spawn``, can import them)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,29 @@ def onset_pipeline(camera: Camera) -> OnsetPipeline:
 def late_onset_pipeline(camera: Camera) -> OnsetPipeline:
     """The onset at the tenth frame (5 s into a 2 fps analysis: a clip's seconds before it exist)."""
     return OnsetPipeline(camera.id, at=10)
+
+
+class MovedPipeline(OnsetPipeline):
+    """Raises one camera_moved onset at its first frame or tick (a camera that needs no stream)."""
+
+    def __init__(self, camera_id: str) -> None:
+        super().__init__(camera_id, at=1)
+        self.raised = False
+
+    def _moved(self, t: float) -> list[Event]:
+        if self.raised:
+            return []
+        self.raised = True
+        return [Event(kind=EventKind.CAMERA_MOVED, phase=Phase.ONSET, event_id=self.event_id, t=t, start_s=t,
+                      score=0.9, bbox=None, region=None, snapshot_jpeg=None, details={})]
+
+    def process(self, frame: Frame) -> list[Event]:
+        self.frames += 1
+        return self._moved(frame.t)
+
+    def tick(self, t: float, wall: datetime) -> list[Event]:
+        return self._moved(t)
+
+
+def moved_pipeline(camera: Camera) -> MovedPipeline:
+    return MovedPipeline(camera.id)

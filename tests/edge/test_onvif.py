@@ -1,11 +1,14 @@
 """ONVIF on the edge against a local device stand-in that answers the real SOAP calls (and checks the
 WS-Security digest): profiles give the stream and snapshot URIs, the clock offset is read, a wrong
 password is a clear sentence, PTZ home is sent only where the camera's config turns it on, a camera
-without ONVIF is left alone."""
+without ONVIF is left alone; with analysis processes too, the readers use the ONVIF stream URL and a
+camera_moved onset sends the camera home."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,9 +21,10 @@ from edge import onvif
 from edge.onvif_watch import OnvifWatch
 from edge.secrets import Secrets
 from edge.worker import EdgeWorker
-from gridwatch.config.schema import Camera, CameraOnvif
+from gridwatch.config.schema import Camera, CameraOnvif, Town
 from tests.edge.procs import wait_for
 from tests.support.onvif_device import OnvifDevice, digest
+from tests.support.rtsp import RtspServer
 
 PASSWORD = "Onv-1f pass@word"
 MAIN = "rtsp://10.1.2.3:554/Streaming/Channels/101"
@@ -216,3 +220,83 @@ def test_the_worker_hands_camera_moved_to_the_watch_and_reports_it(tmp_path: Any
         worker.stop()
     state = beat.cameras[0].onvif
     assert state.ptz_moves_total == 1 and state.clock_wrong
+
+
+# -- with analysis processes: the watch runs in the worker's process, the readers in the children ----
+
+
+def _onvif_town(tmp_path: Any, dev: OnvifDevice, **onvif_kw: Any) -> Town:
+    """One camera whose configured stream is dead, with an ONVIF section, run by one analysis process."""
+    from gridwatch.config import load_town
+    from tests.edge.town import write_town
+
+    town_file = tmp_path / "town.yaml"
+    (cid,) = write_town(town_file, ["rtsp://127.0.0.1:1/dead"], "http://127.0.0.1:1",
+                        edge={"analysis_processes": 1, "reconnect_max_s": 1.0})
+    town = load_town(town_file)
+    cams = [c.model_copy(update={"onvif": _cfg(dev, **onvif_kw)}) if c.id == cid else c for c in town.cameras]
+    return town.model_copy(update={"cameras": cams})
+
+
+def _procs_worker(tmp_path: Any, town: Town, factory: Any) -> tuple[EdgeWorker, OnvifWatch]:
+    watch = OnvifWatch(Secrets({"cam-onvif": PASSWORD}), poll_s=0.05)
+    worker = EdgeWorker(town, "edge-01", "http://127.0.0.1:1", lambda: None, tmp_path / "edge",
+                        pipeline_factory=factory, onvif=watch)
+    assert worker.procs is not None and worker.group is None  # the processes mode
+    return worker, watch
+
+
+@pytest.mark.slow
+@pytest.mark.rtsp
+def test_analysis_processes_read_the_stream_url_onvif_found(tmp_path: Any, rtsp_server: RtspServer) -> None:
+    """The ONVIF profiles are read after the process started: its reader moves to their URL; a process
+    started again after a crash opens that URL from the start."""
+    from tests.edge.onset_pipeline import onset_pipeline
+
+    with OnvifDevice("admin", PASSWORD, {"main": rtsp_server.url}) as dev:
+        worker, watch = _procs_worker(tmp_path, _onvif_town(tmp_path, dev), onset_pipeline)
+        procs = worker.procs
+        assert procs is not None
+
+        def analysed() -> float:
+            return sum(h.scores.get("frames", 0.0) for h in procs.health(datetime.now(UTC)))
+
+        worker.start()
+        watch.start()
+        try:
+            wait_for(lambda: analysed() >= 5, 180, "frames analysed from the ONVIF stream URL")
+            beat = worker.heartbeat()
+            (first,) = procs.pids()
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            wait_for(lambda: procs.pids()[0] not in (None, first), 60, "a new analysis process")
+            wait_for(lambda: sum(int(c["analysed"]) for c in procs.counters()) >= 5, 180,
+                     "frames analysed in the new process")
+        finally:
+            watch.stop()
+            worker.stop()
+    (cam,) = beat.cameras
+    assert cam.onvif is not None and cam.onvif.ok and cam.onvif.main_uri == rtsp_server.url
+    assert list(procs.stream_urls.values()) == [
+        rtsp_server.url.replace("rtsp://", "rtsp://admin:Onv-1f%20pass%40word@")]
+
+
+@pytest.mark.slow
+def test_analysis_processes_send_a_moved_camera_home(tmp_path: Any, device: OnvifDevice) -> None:
+    """The camera_moved onset comes back from the analysis process to the outbox here; the watch
+    sends the camera home and the heartbeat reports the move."""
+    from tests.edge.onset_pipeline import moved_pipeline
+
+    worker, watch = _procs_worker(tmp_path, _onvif_town(tmp_path, device, ptz_home_on_moved=True),
+                                  moved_pipeline)
+    worker.start()
+    watch.start()
+    try:
+        wait_for(lambda: "GotoHomePosition" in device.ops(), 180, "the home move")
+        beat = wait_for(lambda: (b := worker.heartbeat()) and b.cameras[0].onvif
+                        and b.cameras[0].onvif.ptz_moves and b, 30, "the move in a heartbeat")
+    finally:
+        watch.stop()
+        worker.stop()
+    state = beat.cameras[0].onvif
+    assert state.ptz_moves_total == 1 and state.ptz_moves[0].ok
