@@ -40,6 +40,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "main_url": ("主码流", "main_url", "main"),
     "sub_url": ("子码流", "sub_url", "sub"),
     "enabled": ("启用", "enabled"),
+    # ONVIF: the device's service port on the row's IP, with the row's account and secret
+    "onvif_port": ("onvif端口", "onvif_port", "onvif"),
+    "ptz_home": ("云台归位", "ptz_home", "ptz_home_on_moved"),
 }
 REQUIRED = ("id", "name", "village", "lon", "lat", "node")
 PASSWORD_HEADERS = ("密码", "password", "passwd", "pwd")
@@ -193,9 +196,12 @@ class _Context:
 
     def camera(self, row: int, v: dict[str, str]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         errors: list[dict[str, Any]] = []
+        failed: set[str] = set()
 
         def fail(field: str, reason: str) -> None:
-            errors.append(self.error(row, field, reason))
+            if field not in failed:  # one reason per cell: the first found
+                failed.add(field)
+                errors.append(self.error(row, field, reason))
 
         for field in REQUIRED:
             if not v.get(field):
@@ -219,14 +225,11 @@ class _Context:
             fail("channel", f"{channel!r} is not a channel number (1..256)")
             return None, errors
         streams = self._streams(v, fail)
-        enabled = None
-        if v.get("enabled"):
-            enabled = v["enabled"].lower() in ("1", "true", "yes", "y", "是", "启用")
-            if not enabled and v["enabled"].lower() not in ("0", "false", "no", "n", "否", "停用"):
-                fail("enabled", f"{v['enabled']!r} is not yes/no (是/否)")
+        enabled = _yes_no(v, "enabled", fail)
+        old = self.existing.get(v["id"], {})
+        onvif = self._onvif(v, old, fail)
         if errors:
             return None, errors
-        old = self.existing.get(v["id"], {})
         doc: dict[str, Any] = {"id": v["id"], "name": v["name"], "village": village, "grid": grid,
                                "node": v["node"], "lat": lat, "lon": lon}
         if v.get("road") or "road" in old:
@@ -241,16 +244,41 @@ class _Context:
         doc["device"] = device
         if "detection" in old:
             doc["detection"] = old["detection"]
+        if onvif is not None:
+            doc["onvif"] = onvif
         try:
             check_camera(self.town, doc)
         except Invalid as exc:
             for err in exc.detail:
                 loc = [str(p) for p in err["loc"][1:]]
                 field = {"streams": "main_url", "village": "village", "grid": "grid", "node": "node",
-                         "name": "name", "id": "id", "lat": "lat", "lon": "lon"}.get(loc[0], loc[0])
+                         "name": "name", "id": "id", "lat": "lat", "lon": "lon",
+                         "onvif": "onvif_port"}.get(loc[0], loc[0])
                 errors.append(self.error(row, field, f"{'.'.join(loc)}: {err['msg']}"))
             return None, errors
         return doc, []
+
+    def _onvif(self, v: dict[str, str], old: dict[str, Any], fail: Any) -> dict[str, Any] | None:
+        """The camera's ``onvif`` section: from the row where the ledger has an ONVIF port column (an
+        empty cell: no ONVIF), else what the registry has (as for regions)."""
+        if "onvif_port" not in v:
+            return old.get("onvif")  # type: ignore[no-any-return]
+        text = v["onvif_port"]
+        if not text:
+            return None
+        port = int(text) if text.isascii() and text.isdigit() and len(text) <= 5 else 0
+        if not 1 <= port <= 65535:
+            fail("onvif_port", f"{text!r} is not a port number (1..65535)")
+        for field in ("ip", "user"):
+            if not v.get(field):
+                fail(field, "empty (needed for ONVIF)")
+        doc: dict[str, Any] = {"host": v.get("ip", ""), "port": port, "user": v.get("user", "")}
+        if v.get("password_ref"):
+            doc["password_ref"] = v["password_ref"]
+        home = _yes_no(v, "ptz_home", fail)
+        if home is not None:
+            doc["ptz_home_on_moved"] = home
+        return doc
 
     def _streams(self, v: dict[str, str], fail: Any) -> dict[str, Any]:
         ref = v.get("password_ref", "")
@@ -290,6 +318,18 @@ class _Context:
         elif ref:
             streams["password_ref"] = ref
         return streams
+
+
+def _yes_no(v: dict[str, str], field: str, fail: Any) -> bool | None:
+    """A yes/no cell (是/否, 启用/停用, 1/0, ...); None when empty."""
+    text = v.get(field, "").lower()
+    if not text:
+        return None
+    if text in ("1", "true", "yes", "y", "是", "启用"):
+        return True
+    if text not in ("0", "false", "no", "n", "否", "停用"):
+        fail(field, f"{v[field]!r} is not yes/no (是/否)")
+    return False
 
 
 def _text(value: Any) -> str:

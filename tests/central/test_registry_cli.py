@@ -228,3 +228,40 @@ def test_ledger_upload_through_the_api(town: Town, hub: HubUnderTest, tmp_path: 
 
 def town_now() -> Any:
     return datetime.now(UTC)
+
+
+def test_onvif_columns_fill_the_cameras_onvif_section(town: Town, db_url: str, tmp_path: Path,
+                                                      capsys: Any) -> None:
+    rows = ledger_rows(town, 4)
+    onvif = [["80", "是"], ["8000", ""], ["", ""], ["80", "否"]]
+    path = xlsx(tmp_path / "onvif.xlsx", [*ZH, "ONVIF端口", "云台归位"],
+                [[*r, *o] for r, o in zip(rows, onvif, strict=True)])
+    assert main(["cameras", "import", str(path), "--db", db_url]) == 0, capsys.readouterr().err
+    db = Database(db_url)
+    try:
+        doc = {i: registry.get_camera(db, f"led-00{i}").doc for i in range(1, 5)}
+        secret = f"village-{town.villages[0].id}"
+        assert doc[1]["onvif"] == {"host": "10.0.0.10", "port": 80, "user": "viewer", "password_ref": secret,
+                                   "ptz_home_on_moved": True}
+        assert doc[2]["onvif"] == {"host": "10.0.1.11", "port": 8000, "user": "viewer",
+                                   "password_ref": f"village-{town.villages[1].id}"}  # the defaults
+        assert "onvif" not in doc[3] or doc[3]["onvif"] is None
+        assert doc[4]["onvif"]["ptz_home_on_moved"] is False
+        # a ledger without the ONVIF columns keeps the registry's ONVIF settings
+        path2 = xlsx(tmp_path / "plain.xlsx", ZH, rows)
+        assert main(["cameras", "import", str(path2), "--db", db_url]) == 0, capsys.readouterr().err
+        assert registry.get_camera(db, "led-001").doc["onvif"]["port"] == 80
+        # bad cells: each reported, nothing imported
+        rev = registry.revision(db)
+        bad = [[*rows[0], "80000", "是"], [*rows[1][:9], "", *rows[1][10:], "80", ""],
+               [*rows[2], "80", "maybe"]]
+        path3 = xlsx(tmp_path / "bad.xlsx", [*ZH, "ONVIF端口", "云台归位"], bad)
+        assert main(["cameras", "import", str(path3), "--db", db_url]) == 1
+        err = capsys.readouterr().err
+        for expected in ("row 2, column ONVIF端口: '80000' is not a port number",
+                         "row 3, column 账号: empty",
+                         "row 4, column 云台归位: 'maybe' is not yes/no"):
+            assert expected in err, err
+        assert registry.revision(db) == rev
+    finally:
+        db.dispose()
