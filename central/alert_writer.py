@@ -9,7 +9,9 @@ alert cannot fail the others and each request gets its own answer; only an unrea
 fails them all alike (each caller is told to retry). Before it is queued, each alert's snapshot is
 decoded (:func:`central.intake.check_media`) on one more thread, in arrival order: Pillow decodes
 without the GIL, so this runs beside both the requests' event loop and the writer instead of holding
-either up; a picture that does not decode is answered 422 and never queued. With several hub
+either up; a picture that does not decode is answered 422 and never queued. A third thread writes
+and syncs each batch's files while the batch's transaction runs (the commit waits for them), so the
+writer's own thread makes no file system call. With several hub
 processes the writers take turns (:class:`central.db.IntakeTurn`), and each takes its batch from the
 queue only once its turn has come, so alerts that arrive while another process writes join it.
 """
@@ -51,6 +53,7 @@ class AlertWriter:
         self._users = 0
         self._thread: threading.Thread | None = None
         self._media: ThreadPoolExecutor | None = None
+        self._disk: ThreadPoolExecutor | None = None  # writes and syncs each batch's files
 
     def start(self) -> None:
         """Start the writer thread; an app whose lifespan is entered again while running (a test
@@ -61,6 +64,7 @@ class AlertWriter:
                 return
             self._open = self._accepting = True
             self._media = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-media")
+            self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alert-disk")
             self._thread = threading.Thread(target=self._run, name="alert-writer", daemon=True)
             self._thread.start()
 
@@ -83,6 +87,9 @@ class AlertWriter:
         with self._cond:
             if self._thread is thread:
                 self._thread = None
+            disk, self._disk = self._disk, None
+        if disk is not None:
+            disk.shutdown(wait=True)  # idle: the writer waited for each batch's files
 
     def submit(self, item: Checked) -> Future[AlertReceipt]:
         """Take a checked alert; the future gets its receipt after commit, or the error."""
@@ -142,7 +149,7 @@ class AlertWriter:
             return
         if len(jobs) > 1:
             try:
-                receipts = store_batch(self._hub, [item for item, _ in jobs])
+                receipts = store_batch(self._hub, [item for item, _ in jobs], self._disk)
             except OperationalError as exc:  # database away: the one-by-one retry would fail alike
                 for _, fut in jobs:
                     fut.set_exception(exc)
@@ -155,6 +162,6 @@ class AlertWriter:
                 return
         for item, fut in jobs:
             try:
-                fut.set_result(store_one(self._hub, item))
+                fut.set_result(store_one(self._hub, item, self._disk))
             except Exception as exc:  # the caller answers it (4xx/5xx)
                 fut.set_exception(exc)

@@ -16,10 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,11 +108,11 @@ def check_media(item: Checked) -> None:
             raise IntakeError(422, f"snapshot_jpeg: {exc}") from None
 
 
-def store_one(hub: Hub, item: Checked) -> AlertReceipt:
+def store_one(hub: Hub, item: Checked, disk: Executor | None = None) -> AlertReceipt:
     """Store one checked alert; a conflict with another writer is retried from the start."""
     for _ in range(RETRIES):
         try:
-            return store_batch(hub, [item])[0]
+            return store_batch(hub, [item], disk)[0]
         except IntegrityError as exc:
             # An incident opened for the same camera+kind by someone else meanwhile: start over
             # and merge into it.
@@ -130,7 +129,7 @@ class _Ref:
     incident_id: int | None = None
 
 
-def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
+def store_batch(hub: Hub, batch: Sequence[Checked], disk: Executor | None = None) -> list[AlertReceipt]:
     """Store a batch in ONE transaction and answer a receipt per alert, in order.
 
     Raises on any database error, and then nothing of the batch is stored (the caller retries the
@@ -149,13 +148,15 @@ def store_batch(hub: Hub, batch: Sequence[Checked]) -> list[AlertReceipt]:
     }
     outcomes: dict[str, tuple[int, int | None]] = {}
     stored: dict[str, tuple[int, int | None]] = {}
-    # Files first, then their sync runs while the transaction does its work; the commit waits for it.
-    written: list[str] = []
+    # The files are written and synced on the disk thread while the transaction does its work; the
+    # commit waits for them.
+    files = [(name, data) for i in firsts.values()
+             for name, data in ((refs[i].snapshot, batch[i].snapshot), (refs[i].clip, batch[i].clip))
+             if name is not None and data is not None]
+    written = [name for name, _ in files]
     syncing: Future[None] | None = None
     try:
-        for i in firsts.values():
-            written += _write_media(hub, batch[i], refs[i])
-        syncing = _sync_soon(hub.media, written)
+        syncing = _store_files(hub.media, files, disk)
         with hub.db.write(notify=NOTIFY_CHANNEL) as s:  # every batch announces (its NOTIFY rides the lock)
             now = hub.now()
             rows = [_row(batch[i].alert, refs[i], now) for i in firsts.values()]
@@ -286,33 +287,27 @@ def _stored(s: Session, ids: list[str]) -> dict[str, tuple[int, int | None]]:
     return out
 
 
-def _sync_soon(media: MediaStore, names: list[str]) -> Future[None]:
-    """``MediaStore.sync`` of a batch's files in a helper thread (the disk works while the
-    transaction does); the future gives its error, if any."""
-    done: Future[None] = Future()
-    if not names:
-        done.set_result(None)
-        return done
+def _store_files(media: MediaStore, files: list[tuple[str, bytes]], disk: Executor | None) -> Future[None]:
+    """Write a batch's files and make them durable (one ``MediaStore.sync``), on ``disk`` (the alert
+    writer's own disk thread: the disk works while the transaction does, and the writer's thread,
+    which holds the GIL for the folding, makes no system call for them), or here when None. The
+    future gives its error, if any."""
 
     def run() -> None:
-        try:
-            media.sync(names)
-        except BaseException as exc:  # handed to the waiting writer
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
+        for name, data in files:
+            media.write(name, data)
+        media.sync([name for name, _ in files])
 
-    threading.Thread(target=run, name="media-sync", daemon=True).start()
+    if disk is not None and files:
+        return disk.submit(run)
+    done: Future[None] = Future()
+    try:
+        run()
+    except BaseException as exc:  # handed to the writer, as from the disk thread
+        done.set_exception(exc)
+    else:
+        done.set_result(None)
     return done
-
-
-def _write_media(hub: Hub, item: Checked, ref: _Ref) -> list[str]:
-    names = []
-    for name, data in ((ref.snapshot, item.snapshot), (ref.clip, item.clip)):
-        if name is not None and data is not None:
-            hub.media.write(name, data)
-            names.append(name)
-    return names
 
 
 def _count(hub: Hub, alert: Alert, duplicate: bool) -> None:

@@ -375,6 +375,36 @@ def test_a_failing_batch_falls_back_to_one_by_one(ungrouped: HubUnderTest) -> No
     assert snaps == {p.name for p in hub.hub.config.media_dir.iterdir()}  # no orphan of the bad one
 
 
+def test_files_that_cannot_be_written_store_nothing_and_leave_no_file(ungrouped: HubUnderTest) -> None:
+    """The files are written on the writer's disk thread while the transaction runs: a write that
+    fails there (a full disk) fails the batch before its commit, and no file of it stays behind."""
+    hub = ungrouped
+    hub.clock.advance(minutes=10)
+    media = hub.hub.media
+    real_write = media.write
+    written: list[str] = []
+
+    def write(name: str, data: bytes) -> None:
+        if len(written) == 1:
+            raise OSError(28, "No space left on device")
+        real_write(name, data)
+        written.append(name)
+
+    media.write = write  # type: ignore[method-assign]
+    items = [_checked(hub, alert(f"cam-00{n}", event=f"d{n}", snapshot=jpeg())) for n in (1, 2, 3)]
+    with ThreadPoolExecutor(max_workers=1) as disk, pytest.raises(OSError, match="No space left"):
+        store_batch(hub.hub, items, disk)
+    assert written and _counts(hub) == (0, 0, 0)
+    assert not list(hub.hub.config.media_dir.glob("*"))  # the one written before the failure is gone
+    media.write = real_write  # type: ignore[method-assign]
+    with ThreadPoolExecutor(max_workers=1) as disk:
+        receipts = store_batch(hub.hub, items, disk)
+    assert [r.duplicate for r in receipts] == [False] * 3 and _counts(hub) == (3, 3, 3)
+    with hub.hub.db.read() as s:
+        snaps = set(s.execute(select(AlertRow.snapshot)).scalars())
+    assert snaps == {p.name for p in hub.hub.config.media_dir.iterdir()}
+
+
 def test_stop_stores_every_queued_alert(ungrouped: HubUnderTest) -> None:
     """stop() returns only after everything queued is stored and answered; afterwards new alerts
     are refused with 503 (retry), never dropped silently."""
