@@ -22,6 +22,9 @@ still matches its reference. Why each part, physically:
 * **arrived at once**: a cover is put there, blown there or falls there within a second or two, so
   each of its blocks changed abruptly against its own look a few seconds before; a sunset or a slow
   change of light takes minutes, a block's look drifts by a few per cent in those seconds.
+* **arrived together**: a cover is one thing, so its blocks all stop showing the scene within a few
+  seconds of each other; water or mud spreading over a road reaches its blocks one after another,
+  over tens of seconds, each abruptly as the front passes.
 """
 
 from __future__ import annotations
@@ -84,6 +87,11 @@ REST_MATCH = 0.6
 #: changes a block by a few per cent. At least ARRIVED_SHARE of a patch (and of a flat cover) must
 #: have arrived so; a block keeps its arrival until it has shown the scene again for ARRIVAL_S.
 ARRIVAL_S = 3.0
+#: A cover's blocks all stop showing the scene within a few seconds of each other (it is put, blown or
+#: falls there as one thing); water or mud spreading over a road reaches its blocks one after another
+#: over tens of seconds. Of a patch's blocks, the middle 80 % must have stopped showing the scene
+#: within TOGETHER_S of each other.
+TOGETHER_S = 6.0
 ABRUPT_X = 1.3
 ARRIVED_SHARE = 0.75
 
@@ -205,10 +213,24 @@ class OcclusionMeter:
         rest = ~rim & textured_ref
         rest_match = float(matches[rest].mean()) if rest.any() else 0.0
         abrupt = float(arrived[patch].mean())
-        self.last = {"patch": float(patch.mean()), "rest_match": rest_match, "arrived": abrupt}
-        if rest_match < REST_MATCH or abrupt < ARRIVED_SHARE:
+        spread = self._spread(patch)
+        self.last = {"patch": float(patch.mean()), "rest_match": rest_match, "arrived": abrupt,
+                     "spread_s": spread}
+        if rest_match < REST_MATCH or abrupt < ARRIVED_SHARE or spread > TOGETHER_S:
             return Occlusion(flat_share, 0.0)
         return Occlusion(flat_share, float(patch.mean()))
+
+    def _spread(self, patch: np.ndarray) -> float:
+        """Seconds between the 10th and the 90th percentile of when the patch's blocks stopped showing
+        the scene (0 without that history)."""
+        if self._away_since is None or self._away_since.shape != patch.shape:
+            return 0.0
+        since = self._away_since[patch]
+        since = since[~np.isnan(since)]
+        if since.size < 2:
+            return 0.0
+        lo, hi = np.percentile(since, [10, 90])
+        return float(hi - lo)
 
     def _arrivals(self, shows_scene: np.ndarray, cur: np.ndarray, m_cur: np.ndarray, s_cur: np.ndarray,
                   t: float, ref_serial: int) -> np.ndarray:

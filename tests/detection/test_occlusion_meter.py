@@ -1,6 +1,7 @@
 """The any-occluder measure frame by frame (issue 20, parts 4 and 5), on synthetic frames: a cover that
 sways in the wind, a light cover on a faint night scene and a dark one by day are covers; a dusk that
-drowns the scene's texture, and a change that creeps over the view for a minute, are not."""
+drowns the scene's texture, a change that creeps over the view for a minute and a film that spreads
+over it for half a minute are not."""
 
 from __future__ import annotations
 
@@ -113,3 +114,24 @@ def test_a_change_fading_in_over_a_minute_did_not_arrive_at_once() -> None:
     assert max(_run(frames, ref)) == 0.0
     at_once = [_frame(scene, 300 + t) for t in range(5)] + [_frame(other, 310 + t) for t in range(4)]
     assert _run(at_once, ref)[-1] >= 0.5
+
+
+def test_a_film_spreading_over_the_view_for_half_a_minute_is_not_a_cover() -> None:
+    """The same material reaching the view's columns one after another over 30 s, each column at once
+    (as the front of water or mud spreading over a road passes each spot): its blocks did not stop
+    showing the scene together, so it is not a cover, even once it stands still; the same material
+    over the same part at once is a cover."""
+    scene = _scene(10, 110, 25)
+    ref = _frame(scene, 0, 0.0)
+    film = _cover(11, 70, 20)[:, :COVER_W]
+    frames = []
+    for t in range(60):
+        reached = int(np.clip((t - 5) / 30, 0, 1) * COVER_W)
+        img = scene.copy()
+        img[:, :reached] = film[:, :reached]
+        frames.append(_frame(img, 400 + t))
+    assert max(_run(frames, ref)) == 0.0
+    at_once = scene.copy()
+    at_once[:, :COVER_W] = film
+    frames = [_frame(scene, 500 + t) for t in range(5)] + [_frame(at_once, 510 + t) for t in range(4)]
+    assert _run(frames, ref)[-1] >= 0.5
