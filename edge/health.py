@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from edge.events import Hysteresis
-from edge.occlusion import measure_occlusion
+from edge.occlusion import OcclusionMeter
 from gridwatch.wire import EventKind
 
 #: Faults that ruin the picture: while one stands, obstruction detection and learning pause.
@@ -113,6 +113,7 @@ class HealthMonitor:
     def __init__(self, width: int, fps: float = 1.0) -> None:
         scale = width / 320.0
         self._scale = scale
+        self._fps = fps
         self.dark = Hysteresis(on_at=7.0, off_at=10.0, high_is_bad=False)
         self.over = Hysteresis(on_at=0.6, off_at=0.4)
         self.frozen = Hysteresis(on_at=0.0005, off_at=0.002, high_is_bad=False)
@@ -123,6 +124,8 @@ class HealthMonitor:
         # a still patch that no longer matches: "a large part of the view" is 40 % (a lorry close to
         # the camera fills a third; it is not a cover)
         self.covered = Hysteresis(on_at=PATCH_ON, off_at=PATCH_OFF)
+        self._occlusion = OcclusionMeter()
+        self._frames = 0
         self._before: np.ndarray | None = None
         self._prev: np.ndarray | None = None
         self._normal_changed: list[float] = []
@@ -156,9 +159,11 @@ class HealthMonitor:
         return HealthFigures(brightness, darkness, exposure, changed, sharp, None, None, None, None)
 
     def measure_with_reference(self, f: HealthFigures, grey: np.ndarray, ref_grey: np.ndarray,
-                               ref_sharpness: float, ref_grad: np.ndarray, ref_level: float = 0.0
-                               ) -> HealthFigures:
-        """Add the figures judged against the learned reference (sharpness, alignment, occlusion)."""
+                               ref_sharpness: float, ref_grad: np.ndarray, ref_level: float = 0.0,
+                               t: float | None = None, ref_serial: int = 0) -> HealthFigures:
+        """Add the figures judged against the learned reference (sharpness, alignment, occlusion).
+        ``t``: the frame's stream time (s; default: frames counted at the analysis rate) and
+        ``ref_serial``: which reference this is, so a cover can be told by when its blocks arrived."""
         g = grey.astype(np.float32)
         light_ratio = (f.brightness + 4.0) / (ref_level + 4.0) if ref_level > 0 else 1.0
         exposure = f.exposure
@@ -166,7 +171,9 @@ class HealthMonitor:
             # several times brighter than this camera's learned picture in this light: washed out
             # (gain or iris gone wrong), even if few pixels clip
             exposure = max(exposure, min(1.0, (light_ratio - 1.0) / 4.0))
-        occ = measure_occlusion(grey, self._before, ref_grey)
+        self._frames += 1
+        when = t if t is not None else self._frames / self._fps
+        occ = self._occlusion.measure(grey, self._before, ref_grey, when, ref_serial)
         return dataclasses.replace(
             f, exposure=exposure, sharp_ratio=f.sharpness / ref_sharpness if ref_sharpness > 1e-6 else None,
             shift_px=self._shift(g, ref_grey), structure=_structure(grey, ref_grey, ref_grad),

@@ -168,7 +168,7 @@ class CameraPipeline:
         figures0 = self._health.measure(grey)
         ref = self._scene.reference_for(figures0.brightness)
         figures = figures0 if ref is None else self._health.measure_with_reference(
-            figures0, grey, ref.grey, ref.sharpness, ref.grad, ref.level)
+            figures0, grey, ref.grey, ref.sharpness, ref.grad, ref.level, t, ref.serial)
         self._figures = figures
         conditions = self._health.conditions(figures)
         primary = next((k for k in PICTURE_FAULTS if conditions.get(k, (False, 0.0))[0]), None)

@@ -109,9 +109,10 @@ def test_measure_needs_the_rest_of_the_view_to_match() -> None:
     covered[:, :200] = cv2.GaussianBlur(rng.uniform(0, 120, (240, 200)).astype(np.float32), (0, 0), 1)
     occ = measure_occlusion(covered.astype(np.uint8), covered.astype(np.uint8), ref.astype(np.uint8))
     assert occ.patch >= 0.55
-    # the cover moved by 3 rows since the previous frame: it is not resting on the lens (passing traffic)
+    # the cover moved by 24 rows since the previous frame: it is not resting on the lens (passing
+    # traffic; a cover's sway of a few pixels is tolerated, see test_occlusion_meter.py)
     moved = covered.copy()
-    moved[:, :200] = np.roll(covered[:, :200], 3, axis=0)
+    moved[:, :200] = np.roll(covered[:, :200], 24, axis=0)
     prev = covered.astype(np.uint8)
     assert measure_occlusion(moved.astype(np.uint8), prev, ref.astype(np.uint8)).patch < 0.1
     # a whole new view (turned camera): nothing matches any more, not a cover
