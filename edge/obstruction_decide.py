@@ -131,10 +131,12 @@ def decide(m: Measures, settings: DetectionSettings, need: float, has_slope: boo
 
 
 def is_vehicle(m: Measures) -> bool:
-    """A solid object that drove in and stopped as one rigid thing."""
+    """A solid object that drove in and stopped as one rigid thing. In dim light its body may read as
+    anything, but a thing that carries its own lights (head or tail lights, ``self_lit``) is a
+    vehicle: rock, mud, water and fallen trees give no light of their own."""
     solid = m.obj >= VEHICLE_OBJECT and m.obj >= max(m.debris, m.water)
     wide = m.share >= VEHICLE_MIN_SHARE  # blocks: people's shadows widen them at pixel level
-    return solid and wide and m.blocks >= MIN_BLOCKS and m.gather_s <= VEHICLE_GATHER_S
+    return (solid or m.self_lit) and wide and m.blocks >= MIN_BLOCKS and m.gather_s <= VEHICLE_GATHER_S
 
 
 def _is_landslide(m: Measures, s: DetectionSettings, has_slope: bool) -> bool:

@@ -130,3 +130,16 @@ def test_car_stopping_on_real_footage(models, tmp_path, stop_s: float, raised: b
         assert at + 20.0 <= records[0].start_s <= at + 20.0 + 10.0
         x0, y0, x1, y1 = records[0].bbox
         assert x0 <= (x + 65) / 768 <= x1 and y0 <= (y + 35) / 576 <= y1
+
+
+def test_a_thing_with_its_own_lights_in_dim_light_is_a_vehicle_whatever_it_reads_as() -> None:
+    """At dusk and at night the block classifier may read a car's body as debris; its head or tail
+    lights say what it is (rock, mud, water and trees give no light). Unlit, the same reading is not a
+    vehicle; lit but gathered slowly (light sweeping over a spreading thing) is not one either."""
+    from edge.obstruction_decide import is_vehicle
+    from tests.detection.test_learned_decision import measures
+
+    assert is_vehicle(measures(debris=0.7, obj=0.1, self_lit=True, gather_s=1.0))
+    assert not is_vehicle(measures(debris=0.7, obj=0.1, self_lit=False, gather_s=1.0))
+    assert not is_vehicle(measures(debris=0.7, obj=0.1, self_lit=True, gather_s=12.0))
+    assert not is_vehicle(measures(debris=0.7, obj=0.1, self_lit=True, share=0.05))  # a lamp, a person
