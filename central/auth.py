@@ -96,10 +96,8 @@ def _bearer_digest(header: str | None) -> str | None:
 
 def _configured_node(town: Town, digest: str) -> Principal | None:
     """A node whose token hash is in nodes.yaml (no I/O)."""
-    for node in town.nodes:
-        if node.token_sha256 is not None and secrets.compare_digest(node.token_sha256, digest):
-            return Principal(role=EDGE, name=node.id, node_id=node.id)
-    return None
+    node = town.node_by_token(digest)
+    return None if node is None else Principal(role=EDGE, name=node.id, node_id=node.id)
 
 
 def _stored_token(db: Database, town: Town, digest: str) -> Principal | None:

@@ -425,6 +425,7 @@ class Town(Strict):
     hub: HubSettings = Field(default_factory=HubSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     _camera_index: dict[str, Camera] | None = PrivateAttr(default=None)
+    _token_index: tuple[list[EdgeNode], dict[str, EdgeNode]] | None = PrivateAttr(default=None)
 
     # Look-ups; the loader has already checked every reference, so these never miss on a valid town.
     def camera(self, camera_id: str) -> Camera:
@@ -455,6 +456,17 @@ class Town(Strict):
     def node(self, node_id: str) -> EdgeNode | None:
         """The node of that id, or None (an edge worker may run a node the town does not list)."""
         return next((n for n in self.nodes if n.id == node_id), None)
+
+    def node_by_token(self, token_sha256: str) -> EdgeNode | None:
+        """The node whose nodes.yaml token hash this is: asked on every request of an edge, so by a
+        dict built once per list of nodes (a county lists hundreds), not a scan. A look-up by the
+        hash of a secret is not a timing leak of the secret: equal prefixes of SHA-256 digests say
+        nothing about the token."""
+        index = self._token_index
+        if index is None or index[0] is not self.nodes:
+            index = (self.nodes, {n.token_sha256: n for n in self.nodes if n.token_sha256 is not None})
+            self._token_index = index
+        return index[1].get(token_sha256)
 
     def cameras_of(self, node_id: str) -> list[Camera]:
         return [c for c in self.cameras if c.node == node_id and c.enabled]

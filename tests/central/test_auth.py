@@ -104,3 +104,22 @@ def test_only_hashes_are_stored(hub) -> None:
         stored = set(s.execute(select(Token.token_sha256)).scalars())
     assert stored == {hash_token(t) for t in hub.tokens.values()}
     assert not stored & set(hub.tokens.values())
+
+
+def test_a_nodes_yaml_token_is_found_by_its_hash_and_a_new_list_of_nodes_is_indexed_afresh(town) -> None:
+    """The per-request look-up of an edge's nodes.yaml token is a dict built once per list of nodes;
+    a town with other nodes (a copy with a new list) answers for its own."""
+    from central.auth import authenticate
+    from gridwatch.config.schema import EdgeNode
+
+    first = town.model_copy(update={"nodes": [
+        EdgeNode(id=n.id, name=n.name, token_sha256=hash_token(f"tok-{n.id}")) for n in town.nodes]})
+    node = first.nodes[1]
+    assert first.node_by_token(hash_token(f"tok-{node.id}")) is node
+    assert first.node_by_token(hash_token("tok-nobody")) is None
+    who = authenticate(None, first, f"Bearer tok-{node.id}")  # type: ignore[arg-type]  # no DB asked
+    assert who is not None and who.role == "edge" and who.node_id == node.id
+    second = first.model_copy(update={"nodes": [first.nodes[0]]})
+    assert second.node_by_token(hash_token(f"tok-{node.id}")) is None
+    assert second.node_by_token(hash_token(f"tok-{first.nodes[0].id}")) is first.nodes[0]
+    assert first.node_by_token(hash_token(f"tok-{node.id}")) is node  # the first keeps its own
