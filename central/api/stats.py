@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -83,6 +83,15 @@ class StatsOut(BaseModel):
 
 
 
+def _days_before(t: datetime, days: int) -> datetime:
+    """``days`` before ``t``, or the earliest time there is for a ``to`` in the first days of year 1
+    (a valid date-time: the default period is then shorter, not an error)."""
+    try:
+        return t - timedelta(days=days)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 @router.get(
     "/stats",
     response_model=StatsOut,
@@ -114,8 +123,8 @@ async def get_stats(
     now = hub.now()
     try:
         until = rfc3339(end) if end is not None else now
-        since = rfc3339(start) if start is not None else until - timedelta(days=30)
-    except (ValueError, OverflowError):
+        since = rfc3339(start) if start is not None else _days_before(until, 30)
+    except ValueError:
         raise HTTPException(422, "'from' and 'to' are RFC 3339 date-times, e.g. 2026-12-01T00:00:00+08:00") \
             from None
     start_t, end_t = since, until
