@@ -12,7 +12,8 @@ own descriptions:
   triangle; and a camera names each region once (but ``mask``): later regions of a name are left out
   (JSON Schema's ``contains``/``maxContains`` could say it, but schemathesis cannot generate from it);
 - a camera ledger upload is a spreadsheet of cameras: a generated file becomes a one-row CSV ledger of a
-  camera in the town.
+  camera in the town;
+- a camera replaced with PUT keeps its id (the URL names it): the body's ``id`` is set to the URL's.
 
 Negative requests (schema-invalid on purpose) are left as generated, so every check still sees them;
 no check is turned off or widened.
@@ -93,3 +94,6 @@ def before_call(context: Any, case: Any, kwargs: Any) -> None:
     if any(info.mode.is_negative for info in meta.components.values()):
         return  # some part is invalid on purpose: leave the case as it is
     _repair(case.body)
+    camera_id = (getattr(case, "path_parameters", None) or {}).get("camera_id")
+    if case.method.upper() == "PUT" and isinstance(case.body, dict) and "id" in case.body and camera_id:
+        case.body["id"] = camera_id
